@@ -1,0 +1,20 @@
+// tsc emits only .js: copy each node's editor .html and its locale files next to the compiled runtime,
+// where Node-RED looks for them (dist/nodes/<type>.html, dist/nodes/locales/<lang>/<type>.{json,html}).
+"use strict";
+const fs = require("fs");
+const path = require("path");
+
+const root = path.resolve(__dirname, "..");
+function copyTree(from, to, keep) {
+  if (!fs.existsSync(from)) return;
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    const src = path.join(from, entry.name);
+    const dst = path.join(to, entry.name);
+    if (entry.isDirectory()) copyTree(src, dst, keep);
+    else if (keep(entry.name)) {
+      fs.mkdirSync(to, { recursive: true });
+      fs.copyFileSync(src, dst);
+    }
+  }
+}
+copyTree(path.join(root, "src"), path.join(root, "dist"), (name) => /\.(html|json|svg|png|js)$/.test(name) && !name.endsWith(".ts"));

@@ -1,0 +1,371 @@
+/**
+ * The Pipes.bot wire protocol in one place: frame and REST types, documented limits, error codes,
+ * and the parse/build helpers both the nodes and the emulator use.
+ *
+ * Source of truth: ../shared/pipes-api.md. Where that document says UNSTATED, the parser is lenient
+ * (unknown fields pass through, unknown frame and message types are reported, never thrown) and the
+ * emulator turns the open question into an option instead of a hard-coded guess.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Limits (pipes-api.md §8)
+// ---------------------------------------------------------------------------------------------
+
+export const LIMITS = {
+  /** Maximum characters of a text reply or a REST text send. */
+  textMax: 4096,
+  /** Maximum characters of a media caption. */
+  captionMax: 1024,
+  /** Length of a Pipes.bot media id. */
+  mediaIdLength: 21,
+  /** Free-form messages are allowed this long after the user's last inbound message. */
+  serviceWindowMs: 24 * 60 * 60 * 1000,
+  /** Stored media (received or uploaded) lives this long. */
+  mediaTtlMs: 48 * 60 * 60 * 1000,
+  /** A presigned download URL is valid this long. */
+  presignedUrlTtlMs: 5 * 60 * 1000,
+  /** Offline queue: messages kept per sender per account. */
+  offlineQueuePerSender: 100,
+  /** Offline queue: how long a queued message lives. */
+  offlineQueueTtlMs: 24 * 60 * 60 * 1000,
+  /** Offline queue: pause between drained messages. */
+  offlineDrainPacingMs: 750,
+} as const;
+
+/** Media ids are 21 characters of the nanoid alphabet (INFERRED in pipes-api.md §1.4). */
+export const MEDIA_ID_PATTERN = /^[A-Za-z0-9_-]{21}$/;
+
+// ---------------------------------------------------------------------------------------------
+// Inbound messages (pipes-api.md §3, §4)
+// ---------------------------------------------------------------------------------------------
+
+export const MESSAGE_TYPES = [
+  "text",
+  "image",
+  "audio",
+  "video",
+  "document",
+  "sticker",
+  "location",
+  "contacts",
+  "reaction",
+  "unsupported",
+] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+export const MEDIA_MESSAGE_TYPES = ["image", "audio", "video", "document", "sticker"] as const;
+export type MediaMessageType = (typeof MEDIA_MESSAGE_TYPES)[number];
+
+export function isMediaMessageType(type: string): type is MediaMessageType {
+  return (MEDIA_MESSAGE_TYPES as readonly string[]).includes(type);
+}
+
+export interface MediaObject {
+  /** Absent when the media is unavailable. */
+  mediaId?: string;
+  /** Relative path `/v1/media/download/{mediaId}`; prefix with the REST base URL. */
+  downloadUrl?: string;
+  mimeType: string;
+  fileName?: string;
+  /** Bytes; 0 when unavailable. */
+  byteSize: number;
+  /** True when Pipes.bot could not fetch the media from WhatsApp; the message is still delivered. */
+  unavailable?: boolean;
+}
+
+export interface LocationObject {
+  latitude: number;
+  longitude: number;
+  name?: string;
+  address?: string;
+}
+
+export interface ContactCard {
+  name: { formatted_name: string; [key: string]: unknown };
+  phones?: { phone: string; type?: string }[];
+  emails?: { email: string; type?: string }[];
+  [key: string]: unknown;
+}
+
+export interface ReactionObject {
+  /** The Pipes.bot id of the message reacted to. */
+  messageId: string;
+  /** Missing or empty: the reaction was removed. */
+  emoji?: string;
+}
+
+/** `data` of a `whatsapp_message` frame. Unknown extra fields are kept as they are. */
+export interface InboundMessage {
+  messageId: string;
+  conversationId: string;
+  poolNumberId: string;
+  poolNumberPhoneNumber?: string;
+  fromNumber: string;
+  fromName?: string;
+  /** ISO 8601. */
+  timestamp: string;
+  label?: string;
+  /** One of MESSAGE_TYPES, or a type this version does not know yet. */
+  type: string;
+  text?: string;
+  body?: string;
+  media?: MediaObject;
+  location?: LocationObject;
+  contacts?: ContactCard[];
+  reaction?: ReactionObject;
+  [key: string]: unknown;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket frames (pipes-api.md §2)
+// ---------------------------------------------------------------------------------------------
+
+export type ConnectionScope = "user" | "conversation";
+
+export interface ConnectedFrame {
+  type: "connected";
+  userId: string;
+  connectionId: string;
+  scope: ConnectionScope;
+  /** Only when scope is "conversation". */
+  conversationId?: string;
+  [key: string]: unknown;
+}
+
+export interface WhatsAppMessageFrame {
+  type: "whatsapp_message";
+  data: InboundMessage;
+}
+
+export interface ReplyStatus {
+  conversationId: string;
+  success: boolean;
+  /** Meta `wamid.…` id, on success. */
+  messageId?: string;
+  /** Human-readable text, on failure. */
+  error?: string;
+  /** Machine code, on failure, e.g. SERVICE_WINDOW_EXPIRED. */
+  code?: string;
+  [key: string]: unknown;
+}
+
+export interface ReplyStatusFrame {
+  type: "reply_status";
+  data: ReplyStatus;
+}
+
+export type ServerFrame = ConnectedFrame | WhatsAppMessageFrame | ReplyStatusFrame;
+
+export interface WhatsAppReply {
+  conversationId: string;
+  poolNumberId: string;
+  toNumber: string;
+  text: string;
+}
+
+export interface WhatsAppReplyFrame {
+  type: "whatsapp_reply";
+  data: WhatsAppReply;
+}
+
+export type ClientFrame = WhatsAppReplyFrame;
+
+// ---------------------------------------------------------------------------------------------
+// REST (pipes-api.md §5)
+// ---------------------------------------------------------------------------------------------
+
+export const REST_PATHS = {
+  send: "/v1/messages/send",
+  mediaDownload: (mediaId: string) => `/v1/media/download/${encodeURIComponent(mediaId)}`,
+} as const;
+
+/** Body of POST /v1/messages/send: text, or media (id, https URL or raw base64) with optional caption. */
+export interface SendMessageRequest {
+  conversationId: string;
+  text?: string;
+  media?: string;
+  /** Required with base64 media. */
+  mimeType?: string;
+  fileName?: string;
+  caption?: string;
+}
+
+export interface SendMessageResponse {
+  success: boolean;
+  messageId?: string;
+  conversationId?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * The REST error body is UNSTATED. We read, in order: `error.code`/`error.message`, then top-level
+ * `code`/`message`, then a string `error` (client:byon-demo reads `error.message`, then `message`).
+ * The emulator answers `{ success: false, error: { code, message } }`.
+ */
+export interface RestErrorBody {
+  success?: false;
+  error?: { code?: string; message?: string } | string;
+  code?: string;
+  message?: string;
+}
+
+export function readRestError(body: unknown): { code?: string; message?: string } {
+  if (!isRecord(body)) return {};
+  const nested = body.error;
+  if (isRecord(nested)) {
+    return { code: stringOrUndefined(nested.code), message: stringOrUndefined(nested.message) };
+  }
+  return {
+    code: stringOrUndefined(body.code),
+    message: stringOrUndefined(body.message) ?? stringOrUndefined(nested),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error codes: the server's (documented or emulator-chosen) and ours
+// ---------------------------------------------------------------------------------------------
+
+export const ERROR_CODES = {
+  // Documented server code.
+  SERVICE_WINDOW_EXPIRED: "SERVICE_WINDOW_EXPIRED",
+  // Server-side codes the docs leave UNSTATED; the emulator uses these names.
+  CONVERSATION_NOT_FOUND: "CONVERSATION_NOT_FOUND",
+  OUT_OF_SCOPE: "OUT_OF_SCOPE",
+  TEXT_TOO_LONG: "TEXT_TOO_LONG",
+  CAPTION_TOO_LONG: "CAPTION_TOO_LONG",
+  INVALID_REQUEST: "INVALID_REQUEST",
+  MEDIA_NOT_FOUND: "MEDIA_NOT_FOUND",
+  MEDIA_TOO_LARGE: "MEDIA_TOO_LARGE",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  FORBIDDEN: "FORBIDDEN",
+  RATE_LIMITED: "RATE_LIMITED",
+  // Client-side codes (raised by this package before or instead of a server answer).
+  TIMEOUT: "TIMEOUT",
+  NOT_CONNECTED: "NOT_CONNECTED",
+  BAD_INPUT: "BAD_INPUT",
+  MISSING_ROUTING: "MISSING_ROUTING",
+  UNKNOWN_MIME_TYPE: "UNKNOWN_MIME_TYPE",
+  QUEUE_FULL: "QUEUE_FULL",
+  QUEUE_EXPIRED: "QUEUE_EXPIRED",
+  OUTCOME_UNKNOWN: "OUTCOME_UNKNOWN",
+  STOPPED: "STOPPED",
+  NETWORK_ERROR: "NETWORK_ERROR",
+  HTTP_ERROR: "HTTP_ERROR",
+  DOWNLOAD_FAILED: "DOWNLOAD_FAILED",
+} as const;
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+// ---------------------------------------------------------------------------------------------
+// URLs
+// ---------------------------------------------------------------------------------------------
+
+export const DEFAULT_BASE_URL = "https://api.pipes.bot";
+
+export interface SocketQuery {
+  apiKey: string;
+  conversationId?: string;
+  poolNumberId?: string;
+}
+
+/** The socket URL derives from the REST base: https -> wss, http -> ws, path `/ws` (keeps a base path). */
+export function socketUrl(baseUrl: string, query: SocketQuery): URL {
+  const url = new URL(baseUrl);
+  if (url.protocol === "https:") url.protocol = "wss:";
+  else if (url.protocol === "http:") url.protocol = "ws:";
+  else throw new Error(`base URL must be http or https, got ${url.protocol}`);
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/ws`;
+  url.search = "";
+  url.searchParams.set("apiKey", query.apiKey);
+  if (query.conversationId) url.searchParams.set("conversationId", query.conversationId);
+  if (query.poolNumberId) url.searchParams.set("poolNumberId", query.poolNumberId);
+  return url;
+}
+
+/** Join the REST base URL and an absolute API path (the media `downloadUrl` is relative, too). */
+export function restUrl(baseUrl: string, path: string): URL {
+  const base = new URL(baseUrl);
+  const prefix = base.pathname.replace(/\/+$/, "");
+  return new URL(`${prefix}${path.startsWith("/") ? path : `/${path}`}`, base);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing: never throws; a rejection says why in words fit for a log line.
+// ---------------------------------------------------------------------------------------------
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+function missingStrings(record: Record<string, unknown>, fields: readonly string[]): string[] {
+  return fields.filter((f) => typeof record[f] !== "string" || record[f] === "");
+}
+
+function parseJsonObject(raw: string | Buffer): ParseResult<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof raw === "string" ? raw : raw.toString("utf8"));
+  } catch {
+    return { ok: false, reason: "frame is not JSON" };
+  }
+  if (!isRecord(value)) return { ok: false, reason: "frame is not a JSON object" };
+  if (typeof value.type !== "string") return { ok: false, reason: "frame has no string 'type'" };
+  return { ok: true, value };
+}
+
+const INBOUND_REQUIRED = ["messageId", "conversationId", "fromNumber", "type"] as const;
+
+/** Validates one frame from the server. Unknown `type` values are rejected with their name. */
+export function parseServerFrame(raw: string | Buffer): ParseResult<ServerFrame> {
+  const parsed = parseJsonObject(raw);
+  if (!parsed.ok) return parsed;
+  const frame = parsed.value;
+  switch (frame.type) {
+    case "connected": {
+      const missing = missingStrings(frame, ["userId", "connectionId", "scope"]);
+      if (missing.length) return { ok: false, reason: `connected frame lacks ${missing.join(", ")}` };
+      if (frame.scope !== "user" && frame.scope !== "conversation") {
+        return { ok: false, reason: `connected frame has unknown scope '${String(frame.scope)}'` };
+      }
+      return { ok: true, value: frame as unknown as ConnectedFrame };
+    }
+    case "whatsapp_message": {
+      if (!isRecord(frame.data)) return { ok: false, reason: "whatsapp_message frame has no data object" };
+      const missing = missingStrings(frame.data, INBOUND_REQUIRED);
+      if (missing.length) return { ok: false, reason: `whatsapp_message lacks ${missing.join(", ")}` };
+      return { ok: true, value: frame as unknown as WhatsAppMessageFrame };
+    }
+    case "reply_status": {
+      const data = frame.data;
+      if (!isRecord(data)) return { ok: false, reason: "reply_status frame has no data object" };
+      if (typeof data.conversationId !== "string" || typeof data.success !== "boolean") {
+        return { ok: false, reason: "reply_status lacks conversationId or success" };
+      }
+      return { ok: true, value: frame as unknown as ReplyStatusFrame };
+    }
+    default:
+      return { ok: false, reason: `unknown frame type '${String(frame.type).slice(0, 64)}'` };
+  }
+}
+
+/** Validates one frame from a client (used by the emulator). */
+export function parseClientFrame(raw: string | Buffer): ParseResult<ClientFrame> {
+  const parsed = parseJsonObject(raw);
+  if (!parsed.ok) return parsed;
+  const frame = parsed.value;
+  if (frame.type !== "whatsapp_reply") {
+    return { ok: false, reason: `unknown frame type '${String(frame.type).slice(0, 64)}'` };
+  }
+  if (!isRecord(frame.data)) return { ok: false, reason: "whatsapp_reply frame has no data object" };
+  const missing = missingStrings(frame.data, ["conversationId", "text"]);
+  if (missing.length) return { ok: false, reason: `whatsapp_reply lacks ${missing.join(", ")}` };
+  return { ok: true, value: frame as unknown as WhatsAppReplyFrame };
+}
+
+export function buildReplyFrame(reply: WhatsAppReply): string {
+  const frame: WhatsAppReplyFrame = { type: "whatsapp_reply", data: reply };
+  return JSON.stringify(frame);
+}
