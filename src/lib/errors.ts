@@ -1,0 +1,39 @@
+import { ERROR_CODES } from "./protocol";
+
+/** Who decided the failure: the Pipes.bot server (its own code) or this package (our code). */
+export type ErrorSource = "server" | "client";
+
+/** The error every lib function rejects with: a stable machine `code` flows can switch on. */
+export class PipesError extends Error {
+  readonly code: string;
+  readonly source: ErrorSource;
+  /** HTTP status, when the failure came from a REST answer. */
+  readonly status?: number;
+  /** Server-requested pause before a retry (Retry-After), in milliseconds. */
+  readonly retryAfterMs?: number;
+
+  constructor(code: string, message: string, source: ErrorSource = "client", extra: { status?: number; retryAfterMs?: number } = {}) {
+    super(message);
+    this.name = "PipesError";
+    this.code = code;
+    this.source = source;
+    this.status = extra.status;
+    this.retryAfterMs = extra.retryAfterMs;
+  }
+
+  /** The shape put on `msg.error`: plain data, JSON-serialisable. */
+  toJSON(): { message: string; code: string; source: ErrorSource; status?: number } {
+    return { message: this.message, code: this.code, source: this.source, ...(this.status ? { status: this.status } : {}) };
+  }
+}
+
+export function badInput(message: string): PipesError {
+  return new PipesError(ERROR_CODES.BAD_INPUT, message);
+}
+
+/** Turns anything thrown into a PipesError, keeping PipesErrors as they are. */
+export function toPipesError(err: unknown): PipesError {
+  if (err instanceof PipesError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new PipesError(ERROR_CODES.NETWORK_ERROR, message);
+}

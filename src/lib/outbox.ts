@@ -1,0 +1,246 @@
+import { PipesError } from "./errors";
+import { buildReplyFrame, ERROR_CODES, type ReplyStatus, type WhatsAppReply } from "./protocol";
+
+/**
+ * Outbound replies over the socket: a FIFO per conversation, stop-and-wait within a conversation,
+ * parallel across conversations.
+ *
+ * Why stop-and-wait: `reply_status` carries no request id, only the conversationId (pipes-api.md
+ * §2.3). With at most one unanswered reply per conversation, the next status for that conversation
+ * can only belong to it. After a time-out the conversation waits a grace period for the late status
+ * before sending the next reply, so a late answer is never credited to the wrong message.
+ *
+ * While the socket is down, replies wait (bounded in count and time) and go out on reconnect.
+ * A reply that was written but not answered when the socket dropped has an unknown outcome: it is
+ * reported as OUTCOME_UNKNOWN and never resent, since resending could deliver it twice.
+ */
+
+export interface OutboxTransport {
+  readonly isOpen: boolean;
+  /** Writes a frame; false when it could not be written (the entry then stays queued). */
+  send(frame: string): boolean;
+}
+
+export interface OutboxOptions {
+  /** Most replies held at once (queued + awaiting status), across conversations. */
+  limit: number;
+  /** Longest a reply may wait to be sent. */
+  maxWaitMs: number;
+  /** After a time-out, how long the conversation waits for the late status before moving on. */
+  lateStatusGraceMs?: number;
+  /** Told once per burst about statuses nobody waited for. */
+  onUnmatchedStatus?: (status: ReplyStatus) => void;
+}
+
+export interface EnqueueOptions {
+  /** How long to wait for `reply_status` once the reply is written. */
+  timeoutMs: number;
+  /** Whoever asked (a node); cancel(owner) fails its waiting replies when that node stops. */
+  owner?: object;
+}
+
+interface Entry {
+  reply: WhatsAppReply;
+  frame: string;
+  options: EnqueueOptions;
+  enqueuedAt: number;
+  resolve: (status: ReplyStatus) => void;
+  reject: (error: PipesError) => void;
+}
+
+interface Conversation {
+  queue: Entry[];
+  inFlight?: Entry;
+  statusTimer?: NodeJS.Timeout;
+  /** Statuses still owed for replies that timed out; the grace timer ends the wait for them. */
+  lateExpected: number;
+  graceTimer?: NodeJS.Timeout;
+}
+
+export class Outbox {
+  private readonly conversations = new Map<string, Conversation>();
+  private count = 0;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly transport: OutboxTransport,
+    private readonly options: OutboxOptions,
+  ) {}
+
+  /** Replies held: queued plus awaiting their status. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Resolves with the success status; rejects with a PipesError (the server's code, or ours). */
+  enqueue(reply: WhatsAppReply, options: EnqueueOptions): Promise<ReplyStatus> {
+    if (this.count >= this.options.limit) {
+      return Promise.reject(new PipesError(ERROR_CODES.QUEUE_FULL, `${this.count} replies are already waiting (limit ${this.options.limit}); this one was not sent`));
+    }
+    return new Promise<ReplyStatus>((resolve, reject) => {
+      const conversation = this.conversation(reply.conversationId);
+      conversation.queue.push({ reply, frame: buildReplyFrame(reply), options, enqueuedAt: Date.now(), resolve, reject });
+      this.count++;
+      this.pump(reply.conversationId, conversation);
+      this.ensureSweeper();
+    });
+  }
+
+  /** Routes a `reply_status` to the reply waiting in its conversation. */
+  handleStatus(status: ReplyStatus): void {
+    const conversation = this.conversations.get(status.conversationId);
+    const entry = conversation?.inFlight;
+    if (!conversation || !entry) {
+      if (conversation && conversation.lateExpected > 0) {
+        this.lateStatusArrived(status.conversationId, conversation);
+        return;
+      }
+      this.options.onUnmatchedStatus?.(status);
+      return;
+    }
+    clearTimeout(conversation.statusTimer);
+    conversation.statusTimer = undefined;
+    conversation.inFlight = undefined;
+    this.count--;
+    if (status.success) entry.resolve(status);
+    else entry.reject(statusError(status));
+    this.pump(status.conversationId, conversation);
+  }
+
+  /** The socket is open (again): send the head of every conversation. */
+  flush(): void {
+    for (const [id, conversation] of this.conversations) this.pump(id, conversation);
+  }
+
+  /** The socket dropped: replies awaiting a status have an unknown outcome; queued ones keep waiting. */
+  connectionLost(): void {
+    for (const [id, conversation] of this.conversations) {
+      clearTimeout(conversation.graceTimer);
+      conversation.graceTimer = undefined;
+      conversation.lateExpected = 0; // statuses belong to the socket that is gone
+      const entry = conversation.inFlight;
+      if (entry) {
+        clearTimeout(conversation.statusTimer);
+        conversation.statusTimer = undefined;
+        conversation.inFlight = undefined;
+        this.count--;
+        entry.reject(new PipesError(ERROR_CODES.OUTCOME_UNKNOWN, "the reply was sent, but the connection dropped before Pipes.bot confirmed it; it was not resent, to avoid a duplicate"));
+      }
+      this.forgetIfIdle(id, conversation);
+    }
+  }
+
+  /** Fails every reply of `owner` that has not been written yet (its node is stopping). */
+  cancel(owner: object): void {
+    for (const [id, conversation] of this.conversations) {
+      const keep: Entry[] = [];
+      for (const entry of conversation.queue) {
+        if (entry.options.owner === owner) {
+          this.count--;
+          entry.reject(new PipesError(ERROR_CODES.STOPPED, "the node was stopped before this reply could be sent"));
+        } else keep.push(entry);
+      }
+      conversation.queue = keep;
+      this.forgetIfIdle(id, conversation);
+    }
+  }
+
+  /** Fails everything still held and stops all timers. */
+  stop(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const conversation of this.conversations.values()) {
+      clearTimeout(conversation.statusTimer);
+      clearTimeout(conversation.graceTimer);
+      conversation.inFlight?.reject(new PipesError(ERROR_CODES.OUTCOME_UNKNOWN, "the connection closed before Pipes.bot confirmed this reply"));
+      for (const entry of conversation.queue) entry.reject(new PipesError(ERROR_CODES.STOPPED, "the connection closed before this reply could be sent"));
+    }
+    this.conversations.clear();
+    this.count = 0;
+  }
+
+  private conversation(id: string): Conversation {
+    let conversation = this.conversations.get(id);
+    if (!conversation) {
+      conversation = { queue: [], lateExpected: 0 };
+      this.conversations.set(id, conversation);
+    }
+    return conversation;
+  }
+
+  private pump(id: string, conversation: Conversation): void {
+    if (conversation.inFlight || conversation.graceTimer || !this.transport.isOpen) {
+      return;
+    }
+    const entry = conversation.queue[0];
+    if (!entry) {
+      this.forgetIfIdle(id, conversation);
+      return;
+    }
+    if (!this.transport.send(entry.frame)) return;
+    conversation.queue.shift();
+    conversation.inFlight = entry;
+    conversation.statusTimer = setTimeout(() => this.timedOut(id, conversation, entry), entry.options.timeoutMs);
+  }
+
+  private timedOut(id: string, conversation: Conversation, entry: Entry): void {
+    if (conversation.inFlight !== entry) return;
+    conversation.inFlight = undefined;
+    conversation.statusTimer = undefined;
+    this.count--;
+    entry.reject(new PipesError(ERROR_CODES.TIMEOUT, `no reply_status from Pipes.bot within ${formatSeconds(entry.options.timeoutMs)}; the reply may or may not have been delivered`));
+    conversation.lateExpected++;
+    const grace = this.options.lateStatusGraceMs ?? Math.min(entry.options.timeoutMs, 10_000);
+    conversation.graceTimer = setTimeout(() => {
+      conversation.graceTimer = undefined;
+      conversation.lateExpected = 0;
+      this.pump(id, conversation);
+    }, grace);
+  }
+
+  private lateStatusArrived(id: string, conversation: Conversation): void {
+    conversation.lateExpected--;
+    if (conversation.lateExpected === 0) {
+      clearTimeout(conversation.graceTimer);
+      conversation.graceTimer = undefined;
+      this.pump(id, conversation);
+    }
+  }
+
+  private forgetIfIdle(id: string, conversation: Conversation): void {
+    if (!conversation.inFlight && conversation.queue.length === 0 && !conversation.graceTimer) this.conversations.delete(id);
+  }
+
+  /** Expires replies that waited too long to be sent. Runs only while something is queued. */
+  private ensureSweeper(): void {
+    if (this.sweeper) return;
+    const every = Math.max(50, Math.min(1000, this.options.maxWaitMs / 4));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      let waiting = 0;
+      for (const [id, conversation] of this.conversations) {
+        while (conversation.queue.length && now - conversation.queue[0].enqueuedAt >= this.options.maxWaitMs) {
+          const entry = conversation.queue.shift()!;
+          this.count--;
+          entry.reject(new PipesError(ERROR_CODES.QUEUE_EXPIRED, `the connection was not available for ${formatSeconds(this.options.maxWaitMs)}; the reply was not sent`));
+        }
+        waiting += conversation.queue.length;
+        this.forgetIfIdle(id, conversation);
+      }
+      if (waiting === 0) {
+        clearInterval(this.sweeper);
+        this.sweeper = undefined;
+      }
+    }, every);
+  }
+}
+
+function statusError(status: ReplyStatus): PipesError {
+  const code = typeof status.code === "string" && status.code ? status.code : "REPLY_FAILED";
+  const message = typeof status.error === "string" && status.error ? status.error : `Pipes.bot refused the reply (${code})`;
+  return new PipesError(code, message, "server");
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}

@@ -1,0 +1,24 @@
+/**
+ * Keeps API keys out of anything a person can read: logs, status text, error messages, printed URLs.
+ * A key is shown as its 3-character prefix only (`pk_…`), which says which kind of key without
+ * revealing any of its secret part.
+ */
+
+export function maskKey(key: string): string {
+  return key.length <= 3 ? "…" : `${key.slice(0, 3)}…`;
+}
+
+/** Masks the `apiKey` query parameter of a URL (the socket URL carries the key). */
+export function maskUrl(url: string | URL): string {
+  return String(url).replace(/([?&]apiKey=)[^&#\s]*/gi, "$1***");
+}
+
+/** Replaces every occurrence of each secret, and any apiKey query parameter, in a text. */
+export function redact(text: string, secrets: readonly (string | undefined)[]): string {
+  let out = maskUrl(text);
+  for (const secret of secrets) {
+    // Very short strings would mask innocent text; real keys are 35+ characters.
+    if (secret && secret.length >= 8) out = out.split(secret).join(maskKey(secret));
+  }
+  return out;
+}

@@ -1,0 +1,273 @@
+import { Readable } from "node:stream";
+import { Agent, request, type Dispatcher } from "undici";
+import { PipesError } from "./errors";
+import { ERROR_CODES, REST_PATHS, readRestError, restUrl, type SendMessageRequest, type SendMessageResponse } from "./protocol";
+import { redact } from "./redact";
+import { KeyedSerialQueue } from "./serial";
+
+export interface RestClientOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** Whole-request time limit, per attempt. */
+  timeoutMs?: number;
+  /** Attempts for retryable failures (429, 503, connection refused), including the first. */
+  maxAttempts?: number;
+  /** Longest pause honoured between attempts, whatever Retry-After asks for. */
+  maxRetryDelayMs?: number;
+  /** Delay before the first retry when the server gives no Retry-After; doubles each time. */
+  retryBaseMs?: number;
+  /** For tests and proxies: the undici dispatcher to use instead of our own Agent. */
+  dispatcher?: Dispatcher;
+}
+
+export interface DownloadedMedia {
+  data: Buffer;
+  mimeType?: string;
+}
+
+/** A send body: JSON fields plus, for base64 media, the raw bytes (streamed, never one big string). */
+export interface SendBody extends Omit<SendMessageRequest, "media"> {
+  media?: string;
+}
+
+const RETRYABLE_STATUS = new Set([429, 503]);
+/** Errors raised before the server could have accepted the request: safe to retry. */
+const CONNECT_ERRORS = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/**
+ * REST client for POST /v1/messages/send and media download (undici). Every failure becomes a
+ * PipesError with a code; the API key never appears in one. Sends are kept in order per conversation.
+ */
+export class PipesRestClient {
+  private readonly options: Required<Omit<RestClientOptions, "dispatcher">>;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly order = new KeyedSerialQueue();
+  private readonly inFlight = new Set<AbortController>();
+  private closed = false;
+
+  constructor(options: RestClientOptions) {
+    this.options = {
+      timeoutMs: 30_000,
+      maxAttempts: 3,
+      maxRetryDelayMs: 30_000,
+      retryBaseMs: 1000,
+      ...options,
+    };
+    this.dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: 10_000 }, keepAliveTimeout: 10_000 });
+    this.ownsDispatcher = !options.dispatcher;
+  }
+
+  /** Sends text or media into a conversation; `data` is base64-streamed as the `media` field. */
+  send(body: SendBody, data?: Buffer, timeoutMs?: number): Promise<SendMessageResponse> {
+    return this.order.run(body.conversationId, () => this.sendWithRetry(body, data, timeoutMs ?? this.options.timeoutMs));
+  }
+
+  private async sendWithRetry(body: SendBody, data: Buffer | undefined, timeoutMs: number): Promise<SendMessageResponse> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sendOnce(body, data, timeoutMs);
+      } catch (err) {
+        const error = err instanceof PipesError ? err : this.networkError(err);
+        const retryable = (error.status !== undefined && RETRYABLE_STATUS.has(error.status)) || error.code === ERROR_CODES.NETWORK_ERROR && isConnectError(err);
+        if (!retryable || attempt >= this.options.maxAttempts || this.closed) throw error;
+        const backoff = this.options.retryBaseMs * 2 ** (attempt - 1);
+        await this.pause(Math.min(error.retryAfterMs ?? backoff, this.options.maxRetryDelayMs));
+      }
+    }
+  }
+
+  private async sendOnce(body: SendBody, data: Buffer | undefined, timeoutMs: number): Promise<SendMessageResponse> {
+    const { payload, length } = encodeSendBody(body, data);
+    const { response, release } = await this.call(restUrl(this.options.baseUrl, REST_PATHS.send), timeoutMs, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-length": String(length), authorization: `Bearer ${this.options.apiKey}` },
+      body: payload,
+    });
+    let parsed: unknown;
+    try {
+      parsed = await readJson(response);
+    } finally {
+      release();
+    }
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      const result = (parsed ?? {}) as SendMessageResponse;
+      if (result.success === false) throw this.httpError(response, parsed);
+      return result;
+    }
+    throw this.httpError(response, parsed);
+  }
+
+  /**
+   * Downloads inbound media: GET the relative `downloadUrl` with the key, expect a 302 to a presigned
+   * storage URL, and fetch that WITHOUT the key (it must never reach the storage host). A 200 on the
+   * first request is used as it is. Stops reading past `maxBytes`.
+   */
+  async download(downloadUrl: string, maxBytes: number, timeoutMs?: number): Promise<DownloadedMedia> {
+    const limit = timeoutMs ?? this.options.timeoutMs;
+    const first = await this.call(restUrl(this.options.baseUrl, downloadUrl), limit, {
+      method: "GET",
+      headers: { authorization: `Bearer ${this.options.apiKey}` },
+    });
+    let response = first.response;
+    if (response.statusCode >= 300 && response.statusCode < 400) {
+      const location = response.headers.location;
+      await response.body.dump();
+      first.release();
+      if (typeof location !== "string") throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, `media download answered ${response.statusCode} without a Location`, "server", { status: response.statusCode });
+      const target = new URL(location, restUrl(this.options.baseUrl, downloadUrl));
+      if (target.protocol !== "https:" && target.protocol !== "http:") throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to a non-HTTP URL", "server");
+      const second = await this.call(target, limit, { method: "GET", headers: {} });
+      response = second.response;
+      try {
+        return await readMedia(response, maxBytes, () => this.httpError(response, undefined));
+      } finally {
+        second.release();
+      }
+    }
+    try {
+      return await readMedia(response, maxBytes, () => this.httpError(response, undefined));
+    } finally {
+      first.release();
+    }
+  }
+
+  /** Aborts every request in flight and closes the connection pool. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const controller of this.inFlight) controller.abort(new PipesError(ERROR_CODES.STOPPED, "the node was stopped"));
+    this.inFlight.clear();
+    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => undefined);
+  }
+
+  private async call(url: URL, timeoutMs: number, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Readable }): Promise<CallResult> {
+    if (this.closed) throw new PipesError(ERROR_CODES.STOPPED, "the node was stopped");
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new PipesError(ERROR_CODES.TIMEOUT, `no answer from Pipes.bot within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    this.inFlight.add(controller);
+    const release = () => {
+      clearTimeout(timer);
+      this.inFlight.delete(controller);
+    };
+    try {
+      const response = await request(url, { ...init, dispatcher: this.dispatcher, signal: controller.signal });
+      return { response, release };
+    } catch (err) {
+      release();
+      const reason: unknown = controller.signal.reason;
+      if (controller.signal.aborted && reason instanceof PipesError) throw reason;
+      throw this.networkError(err);
+    }
+  }
+
+  private networkError(err: unknown): PipesError {
+    const code = (err as { code?: string }).code;
+    const message = err instanceof Error ? err.message : String(err);
+    return new PipesError(ERROR_CODES.NETWORK_ERROR, redact(`network error${code ? ` (${code})` : ""}: ${message}`, [this.options.apiKey]));
+  }
+
+  private httpError(result: { statusCode: number; headers: Record<string, string | string[] | undefined> }, body: unknown): PipesError {
+    const status = result.statusCode;
+    const { code, message } = readRestError(body);
+    const retryAfterMs = parseRetryAfter(result.headers["retry-after"]);
+    const fallback = status === 401 ? ERROR_CODES.UNAUTHORIZED : status === 403 ? ERROR_CODES.FORBIDDEN : status === 413 ? ERROR_CODES.MEDIA_TOO_LARGE : status === 429 ? ERROR_CODES.RATE_LIMITED : ERROR_CODES.HTTP_ERROR;
+    const text = redact(message ?? `Pipes.bot answered HTTP ${status}`, [this.options.apiKey]);
+    return new PipesError(code ?? fallback, text, "server", { status, retryAfterMs });
+  }
+
+  /** A pause between attempts that close() cuts short. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const controller = new AbortController();
+      const finish = () => {
+        clearTimeout(timer);
+        this.inFlight.delete(controller);
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      controller.signal.addEventListener("abort", finish, { once: true });
+      this.inFlight.add(controller);
+    });
+  }
+}
+
+interface CallResult {
+  response: Dispatcher.ResponseData;
+  release: () => void;
+}
+
+function isConnectError(err: unknown): boolean {
+  const code = (err as { code?: string; cause?: { code?: string } } | undefined)?.code;
+  return code !== undefined && CONNECT_ERRORS.has(code);
+}
+
+export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (!text) return undefined;
+  const seconds = Number(text);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+async function readJson(result: Dispatcher.ResponseData): Promise<unknown> {
+  const text = await result.body.text();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { message: text.slice(0, 200) };
+  }
+}
+
+async function readMedia(result: Dispatcher.ResponseData, maxBytes: number, failure: () => PipesError): Promise<DownloadedMedia> {
+  if (result.statusCode !== 200) {
+    await result.body.dump();
+    const error = failure();
+    throw new PipesError(error.code === ERROR_CODES.HTTP_ERROR ? ERROR_CODES.DOWNLOAD_FAILED : error.code, `media download failed: HTTP ${result.statusCode}`, "server", { status: result.statusCode });
+  }
+  const declared = Number(result.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await result.body.dump();
+    throw new PipesError(ERROR_CODES.MEDIA_TOO_LARGE, `media is ${declared} bytes; the download limit is ${maxBytes} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of result.body) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxBytes) {
+      result.body.destroy();
+      throw new PipesError(ERROR_CODES.MEDIA_TOO_LARGE, `media is over the download limit of ${maxBytes} bytes`);
+    }
+    chunks.push(buffer);
+  }
+  const contentType = result.headers["content-type"];
+  return { data: Buffer.concat(chunks, size), mimeType: typeof contentType === "string" ? contentType.split(";")[0].trim() : undefined };
+}
+
+/**
+ * Encodes the JSON send body as a stream: the small fields through JSON.stringify, the media bytes
+ * as base64 in slices (a multiple of 3 bytes, so the slices join into valid base64). This keeps a
+ * 16 MB upload from existing as one 21 MB string plus copies.
+ */
+export function encodeSendBody(body: SendBody, data?: Buffer): { payload: Readable; length: number } {
+  if (!data) {
+    const json = Buffer.from(JSON.stringify(body));
+    return { payload: Readable.from([json]), length: json.length };
+  }
+  const fields = JSON.stringify({ ...body, media: undefined });
+  const head = Buffer.from(`${fields.slice(0, -1)}${fields === "{}" ? "" : ","}"media":"`);
+  const tail = Buffer.from('"}');
+  const base64Length = Math.ceil(data.length / 3) * 4;
+  return { payload: Readable.from(streamed(head, data, tail)), length: head.length + base64Length + tail.length };
+}
+
+const SLICE = 3 * 256 * 1024;
+function* streamed(head: Buffer, data: Buffer, tail: Buffer): Generator<Buffer> {
+  yield head;
+  for (let offset = 0; offset < data.length; offset += SLICE) {
+    yield Buffer.from(data.subarray(offset, offset + SLICE).toString("base64"), "latin1");
+  }
+  yield tail;
+}

@@ -1,0 +1,115 @@
+import { createHash } from "node:crypto";
+import type { NodeAPI } from "node-red";
+import { PipesClient } from "../lib/client";
+import { DEFAULT_BASE_URL } from "../lib/protocol";
+import { redact } from "../lib/redact";
+import { positiveNumber } from "./shared/io";
+import type { PipesConfigCredentials, PipesConfigDef, PipesConfigNode } from "./shared/types";
+
+/**
+ * The pipes-config node: one account/scope, one PipesClient (one socket, outbox, REST client).
+ * Thin on purpose: it reads its settings and credentials, builds the client, and stops it on close.
+ */
+
+/** Config nodes per (base URL, key, user scope): two of them would steal each other's offline backlog. */
+const userScopedOwners = new Map<string, Set<string>>();
+
+const nodeInit = (RED: NodeAPI): void => {
+  function PipesConfig(this: PipesConfigNode, def: PipesConfigDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const apiKey = resolveApiKey(RED, node, node.credentials?.apiKey);
+    const baseUrl = (def.baseUrl || DEFAULT_BASE_URL).trim();
+    const scope = def.scope === "conversation" ? "conversation" : "user";
+    const conversationId = def.conversationId?.trim() || undefined;
+    const secrets = [apiKey];
+    const log = {
+      info: (text: string) => node.log(redact(text, secrets)),
+      warn: (text: string) => node.warn(redact(text, secrets)),
+      error: (text: string) => node.error(redact(text, secrets)),
+      debug: (text: string) => node.debug(redact(text, secrets)),
+    };
+
+    node.configError = problemWith(apiKey, baseUrl, scope, conversationId);
+    if (node.configError) {
+      node.warn(node.configError);
+    } else {
+      const tuning = def.tuning ?? {};
+      node.client = new PipesClient({
+        baseUrl,
+        apiKey: apiKey!,
+        scope,
+        conversationId,
+        poolNumberId: def.poolNumberId?.trim() || undefined,
+        backoffMaxMs: positiveNumber(def.backoffMaxSeconds, 60) * 1000,
+        outboxLimit: Math.floor(positiveNumber(def.outboxLimit, 1000)),
+        outboxMaxWaitMs: positiveNumber(def.outboxMaxWaitSeconds, 300) * 1000,
+        handshakeTimeoutMs: tuning.handshakeTimeoutMs,
+        pingIntervalMs: tuning.pingIntervalMs,
+        pongTimeoutMs: tuning.pongTimeoutMs,
+        backoffBaseMs: tuning.backoffBaseMs,
+        stableAfterMs: tuning.stableAfterMs,
+        idleCloseMs: tuning.idleCloseMs,
+        logger: log,
+      });
+    }
+
+    const ownerKey = scope === "user" && apiKey ? `${baseUrl}\n${createHash("sha256").update(apiKey).digest("hex")}` : undefined;
+    if (ownerKey) {
+      const owners = userScopedOwners.get(ownerKey) ?? new Set<string>();
+      owners.add(node.id);
+      userScopedOwners.set(ownerKey, owners);
+      if (owners.size > 1) {
+        node.warn("another pipes-config node uses the same API key with user scope: the two connections would steal each other's offline messages; use one config node for both");
+      }
+    }
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      if (ownerKey) {
+        const owners = userScopedOwners.get(ownerKey);
+        owners?.delete(node.id);
+        if (owners?.size === 0) userScopedOwners.delete(ownerKey);
+      }
+      const client = node.client;
+      node.client = undefined;
+      if (!client) {
+        done();
+        return;
+      }
+      // client.stop() bounds itself (1.5 s for the socket); catch so close always completes.
+      client.stop(1500).then(done, (err: unknown) => {
+        node.warn(redact(`error while closing: ${String(err)}`, secrets));
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType<PipesConfigNode, PipesConfigDef, unknown, PipesConfigCredentials>("pipes-config", PipesConfig, {
+    credentials: { apiKey: { type: "password" } },
+  });
+};
+
+/** `${NAME}` in the key field reads the environment variable NAME (so flows can be committed without keys). */
+function resolveApiKey(RED: NodeAPI, node: PipesConfigNode, raw: string | undefined): string | undefined {
+  const value = raw?.trim();
+  const reference = value?.match(/^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/);
+  if (!reference) return value || undefined;
+  const resolved = RED.util.evaluateNodeProperty(reference[1], "env", node, {}) as unknown;
+  return typeof resolved === "string" && resolved.trim() ? resolved.trim() : undefined;
+}
+
+function problemWith(apiKey: string | undefined, baseUrl: string, scope: string, conversationId: string | undefined): string | undefined {
+  if (!apiKey) return "missing API key";
+  if (!/^(pk|ak)_/.test(apiKey)) return "API key must start with pk_ or ak_";
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return "base URL is not a valid URL";
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return "base URL must start with https://";
+  if (scope === "conversation" && !conversationId) return "conversation scope needs a conversation id";
+  return undefined;
+}
+
+export = nodeInit;

@@ -1,0 +1,71 @@
+import type { Node, NodeAPI, NodeMessage } from "node-red";
+import { inboundPayload, acceptsType, parseTypeFilter } from "../lib/inbound";
+import type { InboundMessage } from "../lib/protocol";
+import { KeyedSerialQueue } from "../lib/serial";
+import { redact } from "../lib/redact";
+import { toPipesError } from "../lib/errors";
+import { configFor, positiveNumber } from "./shared/io";
+import { misconfiguredStatus, showConnectionStatus } from "./shared/status";
+import type { PipesInDef } from "./shared/types";
+
+/**
+ * pipes-in: one msg per inbound WhatsApp message. msg.payload is the content, msg.topic the
+ * conversation, msg.pipes the whole event. Media can be downloaded into a Buffer; messages stay in
+ * order per conversation even while a download is in progress.
+ */
+const nodeInit = (RED: NodeAPI): void => {
+  function PipesIn(this: Node, def: PipesInDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const { config, problem } = configFor(RED, def.connection);
+    const client = config?.client;
+    if (!client) {
+      node.status(misconfiguredStatus(problem ?? "no connection"));
+      if (def.connection) node.error(`pipes-in cannot start: ${problem}`);
+      return;
+    }
+    const accepted = parseTypeFilter(def.types);
+    const downloadMedia = def.downloadMedia === true;
+    const maxBytes = Math.floor(positiveNumber(def.maxMediaMB, 16) * 1024 * 1024);
+    const order = new KeyedSerialQueue();
+
+    const deliver = async (message: InboundMessage): Promise<void> => {
+      const content = await inboundPayload(message, downloadMedia ? { client, maxBytes } : undefined);
+      const msg: NodeMessage & Record<string, unknown> = {
+        _msgid: RED.util.generateId(),
+        payload: content.payload,
+        topic: message.conversationId,
+        pipes: message,
+      };
+      if (content.mimetype) msg.mimetype = content.mimetype;
+      if (content.filename) msg.filename = content.filename;
+      if (content.mediaError) {
+        msg.mediaError = content.mediaError;
+        node.warn(`media of message ${message.messageId} not downloaded: ${content.mediaError.message}`);
+      }
+      node.send(msg);
+    };
+
+    const receive = (message: InboundMessage) => {
+      if (!acceptsType(accepted, message.type)) return;
+      // Downloads are async: a per-conversation chain keeps a text from overtaking the image before it.
+      order.run(message.conversationId, () => deliver(message)).catch((err: unknown) => {
+        node.error(redact(`could not deliver message ${message.messageId}: ${toPipesError(err).message}`, []));
+      });
+    };
+
+    const stopStatus = showConnectionStatus(node, client);
+    const removeReceiver = client.addReceiver(receive);
+    client.acquireSocket(node);
+
+    node.on("close", (removed: boolean, done: () => void) => {
+      stopStatus();
+      removeReceiver();
+      client.releaseSocket(node, removed).then(done, () => done());
+    });
+  }
+
+  RED.nodes.registerType("pipes-in", PipesIn);
+};
+
+export = nodeInit;

@@ -1,0 +1,78 @@
+import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
+import { PipesError } from "../lib/errors";
+import { prepareMedia } from "../lib/media";
+import { ERROR_CODES } from "../lib/protocol";
+import { resolveRoute } from "../lib/reply";
+import { configFor, evaluate, fail, hasFailureWires, positiveNumber, succeed, type Done, type Send } from "./shared/io";
+import { misconfiguredStatus } from "./shared/status";
+import type { PipesSendMediaDef } from "./shared/types";
+
+/**
+ * pipes-send-media: images, audio, video, documents and stickers through POST /v1/messages/send.
+ * A Buffer is streamed as base64; an https URL or a media id is passed through. REST does not use
+ * the socket, so this node does not open it; its status shows its own requests.
+ */
+const nodeInit = (RED: NodeAPI): void => {
+  function PipesSendMedia(this: Node, def: PipesSendMediaDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const failureWired = hasFailureWires(def.wires);
+    const timeoutMs = positiveNumber(def.timeout, 30) * 1000;
+    const { config, problem } = configFor(RED, def.connection);
+    const client = config?.client;
+    let pending = 0;
+
+    if (!client) node.status(misconfiguredStatus(problem ?? "no connection"));
+    else node.status({});
+
+    node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
+      if (!client) {
+        fail(msg, new PipesError(ERROR_CODES.NOT_CONNECTED, `not sent: ${problem ?? "no connection configured"}`), failureWired, send, done);
+        return;
+      }
+      pending++;
+      node.status({ fill: "yellow", shape: "ring", text: `sending (${pending})` });
+      sendMedia(msg)
+        .then(
+          (sent) => {
+            node.status({ fill: "green", shape: "dot", text: `sent ${typeof sent.kind === "string" ? sent.kind : "media"}` });
+            succeed(msg, sent, send, done);
+          },
+          (err: unknown) => {
+            const code = err instanceof PipesError ? err.code : ERROR_CODES.NETWORK_ERROR;
+            node.status({ fill: "red", shape: "ring", text: `failed: ${code}` });
+            fail(msg, err, failureWired, send, done);
+          },
+        )
+        .finally(() => {
+          pending--;
+        });
+    });
+
+    async function sendMedia(msg: NodeMessageInFlow): Promise<Record<string, unknown>> {
+      const [payload, caption, mimeType, fileName, conversationId] = await Promise.all([
+        evaluate(RED, node, msg, def.media ?? "payload", def.mediaType ?? "msg"),
+        evaluate(RED, node, msg, def.caption ?? "caption", def.captionType ?? "msg"),
+        evaluate(RED, node, msg, def.mimetype ?? "mimetype", def.mimetypeType ?? "msg"),
+        evaluate(RED, node, msg, def.filename ?? "filename", def.filenameType ?? "msg"),
+        evaluate(RED, node, msg, def.conversationId, def.conversationIdType),
+      ]);
+      const route = resolveRoute({ conversationId }, (msg as { pipes?: unknown }).pipes, false);
+      const media = prepareMedia({ payload, caption, mimeType, fileName });
+      const result = await client!.send(
+        { conversationId: route.conversationId, media: media.media, mimeType: media.mimeType, fileName: media.fileName, caption: media.caption },
+        media.data,
+        timeoutMs,
+      );
+      return { messageId: result.messageId, conversationId: result.conversationId ?? route.conversationId, kind: media.kind, mode: media.mode };
+    }
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      done();
+    });
+  }
+
+  RED.nodes.registerType("pipes-send-media", PipesSendMedia);
+};
+
+export = nodeInit;

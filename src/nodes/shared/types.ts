@@ -1,0 +1,80 @@
+import type { Node, NodeDef } from "node-red";
+import type { PipesClient } from "../../lib/client";
+import type { LongTextMode } from "../../lib/reply";
+import type { ConnectionScope } from "../../lib/protocol";
+
+/** Values a typedInput stores: the value and its type (msg, flow, global, str, env, ...). */
+export type TypedInputType = "msg" | "flow" | "global" | "str" | "num" | "env" | "json" | "jsonata";
+
+export interface PipesConfigDef extends NodeDef {
+  baseUrl: string;
+  scope: ConnectionScope;
+  conversationId?: string;
+  poolNumberId?: string;
+  backoffMaxSeconds?: number | string;
+  outboxLimit?: number | string;
+  outboxMaxWaitSeconds?: number | string;
+  /**
+   * Timing knobs not shown in the editor; flows (and our tests) may set them to shorten
+   * the handshake, heartbeat and backoff timings. Milliseconds.
+   */
+  tuning?: {
+    handshakeTimeoutMs?: number;
+    pingIntervalMs?: number;
+    pongTimeoutMs?: number;
+    backoffBaseMs?: number;
+    stableAfterMs?: number;
+    idleCloseMs?: number;
+    lateStatusGraceMs?: number;
+  };
+}
+
+export interface PipesConfigCredentials {
+  apiKey?: string;
+}
+
+export interface PipesConfigNode extends Node<PipesConfigCredentials> {
+  /** Undefined when the configuration is unusable; `configError` then says why. */
+  client?: PipesClient;
+  configError?: string;
+}
+
+interface UsesConnection extends NodeDef {
+  connection: string;
+}
+
+export interface PipesInDef extends UsesConnection {
+  types?: string[] | string;
+  downloadMedia?: boolean;
+  maxMediaMB?: number | string;
+}
+
+export interface PipesReplyDef extends UsesConnection {
+  text?: string;
+  textType?: TypedInputType;
+  conversationId?: string;
+  conversationIdType?: TypedInputType;
+  poolNumberId?: string;
+  poolNumberIdType?: TypedInputType;
+  toNumber?: string;
+  toNumberType?: TypedInputType;
+  transport?: "ws" | "rest";
+  longText?: LongTextMode;
+  timeout?: number | string;
+  wires: string[][];
+}
+
+export interface PipesSendMediaDef extends UsesConnection {
+  media?: string;
+  mediaType?: TypedInputType;
+  caption?: string;
+  captionType?: TypedInputType;
+  mimetype?: string;
+  mimetypeType?: TypedInputType;
+  filename?: string;
+  filenameType?: TypedInputType;
+  conversationId?: string;
+  conversationIdType?: TypedInputType;
+  timeout?: number | string;
+  wires: string[][];
+}
