@@ -48,11 +48,12 @@ export class PipesRestClient {
 
   constructor(options: RestClientOptions) {
     this.options = {
-      timeoutMs: 30_000,
-      maxAttempts: 3,
-      maxRetryDelayMs: 30_000,
-      retryBaseMs: 1000,
-      ...options,
+      baseUrl: options.baseUrl,
+      apiKey: options.apiKey,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      maxAttempts: options.maxAttempts ?? 3,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
+      retryBaseMs: options.retryBaseMs ?? 1000,
     };
     this.dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: 10_000 }, keepAliveTimeout: 10_000 });
     this.ownsDispatcher = !options.dispatcher;

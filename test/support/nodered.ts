@@ -1,0 +1,68 @@
+import type { EventEmitter } from "node:events";
+import helper from "node-red-node-test-helper";
+import pipesConfig from "../../src/nodes/pipes-config";
+import pipesIn from "../../src/nodes/pipes-in";
+import pipesReply from "../../src/nodes/pipes-reply";
+import pipesSendMedia from "../../src/nodes/pipes-send-media";
+import { waitUntil } from "./wait";
+
+// NODE_RED_FROM: a folder whose node_modules holds another Node-RED (e.g. v5 under Node 22).
+helper.init(require.resolve("node-red", process.env.NODE_RED_FROM ? { paths: [process.env.NODE_RED_FROM] } : undefined));
+
+export { helper };
+export const PIPES_NODES = [pipesConfig, pipesIn, pipesReply, pipesSendMedia];
+
+/** Timings that keep tests fast: quick handshakes and backoff. Real defaults are in lib/connection.ts. */
+export const FAST_TUNING = { handshakeTimeoutMs: 2000, backoffBaseMs: 20, stableAfterMs: 200, idleCloseMs: 200 };
+
+export function configNode(baseUrl: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id: "cfg", type: "pipes-config", name: "test", baseUrl, scope: "user", tuning: FAST_TUNING, ...extra };
+}
+
+/** Loads a flow with our four node types and the config node's API key as a credential. */
+export async function loadFlow(flow: Record<string, unknown>[], apiKey: string, extraNodes: unknown[] = []): Promise<void> {
+  await helper.load([...PIPES_NODES, ...extraNodes] as never, flow as never, { cfg: { apiKey } });
+}
+
+type SpiedNode = EventEmitter & { status: { args: unknown[][] } };
+
+/** Every status object a node has shown so far (the helper spies on node.status). */
+export function statuses(id: string): { fill?: string; shape?: string; text?: string }[] {
+  const node = helper.getNode(id) as unknown as SpiedNode;
+  return node.status.args.map((a) => a[0] as { fill?: string; text?: string });
+}
+
+/** Waits until the node's latest status text matches. */
+export function waitForStatus(id: string, text: string | RegExp, timeoutMs = 5000): Promise<{ fill?: string; shape?: string; text?: string }> {
+  const node = helper.getNode(id) as unknown as SpiedNode;
+  const matches = (t: string | undefined) => (typeof text === "string" ? t === text : text.test(t ?? ""));
+  return waitUntil(`status '${String(text)}' on ${id}`, () => {
+    const all = statuses(id);
+    const last = all[all.length - 1];
+    return last && matches(last.text) ? last : undefined;
+  }, node, ["call:status"], timeoutMs);
+}
+
+/** The next msg a helper node receives. */
+export function nextInput<T = any>(id: string, timeoutMs = 5000): Promise<T> {
+  const node = helper.getNode(id);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no msg reached ${id} within ${timeoutMs} ms`)), timeoutMs);
+    node.once("input", (msg: T) => {
+      clearTimeout(timer);
+      resolve(msg);
+    });
+  });
+}
+
+/** The next error a node reports (done(err) or node.error), as the spied call's arguments. */
+export function nextError(id: string, timeoutMs = 5000): Promise<{ err: unknown; msg: any }> {
+  const node = helper.getNode(id) as unknown as EventEmitter;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no error from ${id} within ${timeoutMs} ms`)), timeoutMs);
+    node.once("call:error", (call: { args: unknown[] }) => {
+      clearTimeout(timer);
+      resolve({ err: call.args[0], msg: call.args[1] });
+    });
+  });
+}
