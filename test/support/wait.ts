@@ -18,7 +18,7 @@ export function waitUntil<T>(what: string, check: () => T | undefined | false, e
         value = check();
       } catch (err) {
         cleanup();
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
         return;
       }
       if (value !== undefined && value !== false) {
