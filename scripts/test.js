@@ -8,6 +8,8 @@ const bin = (name) => path.join(__dirname, "..", "node_modules", ".bin", name);
 const stages = [
   ["type-check", bin("tsc"), ["-p", "tsconfig.json", "--noEmit"]],
   ["lint", bin("eslint"), ["."]],
+  // The start and install tests run the compiled package: build it from the current sources.
+  ["build", "npm", ["run", "--silent", "build"]],
   ["tests", bin("mocha"), process.argv.slice(2)],
 ];
 for (const [label, cmd, args] of stages) {

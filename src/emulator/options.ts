@@ -1,0 +1,171 @@
+/**
+ * Emulator options: the public option types, their defaults and their validation.
+ *
+ * Every behaviour pipes-api.md marks UNSTATED is an option here instead of a hard-coded guess; the
+ * default is the reading we find most likely, and each one says why.
+ */
+import { LIMITS } from "../lib/protocol";
+
+export const DEMO_API_KEY = "pk_demo_local_emulator_key_00000000";
+
+export interface PoolNumberSpec {
+  id: string;
+  phoneNumber: string;
+  label?: string;
+}
+
+export interface TenantSpec {
+  userId: string;
+  apiKey: string;
+  /** Default when absent or empty: one pool number, DEFAULT_POOL_NUMBER. */
+  poolNumbers?: PoolNumberSpec[];
+}
+
+/** Pool number ids start with `pn_` (pipes-api.md §1.4, client:claude). */
+export const DEFAULT_POOL_NUMBER: Readonly<PoolNumberSpec> = { id: "pn_demo1", phoneNumber: "+15550009999" };
+export const DEFAULT_TENANT: Readonly<TenantSpec> = { userId: "user_demo", apiKey: DEMO_API_KEY };
+
+export interface EmulatorOptions {
+  /** Default: one demo tenant { userId: "user_demo", apiKey: DEMO_API_KEY }. */
+  tenants?: TenantSpec[];
+  /** Pause between drained queue messages (§2.6). Default 750 ms; tests use 0 or 1. */
+  drainPacingMs?: number;
+  /** Offline queue length per sender per tenant, oldest dropped (§2.6). Default 100. */
+  queuePerSender?: number;
+  /** Offline queue TTL on the emulator clock (§2.6). Default 24 h. */
+  queueTtlMs?: number;
+  /** Free-form sends allowed this long after the last inbound message (§7). Default 24 h. */
+  serviceWindowMs?: number;
+  /** Stored media lifetime (§4.3). Default 48 h. */
+  mediaTtlMs?: number;
+  /** Presigned download URL lifetime (§4.4). Default 5 min. */
+  presignedTtlMs?: number;
+  /** Largest decoded media for a REST send; the real limit is UNSTATED (§8). Default 64 MiB. */
+  maxMediaBytes?: number;
+  /** Real-time delay before each reply_status frame. Default 0. */
+  replyStatusDelayMs?: number;
+  /**
+   * Reply to a conversation that does not exist or is another tenant's. UNSTATED (§2.3, §10.7).
+   * Default "silent" (no reply_status at all) because that is the harder case for a client: it must
+   * time out on its own. "error" answers reply_status CONVERSATION_NOT_FOUND.
+   */
+  foreignConversationReply?: "silent" | "error";
+  /**
+   * Conversation-scoped socket replying to another conversation. The docs say it is "rejected" but
+   * not how (§2.5). Default "error": reply_status { success: false, code: "OUT_OF_SCOPE" }.
+   */
+  outOfScopeReply?: "error" | "silent";
+  /** whatsapp_reply without poolNumberId/toNumber -> reply_status INVALID_REQUEST (§2.4 lists all four fields). Default true. */
+  requireReplyRouting?: boolean;
+  /** Live message with several matching user-scoped sockets: all get it (INFERRED fan-out, §2.5) or only the oldest. Default "all". */
+  fanOut?: "all" | "first";
+  /** The draining socket closes mid-drain: UNSTATED (§2.6). Default "requeue" the rest, so no message is lost. */
+  drainOnDisconnect?: "requeue" | "drop";
+  /** Receives one human-readable line per notable event. Default: no logging. */
+  log?: (line: string) => void;
+}
+
+export type ResolvedOptions = Required<Omit<EmulatorOptions, "log" | "tenants">> & {
+  tenants: TenantSpec[];
+  log: (line: string) => void;
+};
+
+function defaults(): ResolvedOptions {
+  return {
+    tenants: [{ ...DEFAULT_TENANT }],
+    drainPacingMs: LIMITS.offlineDrainPacingMs,
+    queuePerSender: LIMITS.offlineQueuePerSender,
+    queueTtlMs: LIMITS.offlineQueueTtlMs,
+    serviceWindowMs: LIMITS.serviceWindowMs,
+    mediaTtlMs: LIMITS.mediaTtlMs,
+    presignedTtlMs: LIMITS.presignedUrlTtlMs,
+    maxMediaBytes: 64 * 1024 * 1024,
+    replyStatusDelayMs: 0,
+    foreignConversationReply: "silent",
+    outOfScopeReply: "error",
+    requireReplyRouting: true,
+    fanOut: "all",
+    drainOnDisconnect: "requeue",
+    log: () => undefined,
+  };
+}
+
+const NON_NEGATIVE_NUMBERS = [
+  "drainPacingMs",
+  "queueTtlMs",
+  "serviceWindowMs",
+  "mediaTtlMs",
+  "presignedTtlMs",
+  "replyStatusDelayMs",
+] as const;
+const POSITIVE_INTEGERS = ["queuePerSender", "maxMediaBytes"] as const;
+
+const CHOICES: { [K in keyof EmulatorOptions]?: readonly string[] } = {
+  foreignConversationReply: ["silent", "error"],
+  outOfScopeReply: ["error", "silent"],
+  fanOut: ["all", "first"],
+  drainOnDisconnect: ["requeue", "drop"],
+};
+
+/** Throws a RangeError naming the first bad option; unknown keys are ignored like any options bag. */
+function validate(partial: Partial<EmulatorOptions>): void {
+  for (const key of NON_NEGATIVE_NUMBERS) {
+    const value = partial[key];
+    if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value >= 0)) {
+      throw new RangeError(`option ${key} must be a finite number >= 0`);
+    }
+  }
+  for (const key of POSITIVE_INTEGERS) {
+    const value = partial[key];
+    if (value !== undefined && !(typeof value === "number" && Number.isInteger(value) && value > 0)) {
+      throw new RangeError(`option ${key} must be an integer > 0`);
+    }
+  }
+  for (const [key, allowed] of Object.entries(CHOICES)) {
+    const value = partial[key as keyof EmulatorOptions];
+    if (value !== undefined && !allowed.includes(value as string)) {
+      throw new RangeError(`option ${key} must be one of ${allowed.join(", ")}`);
+    }
+  }
+  if (partial.requireReplyRouting !== undefined && typeof partial.requireReplyRouting !== "boolean") {
+    throw new RangeError("option requireReplyRouting must be a boolean");
+  }
+  if (partial.log !== undefined && typeof partial.log !== "function") {
+    throw new RangeError("option log must be a function");
+  }
+  if (partial.tenants !== undefined) validateTenants(partial.tenants);
+}
+
+function validateTenants(tenants: TenantSpec[]): void {
+  if (!Array.isArray(tenants) || tenants.length === 0) throw new RangeError("option tenants must be a non-empty array");
+  const keys = new Set<string>();
+  const userIds = new Set<string>();
+  for (const tenant of tenants) {
+    if (!tenant || typeof tenant.userId !== "string" || tenant.userId === "") {
+      throw new RangeError("every tenant needs a non-empty userId");
+    }
+    if (typeof tenant.apiKey !== "string" || tenant.apiKey === "") {
+      throw new RangeError(`tenant ${tenant.userId} needs a non-empty apiKey`);
+    }
+    // Names the tenant, never the key (keys must not reach logs or error text).
+    if (keys.has(tenant.apiKey)) throw new RangeError(`tenant ${tenant.userId} reuses another tenant's apiKey`);
+    if (userIds.has(tenant.userId)) throw new RangeError(`tenant userId ${tenant.userId} is used twice`);
+    keys.add(tenant.apiKey);
+    userIds.add(tenant.userId);
+    for (const pool of tenant.poolNumbers ?? []) {
+      if (!pool || typeof pool.id !== "string" || pool.id === "" || typeof pool.phoneNumber !== "string") {
+        throw new RangeError(`tenant ${tenant.userId} has a pool number without id or phoneNumber`);
+      }
+    }
+  }
+}
+
+/** Merges options onto a base (the defaults at construction, the current options on configure). */
+export function resolveOptions(partial: Partial<EmulatorOptions> = {}, base: ResolvedOptions = defaults()): ResolvedOptions {
+  validate(partial);
+  const merged: ResolvedOptions = { ...base };
+  for (const [key, value] of Object.entries(partial)) {
+    if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
+  }
+  return merged;
+}

@@ -1,0 +1,156 @@
+/**
+ * The REST side (§4.4, §5.1): POST /v1/messages/send, GET /v1/media/download/:mediaId (302 to a
+ * presigned URL) and the emulator's stand-in for object storage, GET /_emulator/storage/:token.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ERROR_CODES } from "../lib/protocol";
+import { bodyLimitFor } from "./base64";
+import type { EmulatorContext } from "./context";
+import { parseJsonObject, readBody, sendError, sendJson, sendTooLarge } from "./http-util";
+import { maskApiKey } from "./redact";
+import { processSend } from "./send-message";
+import { TenantRegistry, type Tenant } from "./tenants";
+
+export const STORAGE_PATH_PREFIX = "/_emulator/storage/";
+
+export interface InjectedSendFailure {
+  status: number;
+  code?: string;
+  retryAfterSeconds?: number;
+}
+
+const DEFAULT_CODE_BY_STATUS: Record<number, string> = {
+  400: ERROR_CODES.INVALID_REQUEST,
+  401: ERROR_CODES.UNAUTHORIZED,
+  403: ERROR_CODES.FORBIDDEN,
+  404: ERROR_CODES.CONVERSATION_NOT_FOUND,
+  413: ERROR_CODES.MEDIA_TOO_LARGE,
+  429: ERROR_CODES.RATE_LIMITED,
+};
+
+export class RestApi {
+  private injected: { remaining: number; failure: InjectedSendFailure } | undefined;
+
+  constructor(private readonly ctx: EmulatorContext) {}
+
+  /** The next `count` sends (authenticated POST /v1/messages/send) answer `failure` instead. */
+  failNextSends(count: number, failure: InjectedSendFailure): void {
+    if (!Number.isInteger(count) || count < 0) throw new RangeError("failNextSends needs an integer count >= 0");
+    if (!failure || !Number.isInteger(failure.status) || failure.status < 400 || failure.status > 599) {
+      throw new RangeError("failNextSends needs an HTTP error status (400-599)");
+    }
+    if (failure.retryAfterSeconds !== undefined && !(Number.isFinite(failure.retryAfterSeconds) && failure.retryAfterSeconds >= 0)) {
+      throw new RangeError("retryAfterSeconds must be a number >= 0");
+    }
+    this.injected = count > 0 ? { remaining: count, failure: { ...failure } } : undefined;
+  }
+
+  clearInjectedFailures(): void {
+    this.injected = undefined;
+  }
+
+  /** Handles the request if the route is ours; returns false otherwise. */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    const path = url.pathname;
+    if (path === "/v1/messages/send" && req.method === "POST") {
+      await this.send(req, res);
+      return true;
+    }
+    if (path.startsWith("/v1/media/download/") && req.method === "GET") {
+      this.download(req, res, path.slice("/v1/media/download/".length));
+      return true;
+    }
+    if (path.startsWith(STORAGE_PATH_PREFIX) && req.method === "GET") {
+      this.storage(req, res, path.slice(STORAGE_PATH_PREFIX.length));
+      return true;
+    }
+    return false;
+  }
+
+  private authenticate(req: IncomingMessage, res: ServerResponse): Tenant | undefined {
+    const key = TenantRegistry.bearerKey(req.headers.authorization);
+    const tenant = this.ctx.tenants().byApiKey(key);
+    if (!tenant) {
+      this.ctx.log(`rest: ${req.method} ${req.url?.split("?")[0]} refused 401 (key ${maskApiKey(key)})`);
+      sendError(res, 401, ERROR_CODES.UNAUTHORIZED, "missing or invalid API key");
+    }
+    return tenant;
+  }
+
+  private async send(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const tenant = this.authenticate(req, res);
+    if (!tenant) return;
+    const maxMediaBytes = this.ctx.options().maxMediaBytes;
+    const body = await readBody(req, bodyLimitFor(maxMediaBytes));
+    if (!body.ok) {
+      this.ctx.log("rest: send refused 413, body over the size limit");
+      sendTooLarge(res, ERROR_CODES.MEDIA_TOO_LARGE, `request body too large (media limit ${maxMediaBytes} bytes)`);
+      return;
+    }
+    if (this.injected) {
+      const { failure } = this.injected;
+      if (--this.injected.remaining <= 0) this.injected = undefined;
+      const code = failure.code ?? DEFAULT_CODE_BY_STATUS[failure.status] ?? "INTERNAL_ERROR";
+      const headers: Record<string, string> = failure.retryAfterSeconds !== undefined ? { "Retry-After": String(failure.retryAfterSeconds) } : {};
+      this.ctx.log(`rest: send answered with injected failure ${failure.status} ${code}`);
+      sendError(res, failure.status, code, "injected failure (failNextSends)", headers);
+      return;
+    }
+    const outcome = processSend(this.ctx, tenant, parseJsonObject(body.body));
+    if (!outcome.ok) {
+      this.ctx.log(`rest: send refused ${outcome.status} ${outcome.code}: ${outcome.message}`);
+      sendError(res, outcome.status, outcome.code, outcome.message);
+      return;
+    }
+    const { record } = outcome;
+    this.ctx.store.sent.add(record);
+    this.ctx.log(`rest: sent ${record.kind} ${record.messageId} on ${record.conversationId}`);
+    this.ctx.emit("sent", structuredClone(record));
+    sendJson(res, 200, { success: true, messageId: record.messageId, conversationId: record.conversationId });
+  }
+
+  private download(req: IncomingMessage, res: ServerResponse, encodedId: string): void {
+    const tenant = this.authenticate(req, res);
+    if (!tenant) return;
+    const mediaId = safeDecode(encodedId);
+    const now = this.ctx.clock.now();
+    // Unknown, expired and another tenant's media all answer 404 (UNSTATED, §4.4): no existence leak.
+    const stored = mediaId === undefined ? undefined : this.ctx.store.media.getOwned(mediaId, tenant.userId, now);
+    if (!stored) {
+      sendError(res, 404, ERROR_CODES.MEDIA_NOT_FOUND, "media not found or expired");
+      return;
+    }
+    const token = this.ctx.store.media.presign(stored.mediaId, now);
+    res.writeHead(302, { Location: `${this.ctx.baseUrl()}${STORAGE_PATH_PREFIX}${token}`, "Content-Length": "0", "Cache-Control": "no-store" });
+    res.end();
+  }
+
+  private storage(req: IncomingMessage, res: ServerResponse, token: string): void {
+    // Object storage refuses a second auth mechanism on a presigned URL; so do we, so a client that
+    // forwards its Bearer header across the redirect finds out here and not in production (§4.4).
+    if (req.headers.authorization !== undefined) {
+      sendError(res, 400, ERROR_CODES.INVALID_REQUEST, "presigned URL: Authorization header not allowed");
+      return;
+    }
+    const stored = this.ctx.store.media.redeem(token, this.ctx.clock.now());
+    if (!stored) {
+      sendError(res, 403, ERROR_CODES.FORBIDDEN, "presigned URL expired or invalid");
+      return;
+    }
+    const headers: Record<string, string> = {
+      "Content-Type": stored.mimeType,
+      "Content-Length": String(stored.bytes.length),
+    };
+    if (stored.fileName) headers["Content-Disposition"] = `attachment; filename*=UTF-8''${encodeURIComponent(stored.fileName)}`;
+    res.writeHead(200, headers);
+    res.end(stored.bytes);
+  }
+}
+
+function safeDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}

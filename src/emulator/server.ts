@@ -1,0 +1,220 @@
+/**
+ * PipesEmulator: one http.Server on loopback that plays the Pipes.bot API (WebSocket + REST) plus a
+ * control API, composed from the gateway, REST and control modules around one shared state.
+ */
+import { EventEmitter } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ERROR_CODES, type InboundMessage } from "../lib/protocol";
+import { EmulatorClock } from "./clock";
+import type { EmulatorContext } from "./context";
+import { ControlApi, type ControlTarget, type EmulatorState } from "./control-api";
+import { sendError } from "./http-util";
+import { buildInbound } from "./inbound";
+import { resolveOptions, type EmulatorOptions, type ResolvedOptions } from "./options";
+import { RestApi, type InjectedSendFailure } from "./rest-api";
+import { EmulatorStore } from "./store";
+import { TenantRegistry } from "./tenants";
+import type { ConnectionInfo, EmulatorEvents, InjectInput, SentRecord } from "./types";
+import { WsGateway } from "./ws-gateway";
+
+export class PipesEmulator extends EventEmitter<EmulatorEvents> implements ControlTarget {
+  private options: ResolvedOptions;
+  private tenants: TenantRegistry;
+  private readonly clock = new EmulatorClock();
+  private readonly store: EmulatorStore;
+  private readonly gateway: WsGateway;
+  private readonly rest: RestApi;
+  private readonly control: ControlApi;
+  private readonly ctx: EmulatorContext;
+  private server: Server | undefined;
+  private baseUrl: string | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: EmulatorOptions = {}) {
+    super();
+    this.options = resolveOptions(options);
+    this.tenants = new TenantRegistry(this.options.tenants);
+    this.store = new EmulatorStore(() => this.options);
+    const ctx: EmulatorContext = (this.ctx = {
+      options: () => this.options,
+      clock: this.clock,
+      store: this.store,
+      tenants: () => this.tenants,
+      log: (line) => this.log(line),
+      emit: (event, ...args) => this.safeEmit(event, ...args),
+      baseUrl: () => this.url,
+    });
+    this.gateway = new WsGateway(ctx);
+    this.rest = new RestApi(ctx);
+    this.control = new ControlApi(ctx, this);
+  }
+
+  /** Base URL "http://127.0.0.1:PORT" (REST base; the socket is the same with ws: and /ws). */
+  get url(): string {
+    if (!this.baseUrl) throw new Error("PipesEmulator is not started");
+    return this.baseUrl;
+  }
+
+  /** Listens on host:port (port 0 = a free port) and resolves the base URL. */
+  async start(port = 0, host = "127.0.0.1"): Promise<string> {
+    if (this.server) throw new Error("PipesEmulator already started");
+    const server = createServer((req, res) => void this.onRequest(req, res));
+    server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => this.gateway.handleUpgrade(req, socket, head));
+    server.on("clientError", (error, socket) => {
+      this.log(`http: client error: ${error.message}`);
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      else socket.destroy();
+    });
+    this.server = server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      this.server = undefined;
+      throw error;
+    }
+    server.on("error", (error) => this.log(`http: server error: ${error.message}`));
+    const address = server.address() as AddressInfo;
+    this.baseUrl = `http://${urlHost(address.address)}:${address.port}`;
+    this.log(`listening on ${this.baseUrl}`);
+    return this.baseUrl;
+  }
+
+  /** Terminates every socket, cancels every timer and closes the server. Safe to call twice. */
+  stop(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    const server = this.server;
+    this.gateway.shutdown();
+    if (!server) {
+      this.stopping = Promise.resolve();
+      return this.stopping;
+    }
+    this.stopping = new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Keep-alive HTTP connections would otherwise hold close() open for seconds.
+      server.closeAllConnections();
+    }).then(() => this.log("stopped"));
+    return this.stopping;
+  }
+
+  /** Changes options at run time; they apply to the next decision (pending timers keep theirs). */
+  configure(partial: Partial<EmulatorOptions>): void {
+    this.options = resolveOptions(partial, this.options);
+    // New tenants replace the registry; data of a userId that stays keeps working.
+    if (partial.tenants) this.tenants = new TenantRegistry(this.options.tenants);
+  }
+
+  /** Builds a whatsapp_message, delivers it live or queues it, and returns its data. */
+  inject(input: InjectInput): InboundMessage {
+    const { tenant, message } = buildInbound(this.ctx, input);
+    const outcome = this.gateway.deliver(tenant, message);
+    this.log(`inbound ${message.messageId} (${message.type}) from ${message.fromNumber} on ${message.conversationId}: ${outcome}`);
+    return structuredClone(message);
+  }
+
+  sent(filter?: { conversationId?: string }): SentRecord[] {
+    return this.store.sent.list(filter);
+  }
+
+  advanceClock(ms: number): number {
+    const now = this.clock.advance(ms);
+    this.log(`clock advanced by ${ms} ms`);
+    return now;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  connections(): ConnectionInfo[] {
+    return this.gateway.list();
+  }
+
+  /** Offline queue length (all senders) of a tenant, default the first; expired entries do not count. */
+  queueSize(apiKey?: string): number {
+    const tenant = apiKey === undefined ? this.tenants.first() : this.tenants.byApiKey(apiKey);
+    if (!tenant) throw new RangeError("queueSize: unknown apiKey");
+    return this.store.queues.size(tenant.userId, this.clock.now());
+  }
+
+  dropConnections(): void {
+    this.gateway.dropAll();
+  }
+
+  failNextSends(count: number, failure: InjectedSendFailure): void {
+    this.rest.failNextSends(count, failure);
+  }
+
+  /** Forgets conversations, media, queues (also mid-drain), the sent log and pending injected failures. */
+  reset(): void {
+    this.gateway.forgetDrains();
+    this.store.reset();
+    this.rest.clearInjectedFailures();
+    this.log("reset");
+  }
+
+  /** A snapshot for the control API and for debugging; never contains API keys. */
+  state(): EmulatorState {
+    const now = this.clock.now();
+    const queues: Record<string, number> = {};
+    for (const tenant of this.tenants.all()) queues[tenant.userId] = this.store.queues.size(tenant.userId, now);
+    return {
+      now,
+      connections: this.connections(),
+      queues,
+      tenants: this.tenants.all().map((t) => ({ userId: t.userId, poolNumbers: t.poolNumbers.map((p) => ({ ...p })) })),
+      conversations: this.store.conversations.all().map((c) => ({
+        conversationId: c.conversationId,
+        userId: c.userId,
+        poolNumberId: c.poolNumberId,
+        fromNumber: c.fromNumber,
+        lastInboundAt: c.lastInboundAt,
+      })),
+    };
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? "/", "http://emulator.invalid");
+      if (await this.rest.handle(req, res, url)) return;
+      if (await this.control.handle(req, res, url)) return;
+      if (url.pathname === "/ws") {
+        sendError(res, 426, ERROR_CODES.INVALID_REQUEST, "WebSocket upgrade required", { Upgrade: "websocket" });
+        return;
+      }
+      sendError(res, 404, "NOT_FOUND", `no route ${req.method} ${url.pathname}`);
+    } catch (error) {
+      this.log(`http: ${req.method} ${req.url?.split("?")[0]} failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) sendError(res, 500, "INTERNAL_ERROR", "emulator error");
+      else res.destroy();
+    }
+  }
+
+  private log(line: string): void {
+    try {
+      this.options.log(`[pipes-emulator] ${line}`);
+    } catch {
+      // A failing logger must not break the emulator.
+    }
+  }
+
+  /** A throwing listener is logged instead of breaking a socket handler or an HTTP answer. */
+  private safeEmit<K extends keyof EmulatorEvents>(event: K, ...args: EmulatorEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: EmulatorEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.log(`listener of "${event}" threw: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+function urlHost(address: string): string {
+  if (address === "0.0.0.0" || address === "::") return "127.0.0.1";
+  return address.includes(":") ? `[${address}]` : address;
+}
