@@ -17,4 +17,7 @@ function copyTree(from, to, keep) {
     }
   }
 }
-copyTree(path.join(root, "src"), path.join(root, "dist"), (name) => /\.(html|json|svg|png|js)$/.test(name) && !name.endsWith(".ts"));
+copyTree(path.join(root, "src"), path.join(root, "dist"), (name) => /\.(html|json)$/.test(name));
+// Node-RED 4 looks for a node's icons in an icons/ folder beside its .js file; icons/ at the
+// package root is their single source.
+copyTree(path.join(root, "icons"), path.join(root, "dist", "nodes", "icons"), (name) => /\.(svg|png)$/.test(name));

@@ -108,6 +108,8 @@ function problemWith(apiKey: string | undefined, baseUrl: string, scope: string,
     return "base URL is not a valid URL";
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") return "base URL must start with https://";
+  // Plain http would send the key in clear: only for a local emulator.
+  if (url.protocol === "http:" && !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return "base URL must use https:// (http only for 127.0.0.1 or localhost)";
   if (scope === "conversation" && !conversationId) return "conversation scope needs a conversation id";
   return undefined;
 }
