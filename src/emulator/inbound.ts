@@ -4,7 +4,7 @@ import type { Conversation } from "./conversations";
 import type { EmulatorContext } from "./context";
 import { EmulatorInputError } from "./errors";
 import { newInboundMessageId } from "./ids";
-import { kindFromMime } from "./media-kind";
+import { mediaKindFor } from "../lib/media";
 import type { Tenant } from "./tenants";
 import type { InjectInput } from "./types";
 
@@ -72,7 +72,7 @@ function buildMedia(ctx: EmulatorContext, userId: string, media: NonNullable<Inj
 }
 
 function deriveType(input: InjectInput, media: MediaObject | undefined): string {
-  if (media) return kindFromMime(media.mimeType);
+  if (media) return mediaKindFor(media.mimeType);
   if (input.location) return "location";
   if (input.contacts) return "contacts";
   if (input.reaction) return "reaction";

@@ -6,4 +6,3 @@ export type { ConnectionInfo, EmulatorEvents, InjectInput, ReplyEvent, SentMedia
 export type { EmulatorState } from "./control-api";
 export type { InjectedSendFailure } from "./rest-api";
 export { EmulatorInputError } from "./errors";
-export { maskApiKey } from "./redact";

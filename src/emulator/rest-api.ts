@@ -7,7 +7,7 @@ import { ERROR_CODES } from "../lib/protocol";
 import { bodyLimitFor } from "./base64";
 import type { EmulatorContext } from "./context";
 import { parseJsonObject, readBody, sendError, sendJson, sendTooLarge } from "./http-util";
-import { maskApiKey } from "./redact";
+import { maskKey } from "../lib/redact";
 import { processSend } from "./send-message";
 import { TenantRegistry, type Tenant } from "./tenants";
 
@@ -71,7 +71,7 @@ export class RestApi {
     const key = TenantRegistry.bearerKey(req.headers.authorization);
     const tenant = this.ctx.tenants().byApiKey(key);
     if (!tenant) {
-      this.ctx.log(`rest: ${req.method} ${req.url?.split("?")[0]} refused 401 (key ${maskApiKey(key)})`);
+      this.ctx.log(`rest: ${req.method} ${req.url?.split("?")[0]} refused 401 (key ${maskKey(key ?? "")})`);
       sendError(res, 401, ERROR_CODES.UNAUTHORIZED, "missing or invalid API key");
     }
     return tenant;

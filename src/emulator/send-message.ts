@@ -8,7 +8,7 @@ import { compactBase64, decodedLength, isBase64 } from "./base64";
 import type { Conversation } from "./conversations";
 import type { EmulatorContext } from "./context";
 import { newWamid } from "./ids";
-import { kindFromMime, mimeFromUrl } from "./media-kind";
+import { mediaKindFor, mimeTypeFromFileName } from "../lib/media";
 import type { Tenant } from "./tenants";
 import type { SentMedia, SentRecord } from "./types";
 
@@ -70,7 +70,7 @@ export function processSend(ctx: EmulatorContext, tenant: Tenant, body: Record<s
   const resolved = resolveMedia(ctx, conversation, media, body, now);
   if (!resolved.ok) return resolved;
   record.media = resolved.media;
-  record.kind = kindFromMime(resolved.media.mimeType);
+  record.kind = mediaKindFor(resolved.media.mimeType);
   if (effectiveCaption) record.caption = effectiveCaption;
   return { ok: true, record };
 }
@@ -91,7 +91,8 @@ function resolveMedia(
     // URL mode: recorded, never fetched (the emulator must not reach out to the network).
     if (!URL.canParse(media)) return invalid("media URL does not parse");
     const result: SentMedia = { mode: "url", url: media };
-    const guessed = mimeType ?? mimeFromUrl(media);
+    // The emulator never fetches the URL: guess the type from its path when the sender gave none.
+    const guessed = mimeType ?? mimeTypeFromFileName(new URL(media).pathname);
     if (guessed) result.mimeType = guessed;
     if (fileName) result.fileName = fileName;
     return { ok: true, media: result };

@@ -8,7 +8,7 @@ import type {
   ReplyStatus,
   WhatsAppReply,
 } from "../lib/protocol";
-import type { MediaKind } from "./media-kind";
+import type { MediaKind } from "../lib/media";
 
 export interface InjectInput {
   /** Which tenant; default the first tenant. */

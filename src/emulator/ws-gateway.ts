@@ -11,7 +11,7 @@ import type { EmulatorContext } from "./context";
 import { DrainManager } from "./drain";
 import { newConnectionId } from "./ids";
 import { OrderedDelayedSender } from "./ordered-delayed-sender";
-import { maskApiKey } from "./redact";
+import { maskKey } from "../lib/redact";
 import { decideReply } from "./reply-handler";
 import { liveTargets } from "./routing";
 import type { Tenant } from "./tenants";
@@ -92,7 +92,7 @@ export class WsGateway {
   private authorize(query: URLSearchParams): UpgradeTarget | { refusal: number; reason: string } {
     const apiKey = query.get("apiKey");
     const tenant = this.ctx.tenants().byApiKey(apiKey);
-    if (!tenant) return { refusal: 401, reason: `missing or unknown API key ${maskApiKey(apiKey)}` };
+    if (!tenant) return { refusal: 401, reason: `missing or unknown API key ${maskKey(apiKey ?? "")}` };
     // An empty parameter counts as absent, like the client:claude URL builder never sends one.
     const conversationId = query.get("conversationId") || undefined;
     const poolNumberId = query.get("poolNumberId") || undefined;
