@@ -6,13 +6,10 @@ import * as assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEMO_API_KEY, PipesEmulator } from "../src/emulator";
-import { FAST_TUNING, helper, PIPES_NODES } from "./support/nodered";
+import { coreNodes, FAST_TUNING, helper, PIPES_NODES } from "./support/nodered";
 import { waitUntil } from "./support/wait";
 
-// Node-RED's own nodes, from the runtime under test (loaded the way Node-RED loads them).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const core = (file: string): unknown => require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [process.env.NODE_RED_FROM ?? process.cwd()] }));
-const CORE_NODES = ["function/10-function.js", "function/10-switch.js", "common/21-debug.js", "common/25-catch.js", "common/90-comment.js"].map(core);
+const CORE_NODES = coreNodes("function/10-function.js", "function/10-switch.js", "common/21-debug.js", "common/25-catch.js", "common/90-comment.js");
 const EXAMPLES = join(__dirname, "..", "examples", "flows");
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(32, 2)]);
 

@@ -139,6 +139,16 @@ describe("nodes against the emulator", function () {
       assert.deepEqual(msgs[4].payload, { question: "tea?" });
     });
 
+    it("drops an exact replay of a message id", async function () {
+      await loadFlow(echoFlow(), KEY_A);
+      await sockets(1);
+      const received = collect<any>(helper.getNode("received"), "input", 2);
+      emu.inject({ fromNumber: "+1555", text: "once", messageId: "msg_replayed" });
+      emu.inject({ fromNumber: "+1555", text: "once", messageId: "msg_replayed" });
+      emu.inject({ fromNumber: "+1555", text: "next" });
+      assert.deepEqual((await received).map((m) => m.payload), ["once", "next"]);
+    });
+
     it("accepts only the chosen types, in order", async function () {
       await loadFlow([configNode(emu.url), { id: "in", type: "pipes-in", connection: "cfg", types: ["text"], wires: [["received"]] }, { id: "received", type: "helper" }], KEY_A);
       await sockets(1);

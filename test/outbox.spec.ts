@@ -108,6 +108,28 @@ describe("outbox: stop-and-wait per conversation", function () {
     late.stop();
   });
 
+  it("after the grace period, the first status in the late window is still taken as the late one", async function () {
+    const late = new Outbox(transport, { limit: 5, maxWaitMs: 60_000, lateStatusGraceMs: 20, lateStatusWindowMs: 5000 });
+    const first = late.enqueue(reply("a", "1"), { timeoutMs: 20 });
+    assert.equal((await rejection(first)).code, "TIMEOUT");
+    const second = late.enqueue(reply("a", "2"), { timeoutMs: 5000 });
+    await waitUntil("reply 2 written after the grace", () => transport.written.length === 2, transport, ["written"]);
+    late.handleStatus(ok("a", "w-late")); // reply 1's answer, arriving after reply 2 went out
+    late.handleStatus(ok("a", "w2"));
+    assert.equal((await second).messageId, "w2");
+    late.stop();
+  });
+
+  it("when the late status never comes, the next reply reports TIMEOUT rather than a false success", async function () {
+    const late = new Outbox(transport, { limit: 5, maxWaitMs: 60_000, lateStatusGraceMs: 10, lateStatusWindowMs: 5000 });
+    assert.equal((await rejection(late.enqueue(reply("a", "1"), { timeoutMs: 20 }))).code, "TIMEOUT");
+    const second = late.enqueue(reply("a", "2"), { timeoutMs: 50 });
+    await waitUntil("reply 2 written", () => transport.written.length === 2, transport, ["written"]);
+    late.handleStatus(ok("a", "w2")); // ambiguous: could be reply 1's; it is not credited to reply 2
+    assert.equal((await rejection(second)).code, "TIMEOUT");
+    late.stop();
+  });
+
   it("tells about a status nobody waited for, and fails only the stopping node's queued replies on cancel", async function () {
     const unmatched: ReplyStatus[] = [];
     const owned = new Outbox(transport, { limit: 5, maxWaitMs: 60_000, onUnmatchedStatus: (s) => unmatched.push(s) });

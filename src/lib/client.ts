@@ -19,6 +19,9 @@ export interface ClientOptions extends Omit<ConnectionOptions, "logger"> {
   restTimeoutMs?: number;
   /** How long the socket stays up after its last user left without being removed (a redeploy). */
   idleCloseMs?: number;
+  /** See OutboxOptions: pause after a time-out, and how long a late status is still expected. */
+  lateStatusGraceMs?: number;
+  lateStatusWindowMs?: number;
   /** Inbound messages held while no receiver is registered. */
   holdLimit?: number;
   /** Message ids remembered to drop exact replays. */
@@ -47,6 +50,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   private stopped = false;
   private warnedUnmatched = false;
   private warnedHolding = false;
+  private readonly frameWarnings = new Set<string>();
 
   constructor(options: ClientOptions) {
     super();
@@ -58,6 +62,8 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.outbox = new Outbox(this.connection, {
       limit: options.outboxLimit ?? 1000,
       maxWaitMs: options.outboxMaxWaitMs ?? 300_000,
+      lateStatusGraceMs: options.lateStatusGraceMs,
+      lateStatusWindowMs: options.lateStatusWindowMs,
       onUnmatchedStatus: (status) => this.unmatchedStatus(status),
     });
     this.rest = new PipesRestClient({ baseUrl: options.baseUrl, apiKey: options.apiKey, timeoutMs: options.restTimeoutMs });
@@ -67,7 +73,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.connection.on("disconnected", () => this.outbox.connectionLost());
     this.connection.on("reply_status", (status) => this.outbox.handleStatus(status));
     this.connection.on("message", (message) => this.dispatch(message));
-    this.connection.on("frame_error", (reason) => this.options.logger?.debug?.(`ignored a frame from Pipes.bot: ${reason}`));
+    this.connection.on("frame_error", (reason) => this.frameError(reason));
   }
 
   get state(): StateChange {
@@ -201,6 +207,17 @@ export class PipesClient extends EventEmitter<ClientEvents> {
       if (oldest !== undefined) this.seenIds.delete(oldest);
     }
     return false;
+  }
+
+  /** A bad frame is logged once per kind as a warning (a misbehaving server must not flood the log). */
+  private frameError(reason: string): void {
+    const kind = reason.replace(/'[^']*'/g, "'…'");
+    if (this.frameWarnings.has(kind) || this.frameWarnings.size >= 20) {
+      this.options.logger?.debug?.(`ignored a frame from Pipes.bot: ${reason}`);
+      return;
+    }
+    this.frameWarnings.add(kind);
+    this.options.logger?.warn(`ignored a frame from Pipes.bot: ${reason} (more like it are logged at debug level)`);
   }
 
   private unmatchedStatus(status: ReplyStatus): void {

@@ -7,8 +7,11 @@ import { buildReplyFrame, ERROR_CODES, type ReplyStatus, type WhatsAppReply } fr
  *
  * Why stop-and-wait: `reply_status` carries no request id, only the conversationId (pipes-api.md
  * §2.3). With at most one unanswered reply per conversation, the next status for that conversation
- * can only belong to it. After a time-out the conversation waits a grace period for the late status
- * before sending the next reply, so a late answer is never credited to the wrong message.
+ * can only belong to it. After a time-out the conversation pauses for a grace period waiting for the
+ * late status; after that it sends again, but the first status to arrive within the late window
+ * (statuses come in order) is still taken as the late one and discarded. So a late answer is never
+ * credited to the wrong message: at worst a reply whose predecessor was silently dropped times out
+ * too, which reports "unknown" rather than a false success.
  *
  * While the socket is down, replies wait (bounded in count and time) and go out on reconnect.
  * A reply that was written but not answered when the socket dropped has an unknown outcome: it is
@@ -26,8 +29,10 @@ export interface OutboxOptions {
   limit: number;
   /** Longest a reply may wait to be sent. */
   maxWaitMs: number;
-  /** After a time-out, how long the conversation waits for the late status before moving on. */
+  /** After a time-out, how long the conversation pauses for the late status before sending again. */
   lateStatusGraceMs?: number;
+  /** After a time-out, how long a late status is still expected (and discarded when it comes). */
+  lateStatusWindowMs?: number;
   /** Told once per burst about statuses nobody waited for. */
   onUnmatchedStatus?: (status: ReplyStatus) => void;
 }
@@ -52,8 +57,10 @@ interface Conversation {
   queue: Entry[];
   inFlight?: Entry;
   statusTimer?: NodeJS.Timeout;
-  /** Statuses still owed for replies that timed out; the grace timer ends the wait for them. */
+  /** Statuses still owed for replies that timed out, expected until `lateUntil`. */
   lateExpected: number;
+  lateUntil: number;
+  /** While set, the conversation sends nothing (the grace period after a time-out). */
   graceTimer?: NodeJS.Timeout;
 }
 
@@ -89,12 +96,12 @@ export class Outbox {
   /** Routes a `reply_status` to the reply waiting in its conversation. */
   handleStatus(status: ReplyStatus): void {
     const conversation = this.conversations.get(status.conversationId);
+    if (conversation && this.owesLateStatus(conversation)) {
+      this.lateStatusArrived(status.conversationId, conversation);
+      return;
+    }
     const entry = conversation?.inFlight;
     if (!conversation || !entry) {
-      if (conversation && conversation.lateExpected > 0) {
-        this.lateStatusArrived(status.conversationId, conversation);
-        return;
-      }
       this.options.onUnmatchedStatus?.(status);
       return;
     }
@@ -162,7 +169,7 @@ export class Outbox {
   private conversation(id: string): Conversation {
     let conversation = this.conversations.get(id);
     if (!conversation) {
-      conversation = { queue: [], lateExpected: 0 };
+      conversation = { queue: [], lateExpected: 0, lateUntil: 0 };
       this.conversations.set(id, conversation);
     }
     return conversation;
@@ -190,12 +197,18 @@ export class Outbox {
     this.count--;
     entry.reject(new PipesError(ERROR_CODES.TIMEOUT, `no reply_status from Pipes.bot within ${formatSeconds(entry.options.timeoutMs)}; the reply may or may not have been delivered`));
     conversation.lateExpected++;
+    conversation.lateUntil = Date.now() + (this.options.lateStatusWindowMs ?? 60_000);
     const grace = this.options.lateStatusGraceMs ?? Math.min(entry.options.timeoutMs, 10_000);
+    clearTimeout(conversation.graceTimer);
     conversation.graceTimer = setTimeout(() => {
       conversation.graceTimer = undefined;
-      conversation.lateExpected = 0;
       this.pump(id, conversation);
     }, grace);
+  }
+
+  private owesLateStatus(conversation: Conversation): boolean {
+    if (conversation.lateExpected > 0 && Date.now() >= conversation.lateUntil) conversation.lateExpected = 0;
+    return conversation.lateExpected > 0;
   }
 
   private lateStatusArrived(id: string, conversation: Conversation): void {
@@ -208,7 +221,7 @@ export class Outbox {
   }
 
   private forgetIfIdle(id: string, conversation: Conversation): void {
-    if (!conversation.inFlight && conversation.queue.length === 0 && !conversation.graceTimer) this.conversations.delete(id);
+    if (!conversation.inFlight && conversation.queue.length === 0 && !conversation.graceTimer && !this.owesLateStatus(conversation)) this.conversations.delete(id);
   }
 
   /** Expires replies that waited too long to be sent. Runs only while something is queued. */

@@ -50,6 +50,8 @@ const nodeInit = (RED: NodeAPI): void => {
         backoffBaseMs: tuning.backoffBaseMs,
         stableAfterMs: tuning.stableAfterMs,
         idleCloseMs: tuning.idleCloseMs,
+        lateStatusGraceMs: tuning.lateStatusGraceMs,
+        lateStatusWindowMs: tuning.lateStatusWindowMs,
         logger: log,
       });
     }

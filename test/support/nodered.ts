@@ -10,6 +10,13 @@ import { waitUntil } from "./wait";
 helper.init(require.resolve("node-red", process.env.NODE_RED_FROM ? { paths: [process.env.NODE_RED_FROM] } : undefined));
 
 export { helper };
+
+/** Node-RED's own nodes (function, debug, catch, ...) from the runtime under test. */
+export function coreNodes(...files: string[]): unknown[] {
+  const from = process.env.NODE_RED_FROM ?? process.cwd();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return files.map((file) => require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [from] })) as unknown);
+}
 export const PIPES_NODES = [pipesConfig, pipesIn, pipesReply, pipesSendMedia];
 
 /** Timings that keep tests fast: quick handshakes and backoff. Real defaults are in lib/connection.ts. */

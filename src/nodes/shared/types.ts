@@ -26,6 +26,7 @@ export interface PipesConfigDef extends NodeDef {
     stableAfterMs?: number;
     idleCloseMs?: number;
     lateStatusGraceMs?: number;
+    lateStatusWindowMs?: number;
   };
 }
 
