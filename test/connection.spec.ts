@@ -85,7 +85,7 @@ describe("connection against a raw socket server", function () {
       backoffBaseMs: 10,
       backoffMaxMs: 50,
       handshakeTimeoutMs: 500,
-      logger: { info: (t) => logs.push(`info ${t}`), warn: (t) => logs.push(`warn ${t}`) },
+      logger: { info: (t) => logs.push(`info ${t}`), warn: (t) => logs.push(`warn ${t}`), debug: (t) => logs.push(`debug ${t}`) },
       ...extra,
     });
     connection.start();
@@ -149,8 +149,12 @@ describe("connection against a raw socket server", function () {
   it("gives up on a server that accepts the upgrade but never says 'connected'", async function () {
     server.onSocket = () => undefined; // black hole after the upgrade
     const c = connect({ handshakeTimeoutMs: 100 });
+    const states: string[] = [];
+    c.on("state", (change) => states.push(change.state));
     await waitUntil("two attempts", () => server.upgrades >= 2, server.http, ["counted-upgrade"]);
-    assert.notEqual(c.state, "open");
+    assert.ok(!states.includes("open"), states.join());
+    assert.ok(states.includes("reconnecting"), states.join());
+    assert.ok(logs.some((l) => l.includes("no 'connected' frame")), logs.join("\n"));
   });
 
   it("replaces a half-open socket when pongs stop", async function () {
@@ -172,6 +176,28 @@ describe("connection against a raw socket server", function () {
     assert.ok(logs.some((l) => l.includes("no pong")), logs.join("\n"));
   });
 
+  it("ignores a socket that finishes its handshake after stop() was called", async function () {
+    let welcome: (() => void) | undefined;
+    server.onSocket = (ws) => {
+      welcome = () => {
+        ws.send(CONNECTED);
+        ws.send(message("too late"));
+      };
+      server.http.emit("upgraded");
+    };
+    const c = connect();
+    await waitUntil("the upgrade", () => welcome, server.http, ["upgraded"]);
+    const states: string[] = [];
+    const messages: InboundMessage[] = [];
+    c.on("state", (change) => states.push(change.state));
+    c.on("message", (m) => messages.push(m));
+    const stopped = c.stop(300);
+    welcome!();
+    await stopped;
+    assert.deepEqual(states, ["closing", "closed"]);
+    assert.equal(messages.length, 0);
+  });
+
   it("closes within its limit even when the server never answers the close", async function () {
     server.onSocket = (ws) => {
       ws.send(CONNECTED);
@@ -190,7 +216,8 @@ describe("connection against a raw socket server", function () {
   it("never prints the API key in its log lines or states", async function () {
     server.onUpgrade = (_req, socket) => socket.destroy();
     const c = connect();
-    const changes = await collect<StateChange>(c, "state", 3);
+    const changes = await collect<StateChange>(c, "state", 5);
+    assert.ok(logs.some((l) => l.startsWith("debug")), "the per-attempt debug lines were captured too");
     await c.stop();
     const text = JSON.stringify({ logs, changes, url: c.displayUrl });
     assert.ok(!text.includes(KEY), text);

@@ -80,7 +80,6 @@ describe("nodes against the emulator", function () {
       const failed = nextInput("failed");
       helper.getNode("reply").receive({ payload: "hi", pipes: { conversationId: "c", poolNumberId: "p", fromNumber: "+1" } });
       assert.equal((await failed).error.code, "NOT_CONNECTED");
-      assert.equal(emu.connections().length, 0);
     });
 
     it("shows 'forbidden (403)' for a conversation scope on another tenant's conversation", async function () {
@@ -277,6 +276,25 @@ describe("nodes against the emulator", function () {
       await ok;
       assert.equal(frames.length, 1, "only the in-scope reply reached the server");
       assert.equal(emu.sent().length, 1);
+    });
+
+    it("refuses an out-of-scope REST reply and media send too", async function () {
+      const mine = emu.inject({ fromNumber: "+1555", text: "mine" });
+      const other = emu.inject({ fromNumber: "+1666", text: "other" });
+      await loadFlow(
+        [
+          ...echoFlow({ transport: "rest" }, { scope: "conversation", conversationId: mine.conversationId }),
+          { id: "media", type: "pipes-send-media", connection: "cfg", wires: [["ok"], ["failed"]] },
+        ],
+        KEY_A,
+      );
+      let failed = nextInput("failed");
+      helper.getNode("reply").receive({ payload: "hi", pipes: other });
+      assert.equal((await failed).error.code, "OUT_OF_SCOPE");
+      failed = nextInput("failed");
+      helper.getNode("media").receive({ payload: PNG, pipes: other });
+      assert.equal((await failed).error.code, "OUT_OF_SCOPE");
+      assert.equal(emu.sent().length, 0);
     });
 
     it("splits text over 4096 characters into ordered parts, or rejects it when told to", async function () {

@@ -130,6 +130,22 @@ describe("outbox: stop-and-wait per conversation", function () {
     late.stop();
   });
 
+  it("queues the parts of a long message together, and a failed part cancels the rest", async function () {
+    const parts = ["1", "2", "3"].map((t) => reply("a", t));
+    const all = outbox.enqueueAll(parts, { timeoutMs: 5000 });
+    outbox.handleStatus(ok("a", "w1"));
+    await waitUntil("part 2 written", () => transport.written.length === 2, transport, ["written"]);
+    outbox.handleStatus({ conversationId: "a", success: false, code: "SERVICE_WINDOW_EXPIRED" });
+    const failure = await rejection(all);
+    assert.equal(failure.code, "SERVICE_WINDOW_EXPIRED");
+    assert.match(failure.message, /part 2 of 3; 1 sent before it, the rest not sent/);
+    assert.equal(transport.written.length, 2, "part 3 was never written");
+    assert.equal(outbox.size, 0);
+    // All parts fit or none is queued.
+    assert.equal((await rejection(outbox.enqueueAll(Array.from({ length: 6 }, (_, i) => reply("b", String(i))), { timeoutMs: 5000 }))).code, "QUEUE_FULL");
+    assert.equal(outbox.size, 0);
+  });
+
   it("tells about a status nobody waited for, and fails only the stopping node's queued replies on cancel", async function () {
     const unmatched: ReplyStatus[] = [];
     const owned = new Outbox(transport, { limit: 5, maxWaitMs: 60_000, onUnmatchedStatus: (s) => unmatched.push(s) });

@@ -47,6 +47,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   private readonly held: InboundMessage[] = [];
   private readonly seenIds = new Set<string>();
   private idleTimer: NodeJS.Timeout | undefined;
+  private backlogFlush: NodeJS.Immediate | undefined;
   private stopped = false;
   private warnedUnmatched = false;
   private warnedHolding = false;
@@ -68,7 +69,11 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     });
     this.rest = new PipesRestClient({ baseUrl: options.baseUrl, apiKey: options.apiKey, timeoutMs: options.restTimeoutMs });
 
-    this.connection.on("state", (change) => this.emit("state", change));
+    this.connection.on("state", (change) => {
+      this.emit("state", change);
+      // Replies waiting for a connection that will not come back until a redeploy fail now.
+      if (change.state === "auth_failed" || change.state === "forbidden") this.outbox.failQueued(this.terminalState()!);
+    });
     this.connection.on("connected", () => this.outbox.flush());
     this.connection.on("disconnected", () => this.outbox.connectionLost());
     this.connection.on("reply_status", (status) => this.outbox.handleStatus(status));
@@ -109,30 +114,43 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     }, this.options.idleCloseMs ?? 5000);
   }
 
-  /** Subscribes a receiver; messages held while nobody listened are delivered to it first. */
+  /**
+   * Subscribes a receiver. Messages held while nobody listened go out one tick later, to every
+   * receiver registered by then: after a redeploy, all restarted pipes-in nodes (each with its own
+   * type filter) get the backlog, not just the first to start.
+   */
   addReceiver(listener: InboundListener): () => void {
     this.receivers.add(listener);
-    if (this.held.length) {
-      const backlog = this.held.splice(0);
-      for (const message of backlog) listener(message);
-    }
     this.warnedHolding = false;
+    if (this.held.length && !this.backlogFlush) {
+      this.backlogFlush = setImmediate(() => {
+        this.backlogFlush = undefined;
+        for (const message of this.held.splice(0)) this.dispatch(message, false);
+      });
+    }
     return () => this.receivers.delete(listener);
   }
 
-  /** Replies over the socket; resolves with the success status, rejects with a PipesError. */
-  reply(reply: WhatsAppReply, options: { timeoutMs: number; owner?: object }): Promise<ReplyStatus> {
+  /**
+   * Replies over the socket, one message in one or more parts (all into one conversation).
+   * Resolves with every part's success status; rejects with a PipesError.
+   */
+  reply(parts: WhatsAppReply[], options: { timeoutMs: number; owner?: object }): Promise<ReplyStatus[]> {
     if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
-    const refusal = this.scopeRefusal(reply.conversationId);
+    const refusal = parts.map((part) => this.scopeRefusal(part.conversationId)).find(Boolean);
     if (refusal) return Promise.reject(refusal);
     const terminal = this.terminalState();
     if (terminal) return Promise.reject(terminal);
-    return this.outbox.enqueue(reply, options);
+    return this.outbox.enqueueAll(parts, options);
   }
 
   /** POST /v1/messages/send (REST ignores socket scoping, pipes-api.md §2.5). */
   send(body: SendBody, data?: Buffer, timeoutMs?: number): Promise<SendMessageResponse> {
     if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
+    // The server would accept it (REST ignores socket scoping), but a connection configured for one
+    // conversation is the user's statement of where this flow may write.
+    const refusal = this.scopeRefusal(body.conversationId);
+    if (refusal) return Promise.reject(refusal);
     return this.rest.send(body, data, timeoutMs);
   }
 
@@ -153,6 +171,8 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.stopped = true;
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
+    if (this.backlogFlush) clearImmediate(this.backlogFlush);
+    this.backlogFlush = undefined;
     this.socketUsers.clear();
     this.receivers.clear();
     this.held.length = 0;
@@ -172,8 +192,8 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     return undefined;
   }
 
-  private dispatch(message: InboundMessage): void {
-    if (this.isReplay(message.messageId)) {
+  private dispatch(message: InboundMessage, checkReplay = true): void {
+    if (checkReplay && this.isReplay(message.messageId)) {
       this.options.logger?.debug?.(`dropped a replayed message ${message.messageId}`);
       return;
     }

@@ -103,6 +103,9 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
   private lastError: string | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private stableTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  /** start() was called while a stop() was still closing: start again once it has finished. */
+  private restartAfterStop = false;
 
   constructor(options: ConnectionOptions) {
     super();
@@ -133,6 +136,10 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
   }
 
   start(): void {
+    if (this.state === "closing") {
+      this.restartAfterStop = true;
+      return;
+    }
     if (this.state !== "idle" && this.state !== "closed") return;
     this.attempt = 0;
     this.outageLogged = false;
@@ -151,21 +158,32 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
    * Closes the socket and cancels every timer. Resolves within `timeoutMs` even when the server has
    * gone silent: a polite close first, then terminate.
    */
-  async stop(timeoutMs = 1500): Promise<void> {
+  stop(timeoutMs = 1500): Promise<void> {
+    this.restartAfterStop = false;
+    if (this.stopping) return this.stopping;
     if (this.state === "closed" || this.state === "idle") {
       this.transition({ state: "closed" });
-      return;
+      return Promise.resolve();
     }
     this.transition({ state: "closing" });
     this.clearTimers();
     const socket = this.socket;
-    this.socket = undefined;
-    if (socket) {
-      await closeWithin(socket, timeoutMs);
-      socket.removeAllListeners();
-      socket.on("error", () => undefined); // a late error after terminate must not go unhandled
-    }
-    this.transition({ state: "closed" });
+    this.socket = undefined; // from here on, nothing this socket says is listened to
+    this.stopping = (async () => {
+      if (socket) {
+        await closeWithin(socket, timeoutMs);
+        socket.removeAllListeners();
+        socket.on("error", () => undefined); // a late error after terminate must not go unhandled
+      }
+      this.clearTimers();
+      this.stopping = undefined;
+      this.transition({ state: "closed" });
+      if (this.restartAfterStop) {
+        this.restartAfterStop = false;
+        this.start();
+      }
+    })();
+    return this.stopping;
   }
 
   private url(): URL {
@@ -206,6 +224,7 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
       this.lastSeenAt = Date.now();
     });
     socket.on("message", (data, isBinary) => {
+      if (socket !== this.socket) return; // a socket being closed or already replaced
       this.lastSeenAt = Date.now();
       if (isBinary) {
         this.emit("frame_error", "binary frame ignored");
@@ -240,6 +259,7 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private onFrame(socket: WebSocket, data: Buffer, welcomeTimer: NodeJS.Timeout): void {
+    if (socket !== this.socket) return; // a socket being closed or already replaced
     const parsed = parseServerFrame(data);
     if (!parsed.ok) {
       this.emit("frame_error", parsed.reason);

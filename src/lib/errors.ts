@@ -11,14 +11,17 @@ export class PipesError extends Error {
   readonly status?: number;
   /** Server-requested pause before a retry (Retry-After), in milliseconds. */
   readonly retryAfterMs?: number;
+  /** The request never reached the server (connection refused, DNS): safe to try again. */
+  readonly retryable?: boolean;
 
-  constructor(code: string, message: string, source: ErrorSource = "client", extra: { status?: number; retryAfterMs?: number } = {}) {
+  constructor(code: string, message: string, source: ErrorSource = "client", extra: { status?: number; retryAfterMs?: number; retryable?: boolean } = {}) {
     super(message);
     this.name = "PipesError";
     this.code = code;
     this.source = source;
     this.status = extra.status;
     this.retryAfterMs = extra.retryAfterMs;
+    this.retryable = extra.retryable;
   }
 
   /** The shape put on `msg.error`: plain data, JSON-serialisable. */

@@ -61,6 +61,7 @@ export async function inboundPayload(message: InboundMessage, download?: MediaDo
     }
   }
   // Unsupported or unknown types: the type's own field when there is one, else the text.
-  const own = message[message.type];
+  // Own fields only: a type named "constructor" or "__proto__" must not reach Object.prototype.
+  const own = Object.hasOwn(message, message.type) ? message[message.type] : undefined;
   return { payload: own !== undefined ? own : (text ?? null) };
 }

@@ -42,6 +42,8 @@ export interface EnqueueOptions {
   timeoutMs: number;
   /** Whoever asked (a node); cancel(owner) fails its waiting replies when that node stops. */
   owner?: object;
+  /** The parts of one message share a group: cancel(group) fails the parts not yet written. */
+  group?: object;
 }
 
 interface Entry {
@@ -110,8 +112,34 @@ export class Outbox {
     conversation.inFlight = undefined;
     this.count--;
     if (status.success) entry.resolve(status);
-    else entry.reject(statusError(status));
+    else this.fail(entry, statusError(status));
     this.pump(status.conversationId, conversation);
+  }
+
+  /**
+   * Queues the parts of one long message together: all of them fit or none is queued, and a part
+   * that fails cancels the parts after it (they are not sent). Resolves with every part's status;
+   * rejects with the first failure, saying how many parts went out before it.
+   */
+  async enqueueAll(replies: WhatsAppReply[], options: EnqueueOptions): Promise<ReplyStatus[]> {
+    if (this.count + replies.length > this.options.limit) {
+      throw new PipesError(ERROR_CODES.QUEUE_FULL, `${this.count} replies are already waiting (limit ${this.options.limit}); this message (${replies.length} parts) was not sent`);
+    }
+    const group = {};
+    const pending = replies.map((reply) => this.enqueue(reply, { ...options, group }));
+    for (const promise of pending) promise.catch(() => undefined); // awaited below, in order
+    const statuses: ReplyStatus[] = [];
+    for (const promise of pending) {
+      try {
+        statuses.push(await promise);
+      } catch (err) {
+        this.cancel(group);
+        if (replies.length === 1 || !(err instanceof PipesError)) throw err;
+        const sent = statuses.length;
+        throw new PipesError(err.code, `${err.message} (part ${sent + 1} of ${replies.length}; ${sent} sent before it, the rest not sent)`, err.source, { status: err.status });
+      }
+    }
+    return statuses;
   }
 
   /** The socket is open (again): send the head of every conversation. */
@@ -131,18 +159,29 @@ export class Outbox {
         conversation.statusTimer = undefined;
         conversation.inFlight = undefined;
         this.count--;
-        entry.reject(new PipesError(ERROR_CODES.OUTCOME_UNKNOWN, "the reply was sent, but the connection dropped before Pipes.bot confirmed it; it was not resent, to avoid a duplicate"));
+        this.fail(entry, new PipesError(ERROR_CODES.OUTCOME_UNKNOWN, "the reply was sent, but the connection dropped before Pipes.bot confirmed it; it was not resent, to avoid a duplicate"));
       }
       this.forgetIfIdle(id, conversation);
     }
   }
 
-  /** Fails every reply of `owner` that has not been written yet (its node is stopping). */
+  /** Fails every reply that has not been written yet with `error` (the connection will not come back). */
+  failQueued(error: PipesError): void {
+    for (const [id, conversation] of this.conversations) {
+      for (const entry of conversation.queue.splice(0)) {
+        this.count--;
+        entry.reject(error);
+      }
+      this.forgetIfIdle(id, conversation);
+    }
+  }
+
+  /** Fails every reply of `owner` (a node, or a group of parts) that has not been written yet. */
   cancel(owner: object): void {
     for (const [id, conversation] of this.conversations) {
       const keep: Entry[] = [];
       for (const entry of conversation.queue) {
-        if (entry.options.owner === owner) {
+        if (entry.options.owner === owner || entry.options.group === owner) {
           this.count--;
           entry.reject(new PipesError(ERROR_CODES.STOPPED, "the node was stopped before this reply could be sent"));
         } else keep.push(entry);
@@ -164,6 +203,20 @@ export class Outbox {
     }
     this.conversations.clear();
     this.count = 0;
+  }
+
+  /** Rejects a written reply; the later parts of its message (same conversation) are not sent. */
+  private fail(entry: Entry, error: PipesError): void {
+    entry.reject(error);
+    const group = entry.options.group;
+    const conversation = this.conversations.get(entry.reply.conversationId);
+    if (!group || !conversation) return;
+    conversation.queue = conversation.queue.filter((queued) => {
+      if (queued.options.group !== group) return true;
+      this.count--;
+      queued.reject(new PipesError(ERROR_CODES.STOPPED, "an earlier part of this message failed; this part was not sent"));
+      return false;
+    });
   }
 
   private conversation(id: string): Conversation {
@@ -195,7 +248,7 @@ export class Outbox {
     conversation.inFlight = undefined;
     conversation.statusTimer = undefined;
     this.count--;
-    entry.reject(new PipesError(ERROR_CODES.TIMEOUT, `no reply_status from Pipes.bot within ${formatSeconds(entry.options.timeoutMs)}; the reply may or may not have been delivered`));
+    // Mark the conversation as owing a late status before anything else looks at it.
     conversation.lateExpected++;
     conversation.lateUntil = Date.now() + (this.options.lateStatusWindowMs ?? 60_000);
     const grace = this.options.lateStatusGraceMs ?? Math.min(entry.options.timeoutMs, 10_000);
@@ -204,6 +257,7 @@ export class Outbox {
       conversation.graceTimer = undefined;
       this.pump(id, conversation);
     }, grace);
+    this.fail(entry, new PipesError(ERROR_CODES.TIMEOUT, `no reply_status from Pipes.bot within ${formatSeconds(entry.options.timeoutMs)}; the reply may or may not have been delivered`));
   }
 
   private owesLateStatus(conversation: Conversation): boolean {

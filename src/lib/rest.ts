@@ -8,7 +8,7 @@ import { KeyedSerialQueue } from "./serial";
 export interface RestClientOptions {
   baseUrl: string;
   apiKey: string;
-  /** Whole-request time limit, per attempt. */
+  /** Time limit for one send, from the call to the answer: waiting behind earlier sends, retries and pauses included. */
   timeoutMs?: number;
   /** Attempts for retryable failures (429, 503, connection refused), including the first. */
   maxAttempts?: number;
@@ -61,26 +61,33 @@ export class PipesRestClient {
 
   /** Sends text or media into a conversation; `data` is base64-streamed as the `media` field. */
   send(body: SendBody, data?: Buffer, timeoutMs?: number): Promise<SendMessageResponse> {
-    return this.order.run(body.conversationId, () => this.sendWithRetry(body, data, timeoutMs ?? this.options.timeoutMs));
+    const limit = timeoutMs ?? this.options.timeoutMs;
+    const deadline = Date.now() + limit;
+    return this.order.run(body.conversationId, () => this.sendWithRetry(body, data, deadline, limit));
   }
 
-  private async sendWithRetry(body: SendBody, data: Buffer | undefined, timeoutMs: number): Promise<SendMessageResponse> {
+  private async sendWithRetry(body: SendBody, data: Buffer | undefined, deadline: number, limit: number): Promise<SendMessageResponse> {
     for (let attempt = 1; ; attempt++) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw timeoutError(limit);
       try {
-        return await this.sendOnce(body, data, timeoutMs);
+        return await this.sendOnce(body, data, remaining, limit);
       } catch (err) {
         const error = err instanceof PipesError ? err : this.networkError(err);
-        const retryable = (error.status !== undefined && RETRYABLE_STATUS.has(error.status)) || error.code === ERROR_CODES.NETWORK_ERROR && isConnectError(err);
+        const retryable = error.retryable === true || (error.status !== undefined && RETRYABLE_STATUS.has(error.status));
         if (!retryable || attempt >= this.options.maxAttempts || this.closed) throw error;
         const backoff = this.options.retryBaseMs * 2 ** (attempt - 1);
-        await this.pause(Math.min(error.retryAfterMs ?? backoff, this.options.maxRetryDelayMs));
+        const pause = Math.min(error.retryAfterMs ?? backoff, this.options.maxRetryDelayMs);
+        // A retry that could not finish before the deadline is not worth starting.
+        if (Date.now() + pause >= deadline) throw error;
+        await this.pause(pause);
       }
     }
   }
 
-  private async sendOnce(body: SendBody, data: Buffer | undefined, timeoutMs: number): Promise<SendMessageResponse> {
+  private async sendOnce(body: SendBody, data: Buffer | undefined, timeoutMs: number, limit: number): Promise<SendMessageResponse> {
     const { payload, length } = encodeSendBody(body, data);
-    const { response, release } = await this.call(restUrl(this.options.baseUrl, REST_PATHS.send), timeoutMs, {
+    const { response, release } = await this.call(restUrl(this.options.baseUrl, REST_PATHS.send), timeoutMs, limit, {
       method: "POST",
       headers: { "content-type": "application/json", "content-length": String(length), authorization: `Bearer ${this.options.apiKey}` },
       body: payload,
@@ -106,7 +113,8 @@ export class PipesRestClient {
    */
   async download(downloadUrl: string, maxBytes: number, timeoutMs?: number): Promise<DownloadedMedia> {
     const limit = timeoutMs ?? this.options.timeoutMs;
-    const first = await this.call(restUrl(this.options.baseUrl, downloadUrl), limit, {
+    const source = this.apiUrl(downloadUrl);
+    const first = await this.call(source, limit, limit, {
       method: "GET",
       headers: { authorization: `Bearer ${this.options.apiKey}` },
     });
@@ -116,18 +124,19 @@ export class PipesRestClient {
       await response.body.dump();
       first.release();
       if (typeof location !== "string") throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, `media download answered ${response.statusCode} without a Location`, "server", { status: response.statusCode });
-      const target = new URL(location, restUrl(this.options.baseUrl, downloadUrl));
+      const target = new URL(location, source);
       if (target.protocol !== "https:" && target.protocol !== "http:") throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to a non-HTTP URL", "server");
-      const second = await this.call(target, limit, { method: "GET", headers: {} });
+      // The signed storage URL carries its own authorisation: never our key.
+      const second = await this.call(target, limit, limit, { method: "GET", headers: {} });
       response = second.response;
       try {
-        return await readMedia(response, maxBytes, () => this.httpError(response, undefined));
+        return await readMedia(response, maxBytes, (body) => this.httpError(response, body));
       } finally {
         second.release();
       }
     }
     try {
-      return await readMedia(response, maxBytes, () => this.httpError(response, undefined));
+      return await readMedia(response, maxBytes, (body) => this.httpError(response, body));
     } finally {
       first.release();
     }
@@ -141,10 +150,25 @@ export class PipesRestClient {
     if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => undefined);
   }
 
-  private async call(url: URL, timeoutMs: number, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Readable }): Promise<CallResult> {
+  /**
+   * An API URL the server handed us (the media `downloadUrl`), which will carry our key: only a
+   * path on the configured host. `//other.host/x` and friends would otherwise resolve elsewhere.
+   */
+  private apiUrl(pathOrUrl: string): URL {
+    const base = restUrl(this.options.baseUrl, "/");
+    const absolute = /^[a-z][a-z0-9+.-]*:/i.test(pathOrUrl);
+    const url = absolute ? new URL(pathOrUrl) : /^[/\\]{2}/.test(pathOrUrl) || !pathOrUrl.startsWith("/") ? undefined : restUrl(this.options.baseUrl, pathOrUrl);
+    if (!url || url.origin !== base.origin) {
+      throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "the media download URL does not point at the configured Pipes.bot host; not sending the key there", "server");
+    }
+    return url;
+  }
+
+  /** One HTTP request, aborted after `timeoutMs`; `limitMs` is the limit the caller asked for (for the message). */
+  private async call(url: URL, timeoutMs: number, limitMs: number, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Readable }): Promise<CallResult> {
     if (this.closed) throw new PipesError(ERROR_CODES.STOPPED, "the node was stopped");
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new PipesError(ERROR_CODES.TIMEOUT, `no answer from Pipes.bot within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    const timer = setTimeout(() => controller.abort(timeoutError(limitMs)), timeoutMs);
     this.inFlight.add(controller);
     const release = () => {
       clearTimeout(timer);
@@ -162,9 +186,11 @@ export class PipesRestClient {
   }
 
   private networkError(err: unknown): PipesError {
-    const code = (err as { code?: string }).code;
+    const code = errorCode(err);
     const message = err instanceof Error ? err.message : String(err);
-    return new PipesError(ERROR_CODES.NETWORK_ERROR, redact(`network error${code ? ` (${code})` : ""}: ${message}`, [this.options.apiKey]));
+    return new PipesError(ERROR_CODES.NETWORK_ERROR, redact(`network error${code ? ` (${code})` : ""}: ${message}`, [this.options.apiKey]), "client", {
+      retryable: code !== undefined && CONNECT_ERRORS.has(code),
+    });
   }
 
   private httpError(result: { statusCode: number; headers: Record<string, string | string[] | undefined> }, body: unknown): PipesError {
@@ -197,9 +223,15 @@ interface CallResult {
   release: () => void;
 }
 
-function isConnectError(err: unknown): boolean {
-  const code = (err as { code?: string; cause?: { code?: string } } | undefined)?.code;
-  return code !== undefined && CONNECT_ERRORS.has(code);
+/** The system error code of a failed request (undici sometimes wraps it in `cause`). */
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function timeoutError(limitMs: number): PipesError {
+  return new PipesError(ERROR_CODES.TIMEOUT, `no answer from Pipes.bot within ${limitMs % 1000 === 0 ? limitMs / 1000 : (limitMs / 1000).toFixed(1)} s; the outcome is unknown`);
 }
 
 export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
@@ -221,10 +253,9 @@ async function readJson(result: Dispatcher.ResponseData): Promise<unknown> {
   }
 }
 
-async function readMedia(result: Dispatcher.ResponseData, maxBytes: number, failure: () => PipesError): Promise<DownloadedMedia> {
+async function readMedia(result: Dispatcher.ResponseData, maxBytes: number, failure: (body: unknown) => PipesError): Promise<DownloadedMedia> {
   if (result.statusCode !== 200) {
-    await result.body.dump();
-    const error = failure();
+    const error = failure(await readJson(result));
     throw new PipesError(error.code === ERROR_CODES.HTTP_ERROR ? ERROR_CODES.DOWNLOAD_FAILED : error.code, `media download failed: HTTP ${result.statusCode}`, "server", { status: result.statusCode });
   }
   const declared = Number(result.headers["content-length"]);

@@ -60,12 +60,9 @@ const nodeInit = (RED: NodeAPI): void => {
         }
       } else {
         // All parts are queued at once so no other reply into this conversation lands between them.
-        const outcomes = await Promise.allSettled(
-          parts.map((part) => client.reply({ conversationId: route.conversationId, poolNumberId: route.poolNumberId!, toNumber: route.toNumber!, text: part }, { timeoutMs, owner: node })),
-        );
-        for (const outcome of outcomes) {
-          if (outcome.status === "rejected") throw partial(outcome.reason, messageIds.length, parts.length);
-          if (outcome.value.messageId) messageIds.push(outcome.value.messageId);
+        const replies = parts.map((text) => ({ conversationId: route.conversationId, poolNumberId: route.poolNumberId!, toNumber: route.toNumber!, text }));
+        for (const status of await client.reply(replies, { timeoutMs, owner: node })) {
+          if (status.messageId) messageIds.push(status.messageId);
         }
       }
       return {
@@ -87,10 +84,10 @@ const nodeInit = (RED: NodeAPI): void => {
   RED.nodes.registerType("pipes-reply", PipesReply);
 };
 
-/** For a split text, say how many parts went out before the failure. */
+/** For a split text, say how many parts went out before the failure (REST parts go one by one). */
 function partial(err: unknown, sent: number, total: number): unknown {
   if (total > 1 && err instanceof PipesError) {
-    return new PipesError(err.code, `${err.message} (part ${sent + 1} of ${total}; ${sent} sent)`, err.source, { status: err.status });
+    return new PipesError(err.code, `${err.message} (part ${sent + 1} of ${total}; ${sent} sent before it, the rest not sent)`, err.source, { status: err.status });
   }
   return err;
 }
