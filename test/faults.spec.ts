@@ -340,9 +340,15 @@ describe("fault suite", function () {
   it("malformed, unknown and oversized frames never crash the runtime; each kind is logged once", async function () {
     const server: Server = createServer();
     const wss = new WebSocketServer({ noServer: true });
+    let connections = 0;
     server.on("upgrade", (req, socket, head) =>
       wss.handleUpgrade(req, socket, head, (ws) => {
         ws.send(JSON.stringify({ type: "connected", userId: "u", connectionId: "c", scope: "user" }));
+        if (++connections === 1) {
+          // Over the 4 MiB frame limit: the client closes the socket (1009) and reconnects.
+          ws.send(JSON.stringify({ type: "whatsapp_message", data: { text: "x".repeat(5 * 1024 * 1024) } }));
+          return;
+        }
         for (let i = 0; i < 3; i++) {
           ws.send("not json");
           ws.send('{"type":"typing_indicator","data":{}}');
@@ -359,8 +365,11 @@ describe("fault suite", function () {
       const [msg] = await collect<any>(helper.getNode("rx"), "input", 1);
       assert.equal(msg.payload, "good");
       const warnings = helper.log().args.filter((a: any[]) => a[0]?.level === 30 && /ignored a frame|no reply was waiting/.test(String(a[0]?.msg)));
-      figures["malformed frames (3 of each of 4 kinds)"] = { "warnings logged": warnings.length, "good message delivered": "yes" };
+      const oversized = helper.log().args.filter((a: any[]) => a[0]?.level === 30 && /Max payload size exceeded/.test(String(a[0]?.msg)));
+      figures["malformed frames (3 of each of 4 kinds, one 5 MiB frame)"] = { "warnings logged": warnings.length + oversized.length, "good message delivered": "yes", "connections": connections };
       assert.equal(warnings.length, 4, warnings.map((w: any[]) => String(w[0]?.msg)).join("\n"));
+      assert.equal(oversized.length, 1, `the oversized frame is reported once, as a lost connection:\n${helper.log().args.map((a: any[]) => `${a[0]?.level} ${String(a[0]?.msg)}`).join("\n")}`);
+      assert.equal(connections, 2);
     } finally {
       await helper.unload();
       for (const ws of wss.clients) ws.terminate();

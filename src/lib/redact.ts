@@ -10,7 +10,8 @@ export function maskKey(key: string): string {
 
 /** Masks the `apiKey` query parameter of a URL (the socket URL carries the key). */
 export function maskUrl(url: string | URL): string {
-  return String(url).replace(/([?&]apiKey=)[^&#\s]*/gi, "$1***");
+  // The value ends at the next parameter, fragment, space or punctuation that follows a URL in prose.
+  return String(url).replace(/([?&]apiKey=)[^&#\s:;,)"'<>]*/gi, "$1***");
 }
 
 /** Replaces every occurrence of each secret, and any apiKey query parameter, in a text. */
