@@ -53,6 +53,8 @@ interface Entry {
   enqueuedAt: number;
   resolve: (status: ReplyStatus) => void;
   reject: (error: PipesError) => void;
+  /** A status arrived while this reply was in flight and was taken as an earlier reply's late one. */
+  sawLateStatus?: boolean;
 }
 
 interface Conversation {
@@ -248,9 +250,13 @@ export class Outbox {
     conversation.inFlight = undefined;
     conversation.statusTimer = undefined;
     this.count--;
-    // Mark the conversation as owing a late status before anything else looks at it.
-    conversation.lateExpected++;
-    conversation.lateUntil = Date.now() + (this.options.lateStatusWindowMs ?? 60_000);
+    // Mark the conversation as owing a late status before anything else looks at it. Not when this
+    // reply's own status may already have been taken as an earlier one's late status: then nothing
+    // more is owed, and owing one would swallow the next reply's status too, and so on forever.
+    if (!entry.sawLateStatus) {
+      conversation.lateExpected++;
+      conversation.lateUntil = Date.now() + (this.options.lateStatusWindowMs ?? 60_000);
+    }
     const grace = this.options.lateStatusGraceMs ?? Math.min(entry.options.timeoutMs, 10_000);
     clearTimeout(conversation.graceTimer);
     conversation.graceTimer = setTimeout(() => {
@@ -267,6 +273,7 @@ export class Outbox {
 
   private lateStatusArrived(id: string, conversation: Conversation): void {
     conversation.lateExpected--;
+    if (conversation.inFlight) conversation.inFlight.sawLateStatus = true;
     if (conversation.lateExpected === 0) {
       clearTimeout(conversation.graceTimer);
       conversation.graceTimer = undefined;

@@ -63,7 +63,14 @@ export class PipesRestClient {
   send(body: SendBody, data?: Buffer, timeoutMs?: number): Promise<SendMessageResponse> {
     const limit = timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + limit;
-    return this.order.run(body.conversationId, () => this.sendWithRetry(body, data, deadline, limit));
+    const task = this.order.run(body.conversationId, () => this.sendWithRetry(body, data, deadline, limit));
+    // The deadline also covers the wait behind earlier sends to the same conversation; a send that
+    // starts after its deadline gives up at once without a request.
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(timeoutError(limit)), limit);
+    });
+    return Promise.race([task, expiry]).finally(() => clearTimeout(timer));
   }
 
   private async sendWithRetry(body: SendBody, data: Buffer | undefined, deadline: number, limit: number): Promise<SendMessageResponse> {
