@@ -3,7 +3,9 @@ import type { NodeAPI } from "node-red";
 import { PipesClient } from "../lib/client";
 import { DEFAULT_BASE_URL } from "../lib/protocol";
 import { redact } from "../lib/redact";
+import { translator, type Translate } from "./shared/i18n";
 import { positiveNumber } from "./shared/io";
+import { useConnectionStrings } from "./shared/status";
 import type { PipesConfigCredentials, PipesConfigDef, PipesConfigNode } from "./shared/types";
 
 /**
@@ -15,6 +17,9 @@ import type { PipesConfigCredentials, PipesConfigDef, PipesConfigNode } from "./
 const userScopedOwners = new Map<string, Set<string>>();
 
 const nodeInit = (RED: NodeAPI): void => {
+  const t = translator(RED, "pipes-config");
+  useConnectionStrings(t);
+
   function PipesConfig(this: PipesConfigNode, def: PipesConfigDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -30,7 +35,7 @@ const nodeInit = (RED: NodeAPI): void => {
       debug: (text: string) => node.debug(redact(text, secrets)),
     };
 
-    node.configError = problemWith(apiKey, baseUrl, scope, conversationId);
+    node.configError = problemWith(t, apiKey, baseUrl, scope, conversationId);
     if (node.configError) {
       node.warn(node.configError);
     } else {
@@ -100,19 +105,19 @@ function resolveApiKey(RED: NodeAPI, node: PipesConfigNode, raw: string | undefi
   return typeof resolved === "string" && resolved.trim() ? resolved.trim() : undefined;
 }
 
-function problemWith(apiKey: string | undefined, baseUrl: string, scope: string, conversationId: string | undefined): string | undefined {
-  if (!apiKey) return "missing API key";
-  if (!/^(pk|ak)_/.test(apiKey)) return "API key must start with pk_ or ak_";
+function problemWith(t: Translate, apiKey: string | undefined, baseUrl: string, scope: string, conversationId: string | undefined): string | undefined {
+  if (!apiKey) return t("problems.missing-key");
+  if (!/^(pk|ak)_/.test(apiKey)) return t("problems.key-prefix");
   let url: URL;
   try {
     url = new URL(baseUrl);
   } catch {
-    return "base URL is not a valid URL";
+    return t("problems.url-invalid");
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return "base URL must start with https://";
+  if (url.protocol !== "https:" && url.protocol !== "http:") return t("problems.url-scheme");
   // Plain http would send the key in clear: only for a local emulator.
-  if (url.protocol === "http:" && !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return "base URL must use https:// (http only for 127.0.0.1 or localhost)";
-  if (scope === "conversation" && !conversationId) return "conversation scope needs a conversation id";
+  if (url.protocol === "http:" && !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return t("problems.url-http");
+  if (scope === "conversation" && !conversationId) return t("problems.conversation-missing");
   return undefined;
 }
 

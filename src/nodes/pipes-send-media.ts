@@ -4,6 +4,7 @@ import { prepareMedia } from "../lib/media";
 import { ERROR_CODES } from "../lib/protocol";
 import { resolveRoute } from "../lib/reply";
 import { configFor, evaluate, fail, hasFailureWires, positiveNumber, succeed, type Done, type Send } from "./shared/io";
+import { translator } from "./shared/i18n";
 import { misconfiguredStatus } from "./shared/status";
 import type { PipesSendMediaDef } from "./shared/types";
 
@@ -13,6 +14,8 @@ import type { PipesSendMediaDef } from "./shared/types";
  * the socket, so this node does not open it; its status shows its own requests.
  */
 const nodeInit = (RED: NodeAPI): void => {
+  const t = translator(RED, "pipes-send-media");
+
   function PipesSendMedia(this: Node, def: PipesSendMediaDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -31,16 +34,16 @@ const nodeInit = (RED: NodeAPI): void => {
         return;
       }
       pending++;
-      node.status({ fill: "yellow", shape: "ring", text: `sending (${pending})` });
+      node.status({ fill: "yellow", shape: "ring", text: t("status.sending", { count: pending }) });
       sendMedia(msg)
         .then(
           (sent) => {
-            node.status({ fill: "green", shape: "dot", text: `sent ${typeof sent.kind === "string" ? sent.kind : "media"}` });
+            node.status({ fill: "green", shape: "dot", text: t("status.sent", { kind: typeof sent.kind === "string" ? sent.kind : "media" }) });
             succeed(msg, sent, send, done);
           },
           (err: unknown) => {
             const code = err instanceof PipesError ? err.code : ERROR_CODES.NETWORK_ERROR;
-            node.status({ fill: "red", shape: "ring", text: `failed: ${code}` });
+            node.status({ fill: "red", shape: "ring", text: t("status.failed", { code }) });
             fail(msg, err, failureWired, send, done);
           },
         )

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from "node-red";
 import { PipesError, toPipesError } from "../../lib/errors";
+import { connectionText } from "./status";
 import type { PipesConfigNode, TypedInputType } from "./types";
 
 export type Send = (msg: NodeMessage | (NodeMessage | null)[]) => void;
@@ -19,8 +20,8 @@ export function evaluate(RED: NodeAPI, node: Node, msg: NodeMessageInFlow, value
 /** The config node behind a `connection` property, or the reason it cannot be used. */
 export function configFor(RED: NodeAPI, id: string | undefined): { config?: PipesConfigNode; problem?: string } {
   const config = id ? (RED.nodes.getNode(id) as PipesConfigNode | null) : null;
-  if (!config) return { problem: "no connection configured" };
-  if (!config.client) return { config, problem: config.configError ?? "connection not usable" };
+  if (!config) return { problem: connectionText("status.no-connection") };
+  if (!config.client) return { config, problem: config.configError ?? connectionText("status.unusable") };
   return { config };
 }
 

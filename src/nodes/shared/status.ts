@@ -1,31 +1,47 @@
 import type { NodeStatus } from "node-red";
 import type { StateChange } from "../../lib/connection";
 import type { PipesClient } from "../../lib/client";
+import { englishTranslator, type Translate } from "./i18n";
 
 /**
  * Every status dot that shows the connection derives from the connection's state machine here,
- * so all nodes on one connection always agree.
+ * so all nodes on one connection always agree. The texts live in the pipes-config catalogue
+ * (locales/<lang>/pipes-config.json, "status" and "problems"); pipes-config installs the
+ * runtime's translator when Node-RED loads it.
  */
-export function connectionStatus(change: StateChange, client: PipesClient): NodeStatus {
-  switch (change.state) {
-    case "idle":
-      return { fill: "grey", shape: "ring", text: "idle" };
-    case "connecting":
-      return { fill: "yellow", shape: "ring", text: "connecting" };
-    case "open":
-      return { fill: "green", shape: "dot", text: client.scope === "conversation" ? `connected (${client.conversationId ?? "conversation"})` : "connected (user)" };
-    case "reconnecting":
-      return { fill: "yellow", shape: "ring", text: `reconnecting (attempt ${change.attempt ?? 1})` };
-    case "auth_failed":
-      return { fill: "red", shape: "dot", text: "invalid API key (401)" };
-    case "forbidden":
-      return { fill: "red", shape: "dot", text: "forbidden (403)" };
-    case "closing":
-    case "closed":
-      return { fill: "grey", shape: "ring", text: "disconnected" };
-  }
+let connectionStrings: Translate = englishTranslator("pipes-config");
+
+export function useConnectionStrings(translate: Translate): void {
+  connectionStrings = translate;
 }
 
+/** A text from the pipes-config catalogue (status.* or problems.*). */
+export function connectionText(key: string, params?: Record<string, string | number>): string {
+  return connectionStrings(key, params);
+}
+
+export function connectionStatus(change: StateChange, client: PipesClient): NodeStatus {
+  const t = connectionStrings;
+  switch (change.state) {
+    case "idle":
+      return { fill: "grey", shape: "ring", text: t("status.idle") };
+    case "connecting":
+      return { fill: "yellow", shape: "ring", text: t("status.connecting") };
+    case "open":
+      return client.scope === "conversation"
+        ? { fill: "green", shape: "dot", text: t("status.connected-conversation", { conversation: client.conversationId ?? "" }) }
+        : { fill: "green", shape: "dot", text: t("status.connected-user") };
+    case "reconnecting":
+      return { fill: "yellow", shape: "ring", text: t("status.reconnecting", { attempt: change.attempt ?? 1 }) };
+    case "auth_failed":
+      return { fill: "red", shape: "dot", text: t("status.auth-failed") };
+    case "forbidden":
+      return { fill: "red", shape: "dot", text: t("status.forbidden") };
+    case "closing":
+    case "closed":
+      return { fill: "grey", shape: "ring", text: t("status.disconnected") };
+  }
+}
 export function misconfiguredStatus(reason: string): NodeStatus {
   return { fill: "red", shape: "ring", text: reason };
 }
