@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import WebSocket from "ws";
 import { DEMO_API_KEY, PipesEmulator } from "../src/emulator";
 import { waitUntil } from "./support/wait";
 
@@ -57,13 +58,14 @@ describe("install from a packed tarball into a real Node-RED", function () {
     const version = (JSON.parse(readFileSync(join(redJs, "..", "package.json"), "utf8")) as { version: string }).version;
     writeFileSync(
       join(userDir, "settings.js"),
-      `module.exports = ${JSON.stringify({ uiHost: "127.0.0.1", uiPort: port, flowFile: "flows.json", credentialSecret: "install-test", telemetry: { enabled: false }, diagnostics: { enabled: false }, editorTheme: { tours: false } })};`,
+      // pt-BR: the runtime's status texts must come from our pt-BR catalogue.
+      `module.exports = ${JSON.stringify({ uiHost: "127.0.0.1", uiPort: port, flowFile: "flows.json", credentialSecret: "install-test", lang: "pt-BR", telemetry: { enabled: false }, diagnostics: { enabled: false }, editorTheme: { tours: false } })};`,
     );
     nodeRed = spawn(process.execPath, [redJs, "-u", userDir, "-s", join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     nodeRed.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
     nodeRed.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    await waitUntil(`Node-RED ${version} to start`, () => log.includes("Server now running"), nodeRed.stdout!, ["data"], 30_000).catch((err: Error) => {
+    await waitUntil(`Node-RED ${version} to start`, () => log.includes(`http://127.0.0.1:${port}/`) /* "Server now running at ..." in any language */, nodeRed.stdout!, ["data"], 30_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${log}`);
     });
     const base = `http://127.0.0.1:${port}`;
@@ -89,6 +91,20 @@ describe("install from a packed tarball into a real Node-RED", function () {
     const deployed = await fetch(`${base}/flows`, { method: "POST", headers: { "content-type": "application/json", "node-red-deployment-type": "full" }, body: JSON.stringify(flow) });
     assert.equal(deployed.status, 204);
     await waitUntil("the echo flow's socket", () => emu.connections().length === 1, emu, ["connection"], 10_000);
+
+    // The status the editor would show, from the comms socket: in Portuguese, from the runtime.
+    const comms = new WebSocket(`ws://127.0.0.1:${port}/comms`);
+    const statuses: string[] = [];
+    comms.on("open", () => comms.send(JSON.stringify({ subscribe: "status/#" })));
+    comms.on("message", (data: Buffer) => {
+      for (const event of JSON.parse(data.toString()) as { topic: string; data: { text?: string } }[]) {
+        if (event.topic === "status/echo-in" && event.data.text) statuses.push(event.data.text);
+      }
+    });
+    await waitUntil("the pipes-in status in pt-BR", () => statuses.includes("conectado (usuário)"), comms, ["message"], 10_000).catch((err: Error) => {
+      throw new Error(`${err.message}; saw ${JSON.stringify(statuses)}`);
+    });
+    comms.close();
 
     // 5. chat through it.
     const inbound = emu.inject({ fromNumber: "+15550008888", text: "hello" });
