@@ -119,7 +119,7 @@ describe("editor in Chromium", function () {
       const paletteNode = await page.waitForSelector(`.red-ui-palette-node[data-palette-type="${type}"]`, { state: "attached" });
       const category = await paletteNode.evaluate((el) => el.closest(".red-ui-palette-category")?.querySelector(".red-ui-palette-header")?.textContent?.trim());
       assert.equal(category, "pipes.bot", `${type} is in the pipes.bot category`);
-      const icon = await paletteNode.evaluate((el) => (el.querySelector(".red-ui-palette-icon") as HTMLElement | null)?.style.backgroundImage ?? "");
+      const icon = await paletteNode.evaluate((el) => el.querySelector<HTMLElement>(".red-ui-palette-icon")?.style.backgroundImage ?? "");
       assert.match(icon, /pipes(-media)?\.svg/, `${type} shows our icon`);
     }
 
@@ -136,15 +136,15 @@ describe("editor in Chromium", function () {
     await page.mouse.move(420, 260, { steps: 5 });
     await page.mouse.click(420, 260);
     // A string, not a function: the test runner's compiler would wrap named helpers in code the page lacks.
-    const ids = (await page.evaluate(`({
+    const ids = await page.evaluate<{ in?: string; reply?: string; config?: string }>(`({
       in: RED.nodes.filterNodes({ type: "pipes-in" })[0]?.id,
       reply: RED.nodes.filterNodes({ type: "pipes-reply" })[0]?.id,
       config: RED.nodes.filterNodes({ type: "pipes-in" })[0]?.connection,
-    })`)) as { in?: string; reply?: string; config?: string };
+    })`);
     assert.ok(ids.in && ids.reply && ids.config, JSON.stringify(ids));
 
     // 3. pipes-in dialog -> edit its connection: key in a password field, emulator base URL.
-    await openNode(page, ids.in!);
+    await openNode(page, ids.in);
     await page.click(CONFIG_EDIT_BUTTON);
     await page.waitForSelector("#node-config-input-apiKey", { state: "visible" });
     assert.equal(await page.getAttribute("#node-config-input-apiKey", "type"), "password");
@@ -167,7 +167,7 @@ describe("editor in Chromium", function () {
     await page.click("#node-dialog-ok");
 
     // 4. pipes-reply dialog: typedInput fields and options are there and editable.
-    await openNode(page, ids.reply!);
+    await openNode(page, ids.reply);
     for (const field of ["#node-input-text", "#node-input-conversationId", "#node-input-poolNumberId", "#node-input-toNumber"]) {
       assert.ok(await page.locator(field).count(), `${field} exists`);
     }
@@ -178,20 +178,20 @@ describe("editor in Chromium", function () {
     // 5. a pipes-send-media node dragged from the palette, its dialog filled.
     const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
     await page.dragAndDrop('.red-ui-palette-node[data-palette-type="pipes-send-media"]', "#red-ui-workspace-chart", { targetPosition: { x: 450, y: Math.min(450, (chart?.height ?? 600) - 100) } });
-    const mediaId = (await page.evaluate(`RED.nodes.filterNodes({ type: "pipes-send-media" })[0]?.id`)) as string;
+    const mediaId = await page.evaluate<string>(`RED.nodes.filterNodes({ type: "pipes-send-media" })[0]?.id`);
     assert.ok(mediaId, "the dragged node is on the canvas");
     await openNode(page, mediaId);
     for (const field of ["#node-input-media", "#node-input-caption", "#node-input-mimetype", "#node-input-filename", "#node-input-conversationId"]) {
       assert.ok(await page.locator(field).count(), `${field} exists`);
     }
-    await page.selectOption("#node-input-connection", ids.config!);
+    await page.selectOption("#node-input-connection", ids.config);
     // The caption is a typedInput: switch it to a fixed string, as a user would from its type menu.
     await page.evaluate(`$("#node-input-caption").typedInput("type", "str"); $("#node-input-caption").typedInput("value", "here you go")`);
     await page.fill("#node-input-name", "send photo");
     await page.click("#node-dialog-ok");
 
     // 6. Deploy; the status dot under pipes-in turns to connected against the emulator.
-    const invalidNodes = (await page.evaluate(`RED.nodes.filterNodes({}).filter((n) => n.valid === false).map((n) => n.type + ":" + n.id + " " + JSON.stringify(n.validationErrors))`)) as string[];
+    const invalidNodes = await page.evaluate<string[]>(`RED.nodes.filterNodes({}).filter((n) => n.valid === false).map((n) => n.type + ":" + n.id + " " + JSON.stringify(n.validationErrors))`);
     assert.deepEqual(invalidNodes, [], "every node is valid before deploying");
     await page.click("#red-ui-header-button-deploy");
     await page.waitForFunction(() => !(window as any).RED.nodes.dirty(), undefined, { timeout: 10_000 }).catch(async (err: Error) => {
@@ -207,7 +207,7 @@ describe("editor in Chromium", function () {
     assert.equal(sent.text, "You said: hi from the browser test");
 
     // 8. The saved key never comes back to the browser: not in any response, not in the field.
-    await openNode(page, ids.in!);
+    await openNode(page, ids.in);
     await page.click(CONFIG_EDIT_BUTTON);
     await page.waitForSelector("#node-config-input-apiKey", { state: "visible" });
     const shown = await page.inputValue("#node-config-input-apiKey");
