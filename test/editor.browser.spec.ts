@@ -7,7 +7,7 @@
  */
 import * as assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -219,8 +219,10 @@ describe("editor in Chromium", function () {
     assert.ok(texts.some((t) => t.includes("has_apiKey")), "the editor asked for the config node's credentials");
     assert.ok(!texts.some((t) => t.includes(KEY)), "no response to the browser contains the key");
 
-    mkdirSync(join(root, "docs"), { recursive: true });
-    await page.screenshot({ path: join(root, "docs", "editor.png") });
+    // test-results/ always; docs/ (the README's picture) only when asked: UPDATE_SCREENSHOTS=1.
+    mkdirSync(join(root, "test-results"), { recursive: true });
+    await page.screenshot({ path: join(root, "test-results", "editor.png") });
+    if (process.env.UPDATE_SCREENSHOTS) copyFileSync(join(root, "test-results", "editor.png"), join(root, "docs", "editor.png"));
     assert.deepEqual(consoleErrors, []);
     await page.close();
   });
