@@ -1,42 +1,94 @@
 #!/usr/bin/env node
-// `npm start`: the local emulator + Node-RED with these nodes and the echo flow deployed, ready to chat.
+// `npm start`: the local emulator + Node-RED with these nodes and demo flows deployed, ready to chat.
 //
-// 1. starts the Pipes API emulator (demo tenant and key) in this process;
-// 2. prepares a Node-RED user dir (.run/node-red) that links this package in, and starts Node-RED;
-// 3. deploys examples/flows/echo-bot.json through the admin API, pointed at the emulator, with the
-//    demo key as a credential (the example file itself carries no key);
-// 4. on a terminal, every line you type arrives at the bot as a WhatsApp message and the bot's
-//    replies are printed. Ctrl+C stops Node-RED (by the PID we started) and the emulator.
+// 1. checks that both ports are free, before starting anything;
+// 2. starts the Pipes API emulator (demo tenant and key) in this process; it also serves the phone
+//    page (http://127.0.0.1:3977/phone), a WhatsApp-like chat with the bot;
+// 3. prepares a Node-RED user dir (.run/node-red) that links this package in, and starts Node-RED;
+// 4. deploys, through the admin API, one tab each: examples/flows/echo-bot.json (answers text),
+//    examples/flows/send-media.json (sends received media back) and a follow-up flow (below), all
+//    pointed at the emulator with the demo key as a credential (the example files carry no key);
+// 5. on a terminal, every line you type arrives at the bot as a WhatsApp message and what the bot
+//    sends (or tries to send) is printed. Ctrl+C stops Node-RED (by the PID we started) and the emulator.
 //
-// Ports: PIPES_EMULATOR_PORT (3977) and NODE_RED_PORT (1880); PIPES_RUN_DIR moves the user dir.
+// The follow-up flow shows the 24 h service window: when the emulator clock is moved (the phone
+// page's "+25 h" button, or POST /_emulator/clock), this script presses the flow's inject node, and
+// the bot writes to every chat it knows without a new message from the user. After 24 h that reply
+// is refused with SERVICE_WINDOW_EXPIRED and leaves pipes-reply by its error output.
+//
+// Ports: PIPES_EMULATOR_PORT (3977) and NODE_RED_PORT (1880); PIPES_RUN_DIR moves the user dir;
+// PIPES_CHAT_FROM is the number terminal lines come from; NODE_RED_FROM, a folder whose node_modules
+// holds another Node-RED, runs that one (npm test's Node-RED 5 pass sets it).
 "use strict";
 const { spawn } = require("child_process");
 const fs = require("fs");
+const net = require("net");
 const path = require("path");
 const readline = require("readline");
 
 const root = path.resolve(__dirname, "..");
-const emulatorPort = Number(process.env.PIPES_EMULATOR_PORT || 3977);
-const nodeRedPort = Number(process.env.NODE_RED_PORT || 1880);
 const runDir = path.resolve(process.env.PIPES_RUN_DIR || path.join(root, ".run"));
 const userDir = path.join(runDir, "node-red");
 const phoneNumber = process.env.PIPES_CHAT_FROM || "+15550001111";
+const CONFIG_ID = "pipes-emulator-config";
+const FOLLOW_UP_INJECT = "followup-inject";
 
 function fail(text) {
   console.error(`pipes start: ${text}`);
   process.exit(1);
 }
 
+function portFrom(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) fail(`${name} must be a port number (1-65535), got '${raw}'`);
+  return port;
+}
+const emulatorPort = portFrom("PIPES_EMULATOR_PORT", 3977);
+const nodeRedPort = portFrom("NODE_RED_PORT", 1880);
+if (emulatorPort === nodeRedPort) fail(`PIPES_EMULATOR_PORT and NODE_RED_PORT are both ${nodeRedPort}; they need two ports`);
+
 if (!fs.existsSync(path.join(root, "dist", "emulator", "index.js"))) {
   fail("dist/ is missing: run `npm install` (it builds the package) or `npm run build` first");
 }
 const { PipesEmulator, DEMO_API_KEY } = require(path.join(root, "dist", "emulator"));
+
+/** Resolves null when 127.0.0.1:port can be listened on (and is released again), else the error code. */
+function probePort(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", (err) => resolve(err.code || String(err)));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(null)));
+  });
+}
+
+async function checkPorts() {
+  const wanted = [
+    { port: emulatorPort, name: "PIPES_EMULATOR_PORT", what: "the emulator and phone page" },
+    { port: nodeRedPort, name: "NODE_RED_PORT", what: "the Node-RED editor" },
+  ];
+  const problems = [];
+  for (const { port, name, what } of wanted) {
+    const code = await probePort(port);
+    if (code === "EADDRINUSE") problems.push(`port ${port} (${name}, ${what}) is already in use`);
+    else if (code) problems.push(`cannot listen on 127.0.0.1:${port} (${name}, ${what}): ${code}`);
+  }
+  if (problems.length) {
+    fail(`${problems.join("; ")}.\nIs another \`npm start\` still running? Stop it, or choose free ports, e.g. ` +
+      `PIPES_EMULATOR_PORT=${emulatorPort + 10} NODE_RED_PORT=${nodeRedPort + 10} npm start`);
+  }
+}
 
 function prepareUserDir() {
   fs.mkdirSync(path.join(userDir, "node_modules", "@pipes.bot"), { recursive: true });
   const link = path.join(userDir, "node_modules", "@pipes.bot", "node-red");
   fs.rmSync(link, { recursive: true, force: true });
   fs.symlinkSync(root, link, "dir");
+  // Flows of an earlier run would start against its emulator before our deploy replaces them.
+  for (const file of ["flows.json", "flows_cred.json", ".flows.json.backup", ".flows_cred.json.backup"]) {
+    fs.rmSync(path.join(userDir, file), { force: true });
+  }
   fs.writeFileSync(path.join(userDir, "package.json"), JSON.stringify({ name: "pipes-local-node-red", private: true, dependencies: { "@pipes.bot/node-red": `file:${root}` } }, null, 2));
   const settings = {
     uiHost: "127.0.0.1",
@@ -54,15 +106,51 @@ function prepareUserDir() {
   fs.writeFileSync(path.join(userDir, "settings.js"), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
 }
 
-function echoFlow(baseUrl) {
-  const example = JSON.parse(fs.readFileSync(path.join(root, "examples", "flows", "echo-bot.json"), "utf8"));
-  const tab = { id: "pipes-echo-tab", type: "tab", label: "Echo bot (local emulator)" };
-  const nodes = example.map((node) => {
-    if (node.type === "pipes-config") return { ...node, baseUrl, credentials: { apiKey: DEMO_API_KEY } };
-    if (node.type === "tab") return node;
-    return { ...node, z: tab.id };
-  });
-  return [tab, ...nodes.filter((n) => n.type !== "tab")];
+/** One example file on its own tab; its pipes-config is returned apart (all examples share its id). */
+function exampleTab(file, tab) {
+  const example = JSON.parse(fs.readFileSync(path.join(root, "examples", "flows", file), "utf8"));
+  const nodes = example.filter((n) => n.type !== "tab" && n.type !== "pipes-config").map((node) => ({ ...node, z: tab.id }));
+  const config = example.find((n) => n.type === "pipes-config");
+  if (!config || config.id !== CONFIG_ID) throw new Error(`examples/flows/${file}: expected the pipes-config node ${CONFIG_ID}`);
+  return { nodes: [tab, ...nodes], config };
+}
+
+/** The bot writes first: on the inject (pressed by this script when the emulator clock moves). */
+function followUpTab() {
+  const z = "pipes-followup-tab";
+  const debug = (id, name, complete, y) => ({ id, type: "debug", z, name, active: true, tosidebar: true, console: false, tostatus: false, complete, targetType: "msg", statusVal: "", statusType: "auto", x: 760, y, wires: [] });
+  return [
+    { id: z, type: "tab", label: "Follow-up (24 h window)", info: "npm start's demo of the 24 h service window." },
+    {
+      id: "followup-comment", type: "comment", z, name: "Follow-up: the bot writes first, when the emulator clock moves", x: 260, y: 60, wires: [],
+      info: "`npm start` presses \"Clock moved\" whenever the emulator clock is moved (the phone page's \"Move clock +25 h\"\nbutton). The bot then sends \"Following up\" to every chat it has seen. After more than 24 h without a\nmessage from the person, Pipes.bot refuses it: pipes-reply sends the msg to output 2 with\n`msg.error.code` SERVICE_WINDOW_EXPIRED, and the phone page shows a red \"not delivered\" bubble.",
+    },
+    { id: "followup-in", type: "pipes-in", z, name: "", connection: CONFIG_ID, types: [], downloadMedia: false, maxMediaMB: 16, x: 150, y: 120, wires: [["followup-remember"]] },
+    {
+      id: "followup-remember", type: "function", z, name: "Remember the chat", outputs: 0, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [], x: 370, y: 120, wires: [],
+      func: "const chats = flow.get(\"chats\") || {};\nconst { conversationId, poolNumberId, fromNumber } = msg.pipes;\nchats[conversationId] = { conversationId, poolNumberId, fromNumber };\nflow.set(\"chats\", chats);\nreturn null;",
+    },
+    {
+      id: FOLLOW_UP_INJECT, type: "inject", z, name: "Clock moved", props: [{ p: "payload" }], repeat: "", crontab: "", once: false, onceDelay: 0.1, topic: "", payload: "", payloadType: "date", x: 150, y: 200, wires: [["followup-compose"]],
+    },
+    {
+      id: "followup-compose", type: "function", z, name: "Following up", outputs: 1, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [], x: 350, y: 200, wires: [["followup-reply"]],
+      func: "const chats = Object.values(flow.get(\"chats\") || {});\nreturn [chats.map((pipes) => ({ payload: \"Following up: anything else I can do for you?\", pipes }))];",
+    },
+    {
+      id: "followup-reply", type: "pipes-reply", z, name: "", connection: CONFIG_ID, text: "payload", textType: "msg", conversationId: "", conversationIdType: "str", poolNumberId: "", poolNumberIdType: "str",
+      toNumber: "", toNumberType: "str", transport: "ws", longText: "split", timeout: 30, x: 550, y: 200, wires: [["followup-sent"], ["followup-failed"]],
+    },
+    debug("followup-sent", "sent", "sent", 180),
+    debug("followup-failed", "window closed", "error", 220),
+  ];
+}
+
+function demoFlows(baseUrl) {
+  const echo = exampleTab("echo-bot.json", { id: "pipes-echo-tab", type: "tab", label: "Echo bot (local emulator)" });
+  const media = exampleTab("send-media.json", { id: "pipes-media-tab", type: "tab", label: "Send media back" });
+  const config = { ...echo.config, baseUrl, credentials: { apiKey: DEMO_API_KEY } };
+  return [...echo.nodes, ...media.nodes, ...followUpTab(), config];
 }
 
 async function deploy(editorUrl, flow) {
@@ -80,8 +168,23 @@ async function deploy(editorUrl, flow) {
   }
 }
 
+/** Resolves once the deployed flows hold a socket to the emulator (or after `ms`, whichever is first). */
+function botOnline(emulator, ms) {
+  return new Promise((resolve) => {
+    if (emulator.connections().length > 0) return resolve(true);
+    const done = (online) => {
+      clearTimeout(timer);
+      emulator.off("connection", onConnection);
+      resolve(online);
+    };
+    const onConnection = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    emulator.on("connection", onConnection);
+  });
+}
+
 function startNodeRed() {
-  const redJs = require.resolve("node-red/red.js", { paths: [root] });
+  const redJs = require.resolve("node-red/red.js", { paths: [process.env.NODE_RED_FROM || root] });
   const child = spawn(process.execPath, [redJs, "-u", userDir, "-s", path.join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
   const log = fs.createWriteStream(path.join(runDir, "node-red.log"));
   child.stdout.pipe(log);
@@ -104,6 +207,7 @@ function startNodeRed() {
 }
 
 async function main() {
+  await checkPorts();
   const emulator = new PipesEmulator({});
   let baseUrl;
   try {
@@ -120,7 +224,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     console.log("\nstopping Node-RED and the emulator…");
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGINT");
       const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
@@ -133,12 +237,15 @@ async function main() {
   process.on("SIGINT", () => void stop(0));
   process.on("SIGTERM", () => void stop(0));
 
+  const editorUrl = `http://127.0.0.1:${nodeRedPort}`;
   try {
     await ready;
-    const editorUrl = `http://127.0.0.1:${nodeRedPort}`;
-    await deploy(editorUrl, echoFlow(baseUrl));
-    console.log(`Node-RED editor: ${editorUrl}  (echo flow deployed, Node-RED PID ${child.pid}, log ${path.join(runDir, "node-red.log")})`);
-    console.log(`Pipes emulator:  ${baseUrl}  (demo API key ${DEMO_API_KEY})`);
+    await deploy(editorUrl, demoFlows(baseUrl));
+    const online = await botOnline(emulator, 10_000);
+    console.log("");
+    console.log(`Node-RED editor: ${editorUrl}  (tabs: echo bot, send media back, follow-up; Node-RED PID ${child.pid}, log ${path.join(runDir, "node-red.log")})`);
+    console.log(`Phone page:      ${baseUrl}/phone  (chat with the bot as a WhatsApp user)`);
+    console.log(`Pipes emulator:  ${baseUrl}  (demo API key ${DEMO_API_KEY})${online ? "" : "  warning: the bot has not connected yet"}`);
     console.log(`ready: messages typed here come from ${phoneNumber}; Ctrl+C stops everything.`);
   } catch (err) {
     console.error(`pipes start: ${err.message}`);
@@ -155,6 +262,19 @@ async function main() {
   emulator.on("sent", (record) => {
     const what = record.text ?? `[${record.kind}${record.caption ? `: ${record.caption}` : ""}]`;
     console.log(`bot → ${record.toNumber}: ${what}`);
+  });
+  emulator.on("refused", (record) => {
+    console.log(`bot ✗ ${record.toNumber ?? record.conversationId ?? "?"}: ${record.text ?? `[${record.kind}]`}  (not delivered: ${record.code})`);
+  });
+  emulator.on("clock", ({ advancedMs }) => {
+    console.log(`clock moved ${(advancedMs / 3_600_000).toFixed(1)} h ahead; the follow-up flow writes to every chat`);
+    fetch(`${editorUrl}/inject/${FOLLOW_UP_INJECT}`, { method: "POST" })
+      .then((response) => {
+        if (!response.ok) console.error(`pipes start: the follow-up inject answered HTTP ${response.status}`);
+      })
+      .catch((err) => {
+        if (!stopping) console.error(`pipes start: could not press the follow-up inject: ${err.message}`);
+      });
   });
   if (process.stdin.isTTY) {
     const lines = readline.createInterface({ input: process.stdin });

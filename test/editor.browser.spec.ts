@@ -7,15 +7,15 @@
  */
 import * as assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { PipesEmulator } from "../src/emulator";
+import { launchBrowser, requireChromium, type BrowserSession } from "./support/browser";
 import { waitUntil } from "./support/wait";
 
-const CHROMIUM = "/usr/bin/chromium";
 const KEY = "pk_editor_test_key_0000000000000000";
 const root = join(__dirname, "..");
 /** The pencil beside a config-node select (Node-RED 4 and 5 name it this way; older ones "lookup"). */
@@ -36,17 +36,12 @@ describe("editor in Chromium", function () {
   this.timeout(90_000);
   let emu: PipesEmulator;
   let nodeRed: ChildProcess | undefined;
-  let browser: Browser | undefined;
+  let session: BrowserSession | undefined;
   let work: string;
   let base: string;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      // CI installs chromium (.ci/run); a developer machine without it skips, and says so.
-      if (process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run must install Debian's chromium`);
-      console.log(`    (skipped: ${CHROMIUM} not installed; apt-get install -y chromium)`);
-      this.skip();
-    }
+    requireChromium(this); // CI installs it (.ci/run); a developer machine without it skips, and says so
     emu = new PipesEmulator({ drainPacingMs: 0, tenants: [{ userId: "user_e", apiKey: KEY }] });
     await emu.start(0, "127.0.0.1");
     work = mkdtempSync(join(tmpdir(), "pipes-editor-"));
@@ -72,16 +67,11 @@ describe("editor in Chromium", function () {
     nodeRed.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
     await waitUntil("Node-RED", () => log.includes("Server now running"), nodeRed.stdout!, ["data"], 30_000);
     base = `http://127.0.0.1:${port}`;
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    session = await launchBrowser({ viewport: { width: 1400, height: 850 }, timeoutMs: 20_000 });
   });
 
   after(async function () {
-    await browser?.close();
+    await session?.close();
     if (nodeRed && nodeRed.exitCode === null) {
       const exited = new Promise((resolve) => nodeRed!.once("exit", resolve));
       nodeRed.kill("SIGINT");
@@ -101,12 +91,7 @@ describe("editor in Chromium", function () {
   }
 
   it("palette, import from Examples, dialogs, password key, deploy, connected status, chat", async function () {
-    const page = await browser!.newPage({ viewport: { width: 1400, height: 850 } });
-    const consoleErrors: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (err) => consoleErrors.push(err.message));
+    const { page, consoleErrors } = session!;
     // Every response the editor gets from Node-RED, read in full, to prove the key never comes back.
     const bodies: Promise<string>[] = [];
     page.on("response", (response) => {
@@ -128,8 +113,12 @@ describe("editor in Chromium", function () {
     await page.keyboard.press("Control+i");
     await page.click("#red-ui-tab-red-ui-clipboard-dialog-import-tab-examples a");
     const examples = page.locator("#red-ui-clipboard-dialog-import-tab-examples");
+    const flowsFolders = examples.locator(".red-ui-treeList-label-text", { hasText: /^flows$/ });
     await examples.locator(".red-ui-treeList-label-text", { hasText: "@pipes.bot/node-red" }).click();
-    await examples.locator(".red-ui-treeList-label-text", { hasText: /^flows$/ }).last().click();
+    // Our module's own "flows" folder loads after the click: wait for it, or .last() would be the
+    // top-level "flows" and clicking it would fold the whole tree.
+    await flowsFolders.nth(1).waitFor();
+    await flowsFolders.nth(1).click();
     await examples.locator(".red-ui-treeList-label-text", { hasText: "echo-bot" }).click();
     await page.click("#red-ui-clipboard-dialog-ok");
     // The imported nodes follow the mouse until a click drops them.
@@ -224,6 +213,5 @@ describe("editor in Chromium", function () {
     await page.screenshot({ path: join(root, "test-results", "editor.png") });
     if (process.env.UPDATE_SCREENSHOTS) copyFileSync(join(root, "test-results", "editor.png"), join(root, "docs", "editor.png"));
     assert.deepEqual(consoleErrors, []);
-    await page.close();
   });
 });

@@ -37,6 +37,7 @@ export function banner(url: string, apiKey: string): string[] {
     `  REST base URL : ${url}`,
     `  WebSocket URL : ${wsUrl}`,
     `  API key       : ${apiKey}`,
+    `  Phone page    : ${url}/phone  (chat with your bot in a browser)`,
     `  Pool number   : ${DEFAULT_POOL_NUMBER.id} (${DEFAULT_POOL_NUMBER.phoneNumber})`,
     "",
     "Inject an inbound WhatsApp message:",

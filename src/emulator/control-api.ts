@@ -9,7 +9,7 @@ import type { EmulatorContext } from "./context";
 import { EmulatorInputError } from "./errors";
 import { parseJsonObject, readBody, sendError, sendJson, sendTooLarge } from "./http-util";
 import type { InjectedSendFailure } from "./rest-api";
-import type { ConnectionInfo, InjectInput, SentRecord } from "./types";
+import type { ConnectionInfo, InjectInput, RefusedRecord, SentRecord } from "./types";
 
 export interface EmulatorState {
   now: number;
@@ -25,6 +25,7 @@ export interface EmulatorState {
 export interface ControlTarget {
   inject(input: InjectInput): InboundMessage;
   sent(filter?: { conversationId?: string }): SentRecord[];
+  refused(filter?: { conversationId?: string }): RefusedRecord[];
   advanceClock(ms: number): number;
   state(): EmulatorState;
   reset(): void;
@@ -46,6 +47,7 @@ export class ControlApi {
   ) {
     this.getRoutes = {
       sent: (url) => target.sent({ conversationId: url.searchParams.get("conversationId") ?? undefined }),
+      refused: (url) => target.refused({ conversationId: url.searchParams.get("conversationId") ?? undefined }),
       state: () => target.state(),
     };
     this.postRoutes = {
@@ -80,6 +82,12 @@ export class ControlApi {
       return true;
     }
     if (req.method === "POST" && postRoute) {
+      // No key guards these routes: a web page of another origin (which can POST text/plain
+      // without a preflight) must not be able to drive them from a browser on this machine.
+      if (req.headers.origin !== undefined && req.headers.origin !== `http://${req.headers.host ?? ""}`) {
+        sendError(res, 403, ERROR_CODES.FORBIDDEN, "control API: cross-origin request refused");
+        return true;
+      }
       await this.post(req, res, url, postRoute);
       return true;
     }

@@ -34,6 +34,11 @@ export class MediaStore {
     return stored && stored.userId === userId ? stored : undefined;
   }
 
+  /** Any tenant's live media: for the control API (the operator's view), never for the tenant API. */
+  get(mediaId: string, now: number): StoredMedia | undefined {
+    return this.getLive(mediaId, now);
+  }
+
   presign(mediaId: string, now: number): string {
     const token = newStorageToken();
     this.tokens.set(token, { mediaId, expiresAt: now + this.ttl().presignedTtlMs });

@@ -11,6 +11,8 @@ import type { SentRecord } from "./types";
 export interface ReplyDecision {
   /** null: the emulator stays silent (no reply_status frame). */
   status: ReplyStatus | null;
+  /** With status null: the code it would have answered, for the refused log. */
+  silentCode?: string;
   /** Set on success: what the bot sent. */
   record?: SentRecord;
 }
@@ -32,13 +34,13 @@ export function decideReply(ctx: EmulatorContext, connection: Connection, reply:
   if (!conversation) {
     return options.foreignConversationReply === "error"
       ? fail(ERROR_CODES.CONVERSATION_NOT_FOUND, "conversation not found")
-      : { status: null };
+      : { status: null, silentCode: ERROR_CODES.CONVERSATION_NOT_FOUND };
   }
 
   if (connection.info.scope === "conversation" && connection.info.conversationId !== conversationId) {
     return options.outOfScopeReply === "error"
       ? fail(ERROR_CODES.OUT_OF_SCOPE, "this connection may only reply to its own conversation")
-      : { status: null };
+      : { status: null, silentCode: ERROR_CODES.OUT_OF_SCOPE };
   }
 
   if (reply.text.length > LIMITS.textMax) {

@@ -10,6 +10,8 @@ import { parseJsonObject, readBody, sendError, sendJson, sendTooLarge } from "./
 import { maskKey } from "../lib/redact";
 import { processSend } from "./send-message";
 import { TenantRegistry, type Tenant } from "./tenants";
+import { mediaKindFor, mimeTypeFromFileName } from "../lib/media";
+import type { RefusedRecord } from "./types";
 
 export const STORAGE_PATH_PREFIX = "/_emulator/storage/";
 
@@ -84,21 +86,26 @@ export class RestApi {
     const body = await readBody(req, bodyLimitFor(maxMediaBytes));
     if (!body.ok) {
       this.ctx.log("rest: send refused 413, body over the size limit");
-      sendTooLarge(res, ERROR_CODES.MEDIA_TOO_LARGE, `request body too large (media limit ${maxMediaBytes} bytes)`);
+      const message = `request body too large (media limit ${maxMediaBytes} bytes)`;
+      this.recordRefusal(tenant, undefined, 413, ERROR_CODES.MEDIA_TOO_LARGE, message);
+      sendTooLarge(res, ERROR_CODES.MEDIA_TOO_LARGE, message);
       return;
     }
+    const json = parseJsonObject(body.body);
     if (this.injected) {
       const { failure } = this.injected;
       if (--this.injected.remaining <= 0) this.injected = undefined;
       const code = failure.code ?? DEFAULT_CODE_BY_STATUS[failure.status] ?? "INTERNAL_ERROR";
       const headers: Record<string, string> = failure.retryAfterSeconds !== undefined ? { "Retry-After": String(failure.retryAfterSeconds) } : {};
       this.ctx.log(`rest: send answered with injected failure ${failure.status} ${code}`);
+      this.recordRefusal(tenant, json, failure.status, code, "injected failure (failNextSends)");
       sendError(res, failure.status, code, "injected failure (failNextSends)", headers);
       return;
     }
-    const outcome = processSend(this.ctx, tenant, parseJsonObject(body.body));
+    const outcome = processSend(this.ctx, tenant, json);
     if (!outcome.ok) {
       this.ctx.log(`rest: send refused ${outcome.status} ${outcome.code}: ${outcome.message}`);
+      this.recordRefusal(tenant, json, outcome.status, outcome.code, outcome.message);
       sendError(res, outcome.status, outcome.code, outcome.message);
       return;
     }
@@ -107,6 +114,30 @@ export class RestApi {
     this.ctx.log(`rest: sent ${record.kind} ${record.messageId} on ${record.conversationId}`);
     this.ctx.emit("sent", structuredClone(record));
     sendJson(res, 200, { success: true, messageId: record.messageId, conversationId: record.conversationId });
+  }
+
+  /** Keeps what the bot tried to send (as far as the body says) for the refused log and its event. */
+  private recordRefusal(tenant: Tenant, body: Record<string, unknown> | undefined, httpStatus: number, code: string, message: string): void {
+    const str = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
+    const conversationId = str(body?.conversationId);
+    const media = str(body?.media);
+    const refused: RefusedRecord = {
+      via: "rest",
+      userId: tenant.userId,
+      kind: media ? mediaKindFor(str(body?.mimeType) ?? mimeTypeFromFileName(str(body?.fileName))) : "text",
+      code,
+      message,
+      httpStatus,
+      at: this.ctx.clock.now(),
+    };
+    if (conversationId) {
+      refused.conversationId = conversationId;
+      const toNumber = this.ctx.store.conversations.getOwned(conversationId, tenant.userId)?.fromNumber;
+      if (toNumber) refused.toNumber = toNumber;
+    }
+    const text = media ? (str(body?.caption) ?? str(body?.text)) : str(body?.text);
+    if (text) refused.text = text;
+    this.ctx.emit("refused", this.ctx.store.refused.add(refused));
   }
 
   private download(req: IncomingMessage, res: ServerResponse, encodedId: string): void {

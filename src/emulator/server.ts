@@ -13,9 +13,11 @@ import { sendError } from "./http-util";
 import { buildInbound } from "./inbound";
 import { resolveOptions, type EmulatorOptions, type ResolvedOptions } from "./options";
 import { RestApi, type InjectedSendFailure } from "./rest-api";
+import { EventFeed, type FeedStatus } from "./event-feed";
+import { PhonePage } from "./phone-page";
 import { EmulatorStore } from "./store";
 import { TenantRegistry } from "./tenants";
-import type { ConnectionInfo, EmulatorEvents, InjectInput, SentRecord } from "./types";
+import type { ConnectionInfo, EmulatorEvents, InjectInput, RefusedRecord, SentRecord } from "./types";
 import { WsGateway } from "./ws-gateway";
 
 export class PipesEmulator extends EventEmitter<EmulatorEvents> implements ControlTarget {
@@ -26,6 +28,8 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
   private readonly gateway: WsGateway;
   private readonly rest: RestApi;
   private readonly control: ControlApi;
+  private readonly feed: EventFeed;
+  private readonly phone: PhonePage;
   private readonly ctx: EmulatorContext;
   private server: Server | undefined;
   private baseUrl: string | undefined;
@@ -48,6 +52,8 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     this.gateway = new WsGateway(ctx);
     this.rest = new RestApi(ctx);
     this.control = new ControlApi(ctx, this);
+    this.feed = new EventFeed(this, () => this.feedStatus());
+    this.phone = new PhonePage(ctx, this.feed);
   }
 
   /** Base URL "http://127.0.0.1:PORT" (REST base; the socket is the same with ws: and /ws). */
@@ -91,6 +97,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     if (this.stopping) return this.stopping;
     const server = this.server;
     this.gateway.shutdown();
+    this.feed.close();
     if (!server) {
       this.stopping = Promise.resolve();
       return this.stopping;
@@ -115,6 +122,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     const { tenant, message } = buildInbound(this.ctx, input);
     const outcome = this.gateway.deliver(tenant, message);
     this.log(`inbound ${message.messageId} (${message.type}) from ${message.fromNumber} on ${message.conversationId}: ${outcome}`);
+    this.safeEmit("inbound", { message: structuredClone(message), outcome });
     return structuredClone(message);
   }
 
@@ -122,9 +130,15 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     return this.store.sent.list(filter);
   }
 
+  /** Sends the emulator refused (reply_status failures, REST errors, silent replies), oldest first. */
+  refused(filter?: { conversationId?: string }): RefusedRecord[] {
+    return this.store.refused.list(filter);
+  }
+
   advanceClock(ms: number): number {
     const now = this.clock.advance(ms);
     this.log(`clock advanced by ${ms} ms`);
+    this.safeEmit("clock", { advancedMs: ms, now });
     return now;
   }
 
@@ -157,6 +171,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     this.store.reset();
     this.rest.clearInjectedFailures();
     this.log("reset");
+    this.safeEmit("reset");
   }
 
   /** A snapshot for the control API and for debugging; never contains API keys. */
@@ -179,10 +194,24 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     };
   }
 
+  /** The phone page's status line: connections, queue, pool numbers, conversations (never API keys). */
+  private feedStatus(): FeedStatus {
+    const state = this.state();
+    return {
+      now: state.now,
+      serviceWindowMs: this.options.serviceWindowMs,
+      connections: state.connections,
+      queueSize: Object.values(state.queues).reduce((sum, size) => sum + size, 0),
+      poolNumbers: state.tenants.flatMap((tenant) => tenant.poolNumbers),
+      conversations: state.conversations.map(({ conversationId, fromNumber, lastInboundAt }) => ({ conversationId, fromNumber, lastInboundAt })),
+    };
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? "/", "http://emulator.invalid");
       if (await this.rest.handle(req, res, url)) return;
+      if (await this.phone.handle(req, res, url)) return;
       if (await this.control.handle(req, res, url)) return;
       if (url.pathname === "/ws") {
         sendError(res, 426, ERROR_CODES.INVALID_REQUEST, "WebSocket upgrade required", { Upgrade: "websocket" });

@@ -59,6 +59,31 @@ export interface SentRecord {
   at: number;
 }
 
+/**
+ * A send the emulator refused (reply_status with success false, a REST error answer, or a reply it
+ * deliberately left without reply_status). Kept so a person can see what the bot tried and why it
+ * was not delivered; `GET /_emulator/refused` lists them.
+ */
+export interface RefusedRecord {
+  via: "ws" | "rest";
+  userId: string;
+  /** As the bot gave it; absent when the request had none. */
+  conversationId?: string;
+  /** The conversation's phone number, when the conversation is the tenant's. */
+  toNumber?: string;
+  /** The text or caption the bot tried to send, cut to 4,100 characters. */
+  text?: string;
+  kind: "text" | MediaKind;
+  code: string;
+  message: string;
+  /** REST: the HTTP status of the answer. */
+  httpStatus?: number;
+  /** WebSocket: true when the emulator sent no reply_status at all (the client times out). */
+  silent?: boolean;
+  /** Emulator clock. */
+  at: number;
+}
+
 export interface ConnectionInfo {
   connectionId: string;
   userId: string;
@@ -86,4 +111,9 @@ export interface EmulatorEvents {
   sent: [SentRecord];
   queued: [InboundMessage];
   delivered: [{ connectionId: string; message: InboundMessage }];
+  /** Every injected inbound message, with where it went. */
+  inbound: [{ message: InboundMessage; outcome: "live" | "queued" }];
+  refused: [RefusedRecord];
+  clock: [{ advancedMs: number; now: number }];
+  reset: [];
 }

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
-import { parseClientFrame, type ConnectedFrame, type InboundMessage, type WhatsAppReply } from "../lib/protocol";
+import { parseClientFrame, type ConnectedFrame, type InboundMessage, type ReplyStatus, type WhatsAppReply } from "../lib/protocol";
 import { ConnectionRegistry, sendFrame, type Connection } from "./connections";
 import type { EmulatorContext } from "./context";
 import { DrainManager } from "./drain";
@@ -15,7 +15,7 @@ import { maskKey } from "../lib/redact";
 import { decideReply } from "./reply-handler";
 import { liveTargets } from "./routing";
 import type { Tenant } from "./tenants";
-import type { ConnectionInfo } from "./types";
+import type { ConnectionInfo, RefusedRecord } from "./types";
 
 /** Inbound WS frame limit; the real one is UNSTATED (§2.7). Replies are text-only, so a few MB is plenty. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -182,16 +182,37 @@ export class WsGateway {
   }
 
   private onReply(connection: Connection, reply: WhatsAppReply): void {
-    const { status, record } = decideReply(this.ctx, connection, reply);
+    const { status, record, silentCode } = decideReply(this.ctx, connection, reply);
     if (record) {
       this.ctx.store.sent.add(record);
       this.ctx.emit("sent", { ...record });
+    } else {
+      this.recordRefusal(connection, reply, status, silentCode);
     }
     this.ctx.log(
       `ws: reply on ${reply.conversationId} -> ${status ? (status.success ? `ok ${String(status.messageId)}` : String(status.code)) : "no reply_status (silent)"}`,
     );
     this.ctx.emit("reply", { connectionId: connection.info.connectionId, data: reply, status });
     if (status) connection.statuses.push(JSON.stringify({ type: "reply_status", data: status }), this.ctx.options().replyStatusDelayMs);
+  }
+
+  private recordRefusal(connection: Connection, reply: WhatsAppReply, status: ReplyStatus | null, silentCode: string | undefined): void {
+    const { userId } = connection.info;
+    const owned = this.ctx.store.conversations.getOwned(reply.conversationId, userId);
+    const refused: RefusedRecord = {
+      via: "ws",
+      userId,
+      conversationId: reply.conversationId,
+      kind: "text",
+      code: status && !status.success ? String(status.code ?? "ERROR") : (silentCode ?? "NO_REPLY_STATUS"),
+      message: status && !status.success ? String(status.error ?? "") : "no reply_status sent (the client times out)",
+      at: this.ctx.clock.now(),
+    };
+    const toNumber = owned?.fromNumber ?? (typeof reply.toNumber === "string" ? reply.toNumber : undefined);
+    if (toNumber) refused.toNumber = toNumber;
+    if (typeof reply.text === "string") refused.text = reply.text;
+    if (!status) refused.silent = true;
+    this.ctx.emit("refused", this.ctx.store.refused.add(refused));
   }
 }
 
