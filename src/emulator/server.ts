@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { ERROR_CODES, type InboundMessage } from "../lib/protocol";
 import { EmulatorClock } from "./clock";
@@ -62,10 +63,14 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     return this.baseUrl;
   }
 
-  /** Listens on host:port (port 0 = a free port) and resolves the base URL. */
-  async start(port = 0, host = "127.0.0.1"): Promise<string> {
+  /**
+   * Listens on host:port (port 0 = a free port) and resolves the base URL. With `tls` (a key and
+   * certificate, PEM) it serves HTTPS and WSS instead, to test private CAs and TLS options.
+   */
+  async start(port = 0, host = "127.0.0.1", tls?: { key: string | Buffer; cert: string | Buffer }): Promise<string> {
     if (this.server) throw new Error("PipesEmulator already started");
-    const server = createServer((req, res) => void this.onRequest(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res);
+    const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, handler) : createServer(handler);
     server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => this.gateway.handleUpgrade(req, socket, head));
     server.on("clientError", (error, socket) => {
       this.log(`http: client error: ${error.message}`);
@@ -87,7 +92,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     }
     server.on("error", (error) => this.log(`http: server error: ${error.message}`));
     const address = server.address() as AddressInfo;
-    this.baseUrl = `http://${urlHost(address.address)}:${address.port}`;
+    this.baseUrl = `${tls ? "https" : "http"}://${urlHost(address.address)}:${address.port}`;
     this.log(`listening on ${this.baseUrl}`);
     return this.baseUrl;
   }

@@ -67,7 +67,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
       lateStatusWindowMs: options.lateStatusWindowMs,
       onUnmatchedStatus: (status) => this.unmatchedStatus(status),
     });
-    this.rest = new PipesRestClient({ baseUrl: options.baseUrl, apiKey: options.apiKey, timeoutMs: options.restTimeoutMs });
+    this.rest = new PipesRestClient({ baseUrl: options.baseUrl, apiKey: options.apiKey, timeoutMs: options.restTimeoutMs, tls: options.tls, proxyUrl: options.proxyUrl });
 
     this.connection.on("state", (change) => {
       this.emit("state", change);

@@ -11,6 +11,8 @@ import {
   type ReplyStatus,
 } from "./protocol";
 import { maskUrl, redact } from "./redact";
+import { displayProxy, proxyFor, tunnelAgent } from "./proxy";
+import { describeNetworkError, type TlsOptions } from "./tls";
 
 /**
  * One authenticated Pipes.bot WebSocket and everything needed to keep it alive: an explicit state
@@ -46,8 +48,10 @@ export interface ConnectionOptions {
   stableAfterMs?: number;
   /** Largest inbound frame accepted; bigger ones close the socket (ws code 1009). */
   maxPayloadBytes?: number;
-  /** Extra options for `ws` (agent for proxies, TLS settings). */
-  socketOptions?: WebSocket.ClientOptions;
+  /** TLS settings (custom CA, client certificate, verification) for wss. */
+  tls?: TlsOptions;
+  /** An explicit HTTP proxy (may carry user:password); without it the environment's proxy rules apply. */
+  proxyUrl?: string;
   logger?: ConnectionLogger;
   random?: () => number;
 }
@@ -67,6 +71,8 @@ export interface StateChange {
   retryInMs?: number;
   /** HTTP status of a refused upgrade. */
   httpStatus?: number;
+  /** The system code of the last failure (e.g. a TLS or proxy code), for a precise status. */
+  errorCode?: string;
 }
 
 export interface ConnectionEvents {
@@ -101,6 +107,8 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
   private outageLogged = false;
   private welcome: ConnectedFrame | undefined;
   private lastError: string | undefined;
+  private lastErrorCode: string | undefined;
+  private proxyLogged = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private stableTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -199,8 +207,15 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
       this.fail(`invalid base URL: ${(err as Error).message}`);
       return;
     }
+    const proxy = proxyFor(url, this.options.proxyUrl);
+    const secure = url.protocol === "wss:";
+    if (proxy && !this.proxyLogged) {
+      this.proxyLogged = true;
+      this.options.logger?.info(`connecting through the proxy ${displayProxy(proxy)}`);
+    }
     const socket = new WebSocket(url, {
-      ...this.options.socketOptions,
+      ...(secure ? this.options.tls : {}),
+      ...(proxy ? { agent: tunnelAgent(proxy, secure, this.options.tls ?? {}, this.options.handshakeTimeoutMs) } : {}),
       handshakeTimeout: this.options.handshakeTimeoutMs,
       maxPayload: this.options.maxPayloadBytes,
       perMessageDeflate: false,
@@ -237,7 +252,9 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
     });
     socket.on("error", (err: Error) => {
       // 'close' always follows; remember the reason for the one log line of this outage.
-      this.lastError = redact(err.message, [this.options.apiKey]);
+      const described = describeNetworkError(err);
+      this.lastError = redact(described.message, [this.options.apiKey, this.options.proxyUrl]);
+      this.lastErrorCode = described.code;
     });
     socket.on("close", (code: number, reasonBuffer: Buffer) => {
       this.cancel(welcomeTimer);
@@ -252,9 +269,11 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
       const reason = refusedStatus
         ? `server answered HTTP ${refusedStatus} to the upgrade`
         : this.lastError ?? (code ? `closed with code ${code}${reasonBuffer.length ? ` (${reasonBuffer.toString().slice(0, 100)})` : ""}` : "connection closed");
+      const errorCode = this.lastErrorCode;
       this.lastError = undefined;
+      this.lastErrorCode = undefined;
       if (wasOpen) this.emit("disconnected");
-      this.scheduleReconnect(reason, wasOpen);
+      this.scheduleReconnect(reason, wasOpen, errorCode);
     });
   }
 
@@ -324,7 +343,7 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
     socket.terminate();
   }
 
-  private scheduleReconnect(reason: string, wasOpen: boolean): void {
+  private scheduleReconnect(reason: string, wasOpen: boolean, errorCode?: string): void {
     if (this.state === "closing" || this.state === "closed") return;
     const delay = fullJitterDelay(this.attempt, this.options.backoffBaseMs, this.options.backoffMaxMs, this.options.random);
     this.attempt++;
@@ -336,7 +355,7 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
     } else {
       this.options.logger?.debug?.(`reconnect attempt ${this.attempt} failed: ${reason}`);
     }
-    this.transition({ state: "reconnecting", reason, attempt: this.attempt, retryInMs: delay });
+    this.transition({ state: "reconnecting", reason, attempt: this.attempt, retryInMs: delay, errorCode });
     this.later(delay, () => {
       if (this.state === "reconnecting") this.open();
     });

@@ -252,6 +252,8 @@ export const ERROR_CODES = {
   NETWORK_ERROR: "NETWORK_ERROR",
   HTTP_ERROR: "HTTP_ERROR",
   DOWNLOAD_FAILED: "DOWNLOAD_FAILED",
+  TLS_ERROR: "TLS_ERROR",
+  PROXY_ERROR: "PROXY_ERROR",
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 

@@ -1,9 +1,11 @@
 import { Readable } from "node:stream";
-import { Agent, request, type Dispatcher } from "undici";
+import { Agent, ProxyAgent, request, type Dispatcher } from "undici";
 import { PipesError } from "./errors";
 import { ERROR_CODES, REST_PATHS, readRestError, restUrl, type SendMessageRequest, type SendMessageResponse } from "./protocol";
 import { redact } from "./redact";
 import { KeyedSerialQueue } from "./serial";
+import { proxyAuthorization, proxyFor } from "./proxy";
+import { describeNetworkError, isProxyErrorCode, isTlsErrorCode, type TlsOptions } from "./tls";
 
 export interface RestClientOptions {
   baseUrl: string;
@@ -16,7 +18,11 @@ export interface RestClientOptions {
   maxRetryDelayMs?: number;
   /** Delay before the first retry when the server gives no Retry-After; doubles each time. */
   retryBaseMs?: number;
-  /** For tests and proxies: the undici dispatcher to use instead of our own Agent. */
+  /** TLS settings (custom CA, client certificate, verification) for https. */
+  tls?: TlsOptions;
+  /** An explicit HTTP proxy (may carry user:password); without it the environment's proxy rules apply. */
+  proxyUrl?: string;
+  /** For tests: the undici dispatcher to use for every request instead of our own. */
   dispatcher?: Dispatcher;
 }
 
@@ -39,9 +45,10 @@ const CONNECT_ERRORS = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ENOT
  * PipesError with a code; the API key never appears in one. Sends are kept in order per conversation.
  */
 export class PipesRestClient {
-  private readonly options: Required<Omit<RestClientOptions, "dispatcher">>;
-  private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  private readonly options: Required<Omit<RestClientOptions, "dispatcher" | "tls" | "proxyUrl">> & Pick<RestClientOptions, "tls" | "proxyUrl">;
+  private readonly fixedDispatcher: Dispatcher | undefined;
+  /** One dispatcher per route: "direct", or a proxy URL (NO_PROXY is decided per target host). */
+  private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly order = new KeyedSerialQueue();
   private readonly inFlight = new Set<AbortController>();
   private closed = false;
@@ -54,9 +61,26 @@ export class PipesRestClient {
       maxAttempts: options.maxAttempts ?? 3,
       maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
       retryBaseMs: options.retryBaseMs ?? 1000,
+      tls: options.tls,
+      proxyUrl: options.proxyUrl,
     };
-    this.dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: 10_000 }, keepAliveTimeout: 10_000 });
-    this.ownsDispatcher = !options.dispatcher;
+    this.fixedDispatcher = options.dispatcher;
+  }
+
+  /** The dispatcher for a target: through the proxy that applies to it, or direct; with our TLS settings. */
+  private dispatcherFor(url: URL): Dispatcher {
+    if (this.fixedDispatcher) return this.fixedDispatcher;
+    const proxy = proxyFor(url, this.options.proxyUrl);
+    const key = proxy ? proxy.href : "direct";
+    let dispatcher = this.dispatchers.get(key);
+    if (!dispatcher) {
+      const tls = this.options.tls ?? {};
+      dispatcher = proxy
+        ? new ProxyAgent({ uri: `${proxy.protocol}//${proxy.host}`, token: proxyAuthorization(proxy), requestTls: tls, connect: { timeout: 10_000 } })
+        : new Agent({ connect: { timeout: 10_000, ...tls }, keepAliveTimeout: 10_000 });
+      this.dispatchers.set(key, dispatcher);
+    }
+    return dispatcher;
   }
 
   /** Sends text or media into a conversation; `data` is base64-streamed as the `media` field. */
@@ -154,7 +178,9 @@ export class PipesRestClient {
     this.closed = true;
     for (const controller of this.inFlight) controller.abort(new PipesError(ERROR_CODES.STOPPED, "the node was stopped"));
     this.inFlight.clear();
-    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => undefined);
+    const owned = [...this.dispatchers.values()];
+    this.dispatchers.clear();
+    await Promise.all(owned.map((dispatcher) => dispatcher.destroy().catch(() => undefined)));
   }
 
   /**
@@ -182,7 +208,7 @@ export class PipesRestClient {
       this.inFlight.delete(controller);
     };
     try {
-      const response = await request(url, { ...init, dispatcher: this.dispatcher, signal: controller.signal });
+      const response = await request(url, { ...init, dispatcher: this.dispatcherFor(url), signal: controller.signal });
       return { response, release };
     } catch (err) {
       release();
@@ -193,9 +219,11 @@ export class PipesRestClient {
   }
 
   private networkError(err: unknown): PipesError {
-    const code = errorCode(err);
-    const message = err instanceof Error ? err.message : String(err);
-    return new PipesError(ERROR_CODES.NETWORK_ERROR, redact(`network error${code ? ` (${code})` : ""}: ${message}`, [this.options.apiKey]), "client", {
+    const { code, message } = describeNetworkError(err);
+    const secrets = [this.options.apiKey, this.options.proxyUrl];
+    if (isTlsErrorCode(code)) return new PipesError(ERROR_CODES.TLS_ERROR, redact(message, secrets));
+    if (isProxyErrorCode(code)) return new PipesError(ERROR_CODES.PROXY_ERROR, redact(message, secrets));
+    return new PipesError(ERROR_CODES.NETWORK_ERROR, redact(`network error${code ? ` (${code})` : ""}: ${message}`, secrets), "client", {
       retryable: code !== undefined && CONNECT_ERRORS.has(code),
     });
   }
@@ -228,13 +256,6 @@ export class PipesRestClient {
 interface CallResult {
   response: Dispatcher.ResponseData;
   release: () => void;
-}
-
-/** The system error code of a failed request (undici sometimes wraps it in `cause`). */
-function errorCode(err: unknown): string | undefined {
-  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
-  const code = e?.code ?? e?.cause?.code;
-  return typeof code === "string" ? code : undefined;
 }
 
 function timeoutError(limitMs: number): PipesError {

@@ -3,6 +3,7 @@ import type { NodeAPI } from "node-red";
 import { PipesClient } from "../lib/client";
 import { DEFAULT_BASE_URL } from "../lib/protocol";
 import { redact } from "../lib/redact";
+import type { TlsOptions } from "../lib/tls";
 import { translator, type Translate } from "./shared/i18n";
 import { positiveNumber } from "./shared/io";
 import { useConnectionStrings } from "./shared/status";
@@ -27,7 +28,9 @@ const nodeInit = (RED: NodeAPI): void => {
     const baseUrl = (def.baseUrl || DEFAULT_BASE_URL).trim();
     const scope = def.scope === "conversation" ? "conversation" : "user";
     const conversationId = def.conversationId?.trim() || undefined;
-    const secrets = [apiKey];
+    const proxyUrl = proxyWithCredentials(def.proxyUrl, node.credentials?.proxyUsername, node.credentials?.proxyPassword);
+    const secrets = [apiKey, node.credentials?.proxyPassword, proxyUrl];
+    const tls = tlsOptions(RED, def.tls);
     const log = {
       info: (text: string) => node.log(redact(text, secrets)),
       warn: (text: string) => node.warn(redact(text, secrets)),
@@ -35,7 +38,7 @@ const nodeInit = (RED: NodeAPI): void => {
       debug: (text: string) => node.debug(redact(text, secrets)),
     };
 
-    node.configError = problemWith(t, apiKey, baseUrl, scope, conversationId);
+    node.configError = problemWith(t, apiKey, baseUrl, scope, conversationId) ?? (def.proxyUrl?.trim() && !proxyUrl ? t("problems.proxy-invalid") : undefined);
     if (node.configError) {
       node.warn(node.configError);
     } else {
@@ -57,9 +60,13 @@ const nodeInit = (RED: NodeAPI): void => {
         idleCloseMs: tuning.idleCloseMs,
         lateStatusGraceMs: tuning.lateStatusGraceMs,
         lateStatusWindowMs: tuning.lateStatusWindowMs,
+        tls,
+        proxyUrl,
         logger: log,
       });
     }
+
+    if (tls?.rejectUnauthorized === false) node.warn(t("warnings.tls-unverified"));
 
     const ownerKey = scope === "user" && apiKey ? `${baseUrl}\n${createHash("sha256").update(apiKey).digest("hex")}` : undefined;
     if (ownerKey) {
@@ -92,9 +99,32 @@ const nodeInit = (RED: NodeAPI): void => {
   }
 
   RED.nodes.registerType<PipesConfigNode, PipesConfigDef, unknown, PipesConfigCredentials>("pipes-config", PipesConfig, {
-    credentials: { apiKey: { type: "password" } },
+    credentials: { apiKey: { type: "password" }, proxyUsername: { type: "text" }, proxyPassword: { type: "password" } },
   });
 };
+
+/** The settings of the selected tls-config node (CA, client certificate, verification), if any. */
+function tlsOptions(RED: NodeAPI, id: string | undefined): TlsOptions | undefined {
+  if (!id) return undefined;
+  const tlsNode = RED.nodes.getNode(id) as unknown as { addTLSOptions?: (opts: Record<string, unknown>) => Record<string, unknown> } | null;
+  if (!tlsNode?.addTLSOptions) return undefined;
+  return tlsNode.addTLSOptions({});
+}
+
+/** The explicit proxy URL with the user and password from the credentials; undefined when unset or invalid. */
+function proxyWithCredentials(raw: string | undefined, username: string | undefined, password: string | undefined): string | undefined {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  try {
+    const url = new URL(value.includes("://") ? value : `http://${value}`);
+    if (url.protocol !== "http:") return undefined; // CONNECT tunnels over plain HTTP to the proxy only
+    if (username) url.username = encodeURIComponent(username);
+    if (password) url.password = encodeURIComponent(password);
+    return url.href;
+  } catch {
+    return undefined;
+  }
+}
 
 /** `${NAME}` in the key field reads the environment variable NAME (so flows can be committed without keys). */
 function resolveApiKey(RED: NodeAPI, node: PipesConfigNode, raw: string | undefined): string | undefined {

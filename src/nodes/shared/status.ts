@@ -1,6 +1,7 @@
 import type { NodeStatus } from "node-red";
 import type { StateChange } from "../../lib/connection";
 import type { PipesClient } from "../../lib/client";
+import { isProxyErrorCode, isTlsErrorCode } from "../../lib/tls";
 import { englishTranslator, type Translate } from "./i18n";
 
 /**
@@ -32,6 +33,9 @@ export function connectionStatus(change: StateChange, client: PipesClient): Node
         ? { fill: "green", shape: "dot", text: t("status.connected-conversation", { conversation: client.conversationId ?? "" }) }
         : { fill: "green", shape: "dot", text: t("status.connected-user") };
     case "reconnecting":
+      // Retrying will not fix a certificate or proxy problem by itself: show it in red.
+      if (isTlsErrorCode(change.errorCode)) return { fill: "red", shape: "ring", text: t("status.tls-error", { code: change.errorCode! }) };
+      if (isProxyErrorCode(change.errorCode)) return { fill: "red", shape: "ring", text: t("status.proxy-error", { code: change.errorCode! }) };
       return { fill: "yellow", shape: "ring", text: t("status.reconnecting", { attempt: change.attempt ?? 1 }) };
     case "auth_failed":
       return { fill: "red", shape: "dot", text: t("status.auth-failed") };

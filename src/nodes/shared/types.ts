@@ -12,6 +12,10 @@ export interface PipesConfigDef extends NodeDef {
   conversationId?: string;
   poolNumberId?: string;
   backoffMaxSeconds?: number | string;
+  /** An explicit HTTP proxy (http://host:port); empty: HTTP(S)_PROXY / NO_PROXY from the environment. */
+  proxyUrl?: string;
+  /** Id of a Node-RED tls-config node (custom CA, client certificate, verification). */
+  tls?: string;
   outboxLimit?: number | string;
   outboxMaxWaitSeconds?: number | string;
   /**
@@ -32,6 +36,8 @@ export interface PipesConfigDef extends NodeDef {
 
 export interface PipesConfigCredentials {
   apiKey?: string;
+  proxyUsername?: string;
+  proxyPassword?: string;
 }
 
 export interface PipesConfigNode extends Node<PipesConfigCredentials> {
