@@ -178,7 +178,7 @@ describe("proxies, TLS and keys from the environment", function () {
     });
 
     it("without the CA: a red TLS status, and REST fails with TLS_ERROR", async function () {
-      await helper.load(PIPES_NODES as never, flow(configNode(emu.url)) as never, { cfg: { apiKey: KEY } });
+      await helper.load(PIPES_NODES, flow(configNode(emu.url)) as never, { cfg: { apiKey: KEY } });
       const status = await waitForStatus("in", /^TLS: certificate not trusted/);
       assert.equal(status.fill, "red");
       const inbound = emu.inject({ fromNumber: "+1666", text: "hi" });
@@ -237,7 +237,7 @@ describe("proxies, TLS and keys from the environment", function () {
       delete process.env.NO_PROXY;
       delete process.env.no_proxy;
       const before = open.requests();
-      await helper.load(PIPES_NODES as never, flow(configNode(emu.url)) as never, { cfg: { apiKey: KEY } });
+      await helper.load(PIPES_NODES, flow(configNode(emu.url)) as never, { cfg: { apiKey: KEY } });
       await roundTrip();
       // socket + download + storage fetch + send: at least four connections through the proxy.
       assert.ok(open.requests() - before >= 4, `only ${open.requests() - before} requests went through the proxy`);
@@ -247,14 +247,14 @@ describe("proxies, TLS and keys from the environment", function () {
       process.env.HTTP_PROXY = openUrl;
       process.env.NO_PROXY = "example.com,127.0.0.1";
       const before = open.requests();
-      await helper.load(PIPES_NODES as never, flow(configNode(emu.url)) as never, { cfg: { apiKey: KEY } });
+      await helper.load(PIPES_NODES, flow(configNode(emu.url)) as never, { cfg: { apiKey: KEY } });
       await roundTrip();
       assert.equal(open.requests() - before, 0);
     });
 
     it("works through a proxy that requires authentication, with the config node's proxy credentials", async function () {
       const before = guarded.requests();
-      await helper.load(PIPES_NODES as never, flow(configNode(emu.url, { proxyUrl: guardedUrl })) as never, { cfg: { apiKey: KEY, proxyUsername: "proxyuser", proxyPassword: "proxy-secret-42" } });
+      await helper.load(PIPES_NODES, flow(configNode(emu.url, { proxyUrl: guardedUrl })) as never, { cfg: { apiKey: KEY, proxyUsername: "proxyuser", proxyPassword: "proxy-secret-42" } });
       await roundTrip();
       assert.ok(guarded.requests() - before >= 4);
       const logged = JSON.stringify(helper.log().args) + JSON.stringify(statuses("in"));
@@ -262,7 +262,7 @@ describe("proxies, TLS and keys from the environment", function () {
     });
 
     it("shows the proxy's refusal without credentials, and REST fails with PROXY_ERROR", async function () {
-      await helper.load(PIPES_NODES as never, flow(configNode(emu.url, { proxyUrl: guardedUrl })) as never, { cfg: { apiKey: KEY } });
+      await helper.load(PIPES_NODES, flow(configNode(emu.url, { proxyUrl: guardedUrl })) as never, { cfg: { apiKey: KEY } });
       const status = await waitForStatus("in", "proxy: PROXY_AUTH_REQUIRED");
       assert.equal(status.fill, "red");
       const inbound = emu.inject({ fromNumber: "+1777", text: "hi" });
@@ -298,7 +298,7 @@ describe("proxies, TLS and keys from the environment", function () {
 
     it("reads the API key from the environment with ${PIPES_API_KEY}", async function () {
       process.env.PIPES_API_KEY = KEY;
-      await helper.load(PIPES_NODES as never, flow(configNode(emu.url)) as never, { cfg: { apiKey: "${PIPES_API_KEY}" } });
+      await helper.load(PIPES_NODES, flow(configNode(emu.url)) as never, { cfg: { apiKey: "${PIPES_API_KEY}" } });
       await roundTrip();
     });
   });
