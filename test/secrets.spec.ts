@@ -315,7 +315,8 @@ describe("secrets: the API key never leaks", function () {
     assertNoSecret("GET /flows (v2)", JSON.stringify(v2.body));
 
     const creds = await helper.request().get("/credentials/pipes-config/cfg").expect(200);
-    assert.deepEqual(creds.body, { has_apiKey: true }, `GET /credentials answered ${JSON.stringify(creds.body)}`);
+    // Passwords come back only as has_<name>; the proxy user name is a text credential (shown).
+    assert.deepEqual(creds.body, { has_apiKey: true, proxyUsername: "", has_proxyPassword: false }, `GET /credentials answered ${JSON.stringify(creds.body)}`);
 
     // A deploy that carries the key in `credentials` (as the editor sends it): stored, then never exported.
     const deployed = [
@@ -330,7 +331,7 @@ describe("secrets: the API key never leaks", function () {
     assertNoSecret("GET /flows after a deploy with credentials", JSON.stringify(after.body));
     assert.ok(!after.body.some((n: { credentials?: unknown }) => n.credentials !== undefined), "a node in GET /flows carries credentials after a deploy");
     const credsAfter = await helper.request().get("/credentials/pipes-config/cfg").expect(200);
-    assert.deepEqual(credsAfter.body, { has_apiKey: true });
+    assert.deepEqual(credsAfter.body, { has_apiKey: true, proxyUsername: "", has_proxyPassword: false });
 
     // The editor side declares the key as a password credential, not as a (exported) default.
     const html = readFileSync(join(__dirname, "..", "src", "nodes", "pipes-config.html"), "utf8");
