@@ -185,7 +185,13 @@ function botOnline(emulator, ms) {
 
 function startNodeRed() {
   const redJs = require.resolve("node-red/red.js", { paths: [process.env.NODE_RED_FROM || root] });
-  const child = spawn(process.execPath, [redJs, "-u", userDir, "-s", path.join(userDir, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
+  // The emulator is on loopback: a corporate HTTP(S)_PROXY in the environment must not be used for it.
+  const loopback = "127.0.0.1,localhost,::1";
+  const noProxy = [process.env.NO_PROXY || process.env.no_proxy, loopback].filter(Boolean).join(",");
+  const child = spawn(process.execPath, [path.join(__dirname, "node-red-child.js"), redJs, "-u", userDir, "-s", path.join(userDir, "settings.js")], {
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    env: { ...process.env, NO_PROXY: noProxy, no_proxy: noProxy },
+  });
   const log = fs.createWriteStream(path.join(runDir, "node-red.log"));
   child.stdout.pipe(log);
   child.stderr.pipe(log);

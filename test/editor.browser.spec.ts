@@ -7,7 +7,7 @@
  */
 import * as assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,10 +62,19 @@ describe("editor in Chromium", function () {
       })};`,
     );
     const redJs = require.resolve("node-red/red.js", { paths: [process.env.NODE_RED_FROM ?? root] });
+    // The editor loads our nodes from dist/: say so clearly when it is not built.
+    for (const file of ["pipes-in.js", "pipes-in.html", "pipes-config.html"]) {
+      if (!existsSync(join(root, "dist", "nodes", file))) throw new Error(`dist/nodes/${file} is missing: run \`npm run build\` (npm test does)`);
+    }
     nodeRed = spawn(process.execPath, [redJs, "-u", work, "-s", join(work, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     nodeRed.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    await waitUntil("Node-RED", () => log.includes("Server now running"), nodeRed.stdout!, ["data"], 30_000);
+    nodeRed.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString())); // drained, or it could block
+    nodeRed.once("exit", () => nodeRed!.stdout!.emit("data", Buffer.alloc(0)));
+    await waitUntil("Node-RED", () => {
+      if (nodeRed!.exitCode !== null) throw new Error(`Node-RED exited early:\n${log}`);
+      return log.includes("Server now running");
+    }, nodeRed.stdout!, ["data"], 30_000);
     base = `http://127.0.0.1:${port}`;
     session = await launchBrowser({ viewport: { width: 1400, height: 850 }, timeoutMs: 20_000 });
   });
@@ -75,7 +84,9 @@ describe("editor in Chromium", function () {
     if (nodeRed && nodeRed.exitCode === null) {
       const exited = new Promise((resolve) => nodeRed!.once("exit", resolve));
       nodeRed.kill("SIGINT");
+      const force = setTimeout(() => nodeRed?.kill("SIGKILL"), 5000);
       await exited;
+      clearTimeout(force);
     }
     await emu?.stop();
     if (work) rmSync(work, { recursive: true, force: true });

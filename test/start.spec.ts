@@ -39,6 +39,31 @@ describe("npm start (scripts/start.js)", function () {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
+  it("works with a corporate proxy in the environment, and takes Node-RED down even when killed", async function () {
+    assertPhoneBuilt();
+    // A proxy that does not exist: the loopback emulator must be reached directly anyway.
+    const app = await startApp({ env: { HTTP_PROXY: "http://127.0.0.1:9", HTTPS_PROXY: "http://127.0.0.1:9" } });
+    apps.push(app);
+    await post(app, "/_emulator/inbound", { fromNumber: "+15550004242", text: "through no proxy" });
+    await app.waitForOutput("the echo", "You said: through no proxy", 10_000);
+    const pid = Number(/Node-RED PID (\d+)/.exec(app.output())?.[1]);
+    assert.ok(pid > 0, app.output());
+    app.child.kill("SIGKILL"); // no chance to clean up: Node-RED must notice on its own
+    await app.exited();
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Bounded: Node-RED stops its flows (up to ~2 s) after its parent's channel closes.
+    for (let i = 0; i < 200 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(alive(), false, `Node-RED (PID ${pid}) outlived a killed npm start`);
+    await portIsFree(app.nodeRedPort);
+  });
+
   it("prints the editor and phone addresses, chats, sends media back, shows the closed window, stops on Ctrl+C, and starts again", async function () {
     assertPhoneBuilt();
     const runDir = mkdtempSync(join(tmpdir(), "pipes-start-"));

@@ -34,6 +34,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
   private readonly ctx: EmulatorContext;
   private server: Server | undefined;
   private baseUrl: string | undefined;
+  private boundHost: string | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(options: EmulatorOptions = {}) {
@@ -71,7 +72,16 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     if (this.server) throw new Error("PipesEmulator already started");
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.onRequest(req, res);
     const server: Server = tls ? createHttpsServer({ key: tls.key, cert: tls.cert }, handler) : createServer(handler);
-    server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => this.gateway.handleUpgrade(req, socket, head));
+    server.on("upgrade", (req: IncomingMessage, socket, head: Buffer) => {
+      const refusal = this.untrusted(req);
+      if (refusal) {
+        this.log(`ws: upgrade refused: ${refusal}`);
+        socket.on("error", () => undefined);
+        socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+      }
+      this.gateway.handleUpgrade(req, socket, head);
+    });
     server.on("clientError", (error, socket) => {
       this.log(`http: client error: ${error.message}`);
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
@@ -93,6 +103,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     server.on("error", (error) => this.log(`http: server error: ${error.message}`));
     const address = server.address() as AddressInfo;
     this.baseUrl = `${tls ? "https" : "http"}://${urlHost(address.address)}:${address.port}`;
+    this.boundHost = host;
     this.log(`listening on ${this.baseUrl}`);
     return this.baseUrl;
   }
@@ -212,8 +223,44 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     };
   }
 
+  /**
+   * The emulator has no key on its control API and a published demo key: only this machine may
+   * talk to it. A Host header other than a loopback name (or the address it was started on) is DNS
+   * rebinding; an Origin of another site is a web page trying to drive it (or, on the socket, to
+   * read the bot's messages). Programs (curl, Node-RED) send no Origin. Returns why it refuses.
+   */
+  private untrusted(req: IncomingMessage): string | undefined {
+    const allowed = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+    if (this.boundHost && !["0.0.0.0", "::"].includes(this.boundHost)) allowed.add(this.boundHost.toLowerCase());
+    const hostOf = (value: string) => {
+      try {
+        return new URL(`http://${value}`).hostname.toLowerCase();
+      } catch {
+        return "";
+      }
+    };
+    const host = hostOf(req.headers.host ?? "");
+    if (!allowed.has(host) && !allowed.has(`[${host}]`)) return `Host '${req.headers.host ?? ""}' is not this machine`;
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      let originHost = "";
+      try {
+        originHost = new URL(origin).hostname.toLowerCase();
+      } catch {
+        // "null" or garbage: not ours
+      }
+      if (!allowed.has(originHost)) return `Origin '${origin}' is another site`;
+    }
+    return undefined;
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      const refusal = this.untrusted(req);
+      if (refusal) {
+        sendError(res, 403, ERROR_CODES.FORBIDDEN, `refused: ${refusal}`);
+        return;
+      }
       const url = new URL(req.url ?? "/", "http://emulator.invalid");
       if (await this.rest.handle(req, res, url)) return;
       if (await this.phone.handle(req, res, url)) return;

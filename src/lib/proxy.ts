@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
-import type { Socket } from "node:net";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { Duplex } from "node:stream";
 
@@ -67,22 +67,25 @@ export function displayProxy(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
 }
 
-/** Opens a raw tunnel to host:port through an HTTP proxy with CONNECT. */
-export function connectTunnel(proxy: URL, host: string, port: number, timeoutMs: number): Promise<Socket> {
+/** Opens a raw tunnel to host:port through an HTTP or HTTPS proxy with CONNECT. */
+export function connectTunnel(proxy: URL, host: string, port: number, timeoutMs: number, proxyTls: TlsConnectionOptions = {}): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const authority = `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
     const headers: Record<string, string> = { host: authority };
     const auth = proxyAuthorization(proxy);
     if (auth) headers["proxy-authorization"] = auth;
-    const req: ClientRequest = httpRequest({
+    // An https:// proxy is spoken to over TLS (verified with the system CAs, or the given ones).
+    const secureProxy = proxy.protocol === "https:";
+    const options = {
       host: proxy.hostname.replace(/^\[|\]$/g, ""),
-      port: Number(proxy.port) || 80,
+      port: Number(proxy.port) || (secureProxy ? 443 : 80),
       method: "CONNECT",
       path: authority,
       headers,
-      agent: false,
+      agent: false as const,
       timeout: timeoutMs,
-    });
+    };
+    const req: ClientRequest = secureProxy ? httpsRequest({ ...options, ...proxyTls }) : httpRequest(options);
     req.once("connect", (res: IncomingMessage, socket: Socket) => {
       if (res.statusCode === 200) {
         resolve(socket);
@@ -113,18 +116,32 @@ interface AgentConnectOptions {
  */
 export function tunnelAgent(proxy: URL, secure: boolean, tls: TlsConnectionOptions, timeoutMs: number): HttpAgent {
   const open = (options: AgentConnectOptions, callback: AgentCallback): void => {
-    const host = String(options.hostname ?? options.host ?? "localhost");
+    const host = String(options.hostname ?? options.host ?? "localhost").replace(/^\[|\]$/g, "");
     const port = Number(options.port) || (secure ? 443 : 80);
+    const started = Date.now();
     connectTunnel(proxy, host, port, timeoutMs).then(
       (socket) => {
         if (!secure) {
           callback(null, socket);
           return;
         }
-        const servername = options.servername ?? (/^[\d.:[\]]+$/.test(host) ? undefined : host);
-        const secured = tlsConnect({ ...tls, socket, servername });
-        secured.once("secureConnect", () => callback(null, secured));
-        secured.once("error", (err: Error) => callback(err));
+        // The certificate is checked against the target: `host` for the name check, SNI only for
+        // names (never an IP), and a servername from the tls-config node wins.
+        const servername = tls.servername || (isIP(host) ? undefined : host);
+        const secured = tlsConnect({ ...tls, socket, host, servername });
+        // The TLS handshake inside the tunnel gets what is left of the time limit; on any failure
+        // both the TLS socket and the tunnel are destroyed, so no attempt leaves a connection open.
+        const timer = setTimeout(() => secured.destroy(Object.assign(new Error("TLS handshake through the proxy timed out"), { code: "PROXY_TIMEOUT" })), Math.max(1, timeoutMs - (Date.now() - started)));
+        secured.once("secureConnect", () => {
+          clearTimeout(timer);
+          callback(null, secured);
+        });
+        secured.once("error", (err: Error) => {
+          clearTimeout(timer);
+          secured.destroy();
+          socket.destroy();
+          callback(err);
+        });
       },
       (err: Error) => callback(err),
     );

@@ -71,10 +71,13 @@ export class PipesRestClient {
   private dispatcherFor(url: URL): Dispatcher {
     if (this.fixedDispatcher) return this.fixedDispatcher;
     const proxy = proxyFor(url, this.options.proxyUrl);
-    const key = proxy ? proxy.href : "direct";
+    // The tls-config settings (a CA that replaces the system ones, a client certificate) are for the
+    // Pipes.bot host; another host (the signed storage URL) is checked against the system CAs.
+    const apiHost = url.origin === restUrl(this.options.baseUrl, "/").origin;
+    const key = `${proxy ? proxy.href : "direct"} ${apiHost ? "api" : "other"}`;
     let dispatcher = this.dispatchers.get(key);
     if (!dispatcher) {
-      const tls = this.options.tls ?? {};
+      const tls = apiHost ? (this.options.tls ?? {}) : {};
       dispatcher = proxy
         ? new ProxyAgent({ uri: `${proxy.protocol}//${proxy.host}`, token: proxyAuthorization(proxy), requestTls: tls, connect: { timeout: 10_000 } })
         : new Agent({ connect: { timeout: 10_000, ...tls }, keepAliveTimeout: 10_000 });

@@ -32,6 +32,7 @@ export function describeNetworkError(err: unknown): { code?: string; message: st
   const raw = e?.code ?? e?.cause?.code;
   const code = typeof raw === "string" ? raw : undefined;
   const message = typeof e?.message === "string" ? e.message : String(err);
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return { code, message: `TLS: the server's certificate is for another name (${code})` };
   if (isTlsErrorCode(code)) return { code, message: `TLS: the server's certificate is not trusted (${code}); add its CA in a tls-config node` };
   // undici's proxy tunnel reports a refused CONNECT only in its message.
   const proxyStatus = /Proxy response \((\d{3})\)/i.exec(message)?.[1];

@@ -38,7 +38,10 @@ const nodeInit = (RED: NodeAPI): void => {
       debug: (text: string) => node.debug(redact(text, secrets)),
     };
 
-    node.configError = problemWith(t, apiKey, baseUrl, scope, conversationId) ?? (def.proxyUrl?.trim() && !proxyUrl ? t("problems.proxy-invalid") : undefined);
+    node.configError =
+      problemWith(t, apiKey, baseUrl, scope, conversationId) ??
+      (def.proxyUrl?.trim() && !proxyUrl ? t("problems.proxy-invalid") : undefined) ??
+      (def.tls && !tls ? t("problems.tls-invalid") : undefined);
     if (node.configError) {
       node.warn(node.configError);
     } else {
@@ -106,8 +109,9 @@ const nodeInit = (RED: NodeAPI): void => {
 /** The settings of the selected tls-config node (CA, client certificate, verification), if any. */
 function tlsOptions(RED: NodeAPI, id: string | undefined): TlsOptions | undefined {
   if (!id) return undefined;
-  const tlsNode = RED.nodes.getNode(id) as unknown as { addTLSOptions?: (opts: Record<string, unknown>) => Record<string, unknown> } | null;
-  if (!tlsNode?.addTLSOptions) return undefined;
+  const tlsNode = RED.nodes.getNode(id) as unknown as { valid?: boolean; addTLSOptions?: (opts: Record<string, unknown>) => Record<string, unknown> } | null;
+  // Missing, or its files could not be read (it logs why): refuse rather than connect without them.
+  if (!tlsNode?.addTLSOptions || tlsNode.valid === false) return undefined;
   return tlsNode.addTLSOptions({});
 }
 

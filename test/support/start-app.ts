@@ -69,6 +69,8 @@ export interface StartOptions {
   runDir?: string;
   /** Resolve as soon as the process is spawned instead of waiting for the ready line. */
   noWait?: boolean;
+  /** Extra environment for npm start (e.g. a proxy). */
+  env?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -78,7 +80,7 @@ export async function startApp(options: StartOptions = {}): Promise<StartedApp> 
   const runDir = options.runDir ?? mkdtempSync(join(tmpdir(), "pipes-start-"));
   const child = spawn(process.execPath, [join(ROOT, "scripts", "start.js")], {
     cwd: ROOT,
-    env: { ...process.env, PIPES_EMULATOR_PORT: String(emulatorPort), NODE_RED_PORT: String(nodeRedPort), PIPES_RUN_DIR: runDir },
+    env: { ...process.env, ...options.env, PIPES_EMULATOR_PORT: String(emulatorPort), NODE_RED_PORT: String(nodeRedPort), PIPES_RUN_DIR: runDir },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -127,6 +129,7 @@ export async function startApp(options: StartOptions = {}): Promise<StartedApp> 
       return exited;
     },
     dispose({ keepRunDir = false } = {}) {
+      // SIGKILL is safe here: Node-RED is tied to start.js and stops when it goes (node-red-child.js).
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       if (!keepRunDir) rmSync(runDir, { recursive: true, force: true });
     },
