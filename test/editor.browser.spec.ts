@@ -8,12 +8,12 @@
 import * as assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { PipesEmulator } from "../src/emulator";
 import { launchBrowser, requireChromium, type BrowserSession } from "./support/browser";
+import { freePort } from "./support/ports";
 import { waitUntil } from "./support/wait";
 
 const KEY = "pk_editor_test_key_0000000000000000";
@@ -21,16 +21,6 @@ const root = join(__dirname, "..");
 /** The pencil beside a config-node select (Node-RED 4 and 5 name it this way; older ones "lookup"). */
 const CONFIG_EDIT_BUTTON = "#node-input-btn-connection-edit, #node-input-lookup-connection";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("editor in Chromium", function () {
   this.timeout(90_000);

@@ -7,25 +7,15 @@
 import * as assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { DEMO_API_KEY, PipesEmulator } from "../src/emulator";
+import { freePort } from "./support/ports";
 import { waitUntil } from "./support/wait";
 
 const root = join(__dirname, "..");
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("install from a packed tarball into a real Node-RED", function () {
   this.timeout(120_000);

@@ -12,10 +12,11 @@
 import * as assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PipesEmulator } from "../src/emulator";
+import { freePort } from "./support/ports";
 import { configNode, coreNodes, helper, nextInput, statuses, waitForStatus, PIPES_NODES } from "./support/nodered";
 
 const KEY = "pk_network_spec_key_000000000000000";
@@ -44,16 +45,6 @@ function requireTool(context: Mocha.Context, tool: string): string {
   throw new Error("unreachable");
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A throwaway CA and a server certificate for 127.0.0.1 signed by it. */
 function makeCertificates(dir: string): { ca: string; key: string; cert: string } {

@@ -4,31 +4,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort, portIsFree } from "./ports";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const ROOT = resolve(__dirname, "..", "..");
 
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Resolves once 127.0.0.1:port can be listened on again (rejects if it cannot). */
-export function portIsFree(port: number): Promise<void> {
-  return new Promise<void>((resolveFree, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(port, "127.0.0.1", () => probe.close(() => resolveFree()));
-  });
-}
+export { freePort, portIsFree };
 
 /**
  * The phone page runs from dist/emulator/phone once built. If the build did not copy every file of
