@@ -6,7 +6,7 @@ import { classifyMediaPayload, mediaKindFor, prepareMedia, sniffMimeType } from 
 import { parseServerFrame, readRestError, restUrl, socketUrl, type InboundMessage } from "../src/lib/protocol";
 import { maskUrl, redact } from "../src/lib/redact";
 import { prepareReplyParts, resolveRoute } from "../src/lib/reply";
-import { encodeSendBody } from "../src/lib/rest";
+import { encodeSendBody, SEND_SLICE_BYTES } from "../src/lib/rest";
 import { KeyedSerialQueue } from "../src/lib/serial";
 import { splitText } from "../src/lib/text";
 
@@ -125,7 +125,7 @@ describe("lib: media", function () {
   });
 
   it("streams a send body that is exactly the JSON of the same request", async function () {
-    for (const size of [1, 2, 3, 4, 1000, 3 * 256 * 1024 + 5]) {
+    for (const size of [1, 2, 3, 4, 1000, SEND_SLICE_BYTES + 5, 3 * 256 * 1024 + 5]) {
       const data = Buffer.alloc(size, 7);
       const body = { conversationId: "conv_1", mimeType: "image/png", caption: "hi \"there\"" };
       const { payload, length } = encodeSendBody(body, data);

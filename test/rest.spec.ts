@@ -12,13 +12,13 @@ import { Agent, type Dispatcher } from "undici";
 import { PipesEmulator } from "../src/emulator";
 import { PipesError } from "../src/lib/errors";
 import { REST_PATHS } from "../src/lib/protocol";
-import { PipesRestClient, type RestClientOptions } from "../src/lib/rest";
+import { PipesRestClient, SEND_SLICE_BYTES, type RestClientOptions } from "../src/lib/rest";
 import { waitUntil } from "./support/wait";
 
 const KEY = "pk_rest_spec_key_0000000000000000000";
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), Buffer.alloc(200, 7)]);
 /** rest.ts streams base64 in slices of this many bytes. */
-const SLICE = 3 * 256 * 1024;
+const SLICE = SEND_SLICE_BYTES;
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer, index: number) => void;
 

@@ -46,6 +46,10 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   private readonly receivers = new Set<InboundListener>();
   private readonly held: InboundMessage[] = [];
   private readonly seenIds = new Set<string>();
+  /** The ids in seenIds, oldest at seenHead once the ring is full. */
+  private readonly seenOrder: string[] = [];
+  private seenHead = 0;
+  private readonly dedupeWindow: number;
   private idleTimer: NodeJS.Timeout | undefined;
   private backlogFlush: NodeJS.Immediate | undefined;
   private stopped = false;
@@ -57,6 +61,8 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     super();
     this.setMaxListeners(0);
     this.options = options;
+    const window = options.dedupeWindow ?? 10_000;
+    this.dedupeWindow = Number.isFinite(window) ? Math.max(0, Math.floor(window)) : 10_000;
     this.scope = options.scope;
     this.conversationId = options.scope === "conversation" ? options.conversationId : undefined;
     this.connection = new PipesConnection({ ...options, logger: options.logger });
@@ -217,14 +223,23 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** Remembers recent ids in insertion order (a Set iterates oldest first), bounded. */
+  /**
+   * Remembers the last `dedupeWindow` ids. The Set answers "seen?"; the ring `seenOrder` keeps them
+   * oldest first, so evicting the oldest is O(1). (Taking the oldest from the Set itself,
+   * `values().next()`, walks over every slot deleted since the table was last rehashed: several
+   * microseconds per message once the window is full.)
+   */
   private isReplay(id: string): boolean {
     if (this.seenIds.has(id)) return true;
+    const window = this.dedupeWindow;
+    if (window === 0) return false;
     this.seenIds.add(id);
-    const window = this.options.dedupeWindow ?? 10_000;
-    if (this.seenIds.size > window) {
-      const oldest = this.seenIds.values().next().value;
-      if (oldest !== undefined) this.seenIds.delete(oldest);
+    if (this.seenOrder.length < window) {
+      this.seenOrder.push(id);
+    } else {
+      this.seenIds.delete(this.seenOrder[this.seenHead]);
+      this.seenOrder[this.seenHead] = id;
+      this.seenHead = (this.seenHead + 1) % window;
     }
     return false;
   }

@@ -34,6 +34,25 @@ export interface MediaDownloader {
 
 /** The msg.payload for an inbound message (pipes-api.md §3.2), downloading media when asked. */
 export async function inboundPayload(message: InboundMessage, download?: MediaDownloader): Promise<InboundContent> {
+  const ready = immediatePayload(message, download);
+  if (ready) return ready;
+  // immediatePayload leaves out exactly this case: media to download, within the size limit.
+  const media = message.media!;
+  try {
+    const file = await download!.client.download(media.downloadUrl!, download!.maxBytes);
+    return { payload: file.data, mimetype: media.mimeType || file.mimeType, filename: media.fileName };
+  } catch (err) {
+    const error = toPipesError(err);
+    return { payload: media, mimetype: media.mimeType, filename: media.fileName, mediaError: { code: error.code, message: error.message } };
+  }
+}
+
+/**
+ * inboundPayload without the wait, for every message that needs no download (all of them unless
+ * "download media" is on): the same content, computed at once. Undefined when media is to be
+ * downloaded; use inboundPayload then.
+ */
+export function immediatePayload(message: InboundMessage, download?: MediaDownloader): InboundContent | undefined {
   const text = message.text ?? message.body;
   switch (message.type) {
     case "text":
@@ -52,13 +71,7 @@ export async function inboundPayload(message: InboundMessage, download?: MediaDo
     if (media.byteSize > download.maxBytes) {
       return { payload: media, ...base, mediaError: { code: "MEDIA_TOO_LARGE", message: `media is ${media.byteSize} bytes; the download limit is ${download.maxBytes} bytes` } };
     }
-    try {
-      const file = await download.client.download(media.downloadUrl, download.maxBytes);
-      return { payload: file.data, mimetype: media.mimeType || file.mimeType, filename: media.fileName };
-    } catch (err) {
-      const error = toPipesError(err);
-      return { payload: media, ...base, mediaError: { code: error.code, message: error.message } };
-    }
+    return undefined;
   }
   // Unsupported or unknown types: the type's own field when there is one, else the text.
   // Own fields only: a type named "constructor" or "__proto__" must not reach Object.prototype.

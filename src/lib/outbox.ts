@@ -123,10 +123,17 @@ export class Outbox {
    * that fails cancels the parts after it (they are not sent). Resolves with every part's status;
    * rejects with the first failure, saying how many parts went out before it.
    */
-  async enqueueAll(replies: WhatsAppReply[], options: EnqueueOptions): Promise<ReplyStatus[]> {
+  enqueueAll(replies: WhatsAppReply[], options: EnqueueOptions): Promise<ReplyStatus[]> {
     if (this.count + replies.length > this.options.limit) {
-      throw new PipesError(ERROR_CODES.QUEUE_FULL, `${this.count} replies are already waiting (limit ${this.options.limit}); this message (${replies.length} parts) was not sent`);
+      return Promise.reject(new PipesError(ERROR_CODES.QUEUE_FULL, `${this.count} replies are already waiting (limit ${this.options.limit}); this message (${replies.length} parts) was not sent`));
     }
+    // One part (nearly every reply): no group to cancel and no part count to add to an error, so
+    // skip the bookkeeping below; the reply is queued exactly as it would be there.
+    if (replies.length === 1) return this.enqueue(replies[0], options).then(asList);
+    return this.enqueueParts(replies, options);
+  }
+
+  private async enqueueParts(replies: WhatsAppReply[], options: EnqueueOptions): Promise<ReplyStatus[]> {
     const group = {};
     const pending = replies.map((reply) => this.enqueue(reply, { ...options, group }));
     for (const promise of pending) promise.catch(() => undefined); // awaited below, in order
@@ -307,6 +314,10 @@ export class Outbox {
       }
     }, every);
   }
+}
+
+function asList(status: ReplyStatus): ReplyStatus[] {
+  return [status];
 }
 
 function statusError(status: ReplyStatus): PipesError {

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeMessage } from "node-red";
-import { inboundPayload, acceptsType, parseTypeFilter } from "../lib/inbound";
+import { acceptsType, immediatePayload, inboundPayload, parseTypeFilter, type InboundContent } from "../lib/inbound";
 import type { InboundMessage } from "../lib/protocol";
 import { KeyedSerialQueue } from "../lib/serial";
 import { redact } from "../lib/redact";
@@ -29,8 +29,9 @@ const nodeInit = (RED: NodeAPI): void => {
     const maxBytes = Math.floor(positiveNumber(def.maxMediaMB, 16) * 1024 * 1024);
     const order = new KeyedSerialQueue();
 
-    const deliver = async (message: InboundMessage): Promise<void> => {
-      const content = await inboundPayload(message, downloadMedia ? { client, maxBytes } : undefined);
+    const downloader = downloadMedia ? { client, maxBytes } : undefined;
+
+    const emit = (message: InboundMessage, content: InboundContent): void => {
       const msg: NodeMessage & Record<string, unknown> = {
         _msgid: RED.util.generateId(),
         payload: content.payload,
@@ -46,12 +47,43 @@ const nodeInit = (RED: NodeAPI): void => {
       node.send(msg);
     };
 
+    const deliver = async (message: InboundMessage): Promise<void> => {
+      emit(message, await inboundPayload(message, downloader));
+    };
+
+    const failed = (message: InboundMessage, err: unknown): void => {
+      node.error(redact(`could not deliver message ${message.messageId}: ${toPipesError(err).message}`, []));
+    };
+
+    /** Messages per conversation still in the chain below (waiting for, or in, a download). */
+    const chained = new Map<string, number>();
+
     const receive = (message: InboundMessage) => {
       if (!acceptsType(accepted, message.type)) return;
+      const conversationId = message.conversationId;
+      // Nothing to download and nothing of this conversation in the chain: send it now. Same order
+      // and content as through the chain, without its promises (several per message).
+      if (!chained.has(conversationId)) {
+        const content = immediatePayload(message, downloader);
+        if (content) {
+          try {
+            emit(message, content);
+          } catch (err) {
+            failed(message, err);
+          }
+          return;
+        }
+      }
       // Downloads are async: a per-conversation chain keeps a text from overtaking the image before it.
-      order.run(message.conversationId, () => deliver(message)).catch((err: unknown) => {
-        node.error(redact(`could not deliver message ${message.messageId}: ${toPipesError(err).message}`, []));
-      });
+      chained.set(conversationId, (chained.get(conversationId) ?? 0) + 1);
+      order
+        .run(conversationId, () => deliver(message))
+        .catch((err: unknown) => failed(message, err))
+        .finally(() => {
+          const left = (chained.get(conversationId) ?? 1) - 1;
+          if (left > 0) chained.set(conversationId, left);
+          else chained.delete(conversationId);
+        });
     };
 
     const stopStatus = showConnectionStatus(node, client);
