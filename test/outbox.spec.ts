@@ -95,6 +95,24 @@ describe("outbox: stop-and-wait per conversation", function () {
     short.stop();
   });
 
+  it("limits replies waiting to be sent, not replies written and awaiting their status", async function () {
+    const bounded = new Outbox(transport, { limit: 2, maxWaitMs: 60_000 });
+    // Connected: three conversations, one reply each, all written at once: none is refused.
+    const written = ["a", "b", "c"].map((c) => bounded.enqueue(reply(c, c), { timeoutMs: 5000 }));
+    assert.equal(transport.written.length, 3);
+    assert.equal(bounded.waiting, 0);
+    // Behind them in their conversations, two may wait; the third is refused.
+    const queued = [bounded.enqueue(reply("a", "a2"), { timeoutMs: 5000 }), bounded.enqueue(reply("b", "b2"), { timeoutMs: 5000 })];
+    assert.equal((await rejection(bounded.enqueue(reply("c", "c2"), { timeoutMs: 5000 }))).code, "QUEUE_FULL");
+    for (const c of ["a", "b", "c"]) bounded.handleStatus(ok(c, `w-${c}`));
+    await Promise.all(written);
+    for (const c of ["a", "b"]) bounded.handleStatus(ok(c, `w-${c}2`));
+    await Promise.all(queued);
+    assert.equal(bounded.size, 0);
+    assert.equal(bounded.waiting, 0);
+    bounded.stop();
+  });
+
   it("after a time-out, waits for the late status so it is never credited to the next reply", async function () {
     const late = new Outbox(transport, { limit: 5, maxWaitMs: 60_000, lateStatusGraceMs: 5000 });
     const first = late.enqueue(reply("a", "1"), { timeoutMs: 30 });

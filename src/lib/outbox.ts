@@ -71,6 +71,8 @@ interface Conversation {
 export class Outbox {
   private readonly conversations = new Map<string, Conversation>();
   private count = 0;
+  /** Of those, written and awaiting their status (at most one per conversation). */
+  private written = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
@@ -83,10 +85,19 @@ export class Outbox {
     return this.count;
   }
 
+  /**
+   * Replies not written yet: what the limit bounds. A written reply awaiting its status is bounded
+   * already (one per conversation, each with its time-out), so a burst into many conversations
+   * while connected is not refused; replies piling up while disconnected are.
+   */
+  get waiting(): number {
+    return this.count - this.written;
+  }
+
   /** Resolves with the success status; rejects with a PipesError (the server's code, or ours). */
   enqueue(reply: WhatsAppReply, options: EnqueueOptions): Promise<ReplyStatus> {
-    if (this.count >= this.options.limit) {
-      return Promise.reject(new PipesError(ERROR_CODES.QUEUE_FULL, `${this.count} replies are already waiting (limit ${this.options.limit}); this one was not sent`));
+    if (this.waiting >= this.options.limit) {
+      return Promise.reject(new PipesError(ERROR_CODES.QUEUE_FULL, `${this.waiting} replies are already waiting to be sent (limit ${this.options.limit}); this one was not sent`));
     }
     return new Promise<ReplyStatus>((resolve, reject) => {
       const conversation = this.conversation(reply.conversationId);
@@ -112,6 +123,7 @@ export class Outbox {
     clearTimeout(conversation.statusTimer);
     conversation.statusTimer = undefined;
     conversation.inFlight = undefined;
+    this.written--;
     this.count--;
     if (status.success) entry.resolve(status);
     else this.fail(entry, statusError(status));
@@ -124,8 +136,8 @@ export class Outbox {
    * rejects with the first failure, saying how many parts went out before it.
    */
   enqueueAll(replies: WhatsAppReply[], options: EnqueueOptions): Promise<ReplyStatus[]> {
-    if (this.count + replies.length > this.options.limit) {
-      return Promise.reject(new PipesError(ERROR_CODES.QUEUE_FULL, `${this.count} replies are already waiting (limit ${this.options.limit}); this message (${replies.length} parts) was not sent`));
+    if (this.waiting + replies.length > this.options.limit) {
+      return Promise.reject(new PipesError(ERROR_CODES.QUEUE_FULL, `${this.waiting} replies are already waiting to be sent (limit ${this.options.limit}); this message (${replies.length} parts) was not sent`));
     }
     // One part (nearly every reply): no group to cancel and no part count to add to an error, so
     // skip the bookkeeping below; the reply is queued exactly as it would be there.
@@ -167,6 +179,7 @@ export class Outbox {
         clearTimeout(conversation.statusTimer);
         conversation.statusTimer = undefined;
         conversation.inFlight = undefined;
+        this.written--;
         this.count--;
         this.fail(entry, new PipesError(ERROR_CODES.OUTCOME_UNKNOWN, "the reply was sent, but the connection dropped before Pipes.bot confirmed it; it was not resent, to avoid a duplicate"));
       }
@@ -212,6 +225,7 @@ export class Outbox {
     }
     this.conversations.clear();
     this.count = 0;
+    this.written = 0;
   }
 
   /** Rejects a written reply; the later parts of its message (same conversation) are not sent. */
@@ -249,12 +263,14 @@ export class Outbox {
     if (!this.transport.send(entry.frame)) return;
     conversation.queue.shift();
     conversation.inFlight = entry;
+    this.written++;
     conversation.statusTimer = setTimeout(() => this.timedOut(id, conversation, entry), entry.options.timeoutMs);
   }
 
   private timedOut(id: string, conversation: Conversation, entry: Entry): void {
     if (conversation.inFlight !== entry) return;
     conversation.inFlight = undefined;
+    this.written--;
     conversation.statusTimer = undefined;
     this.count--;
     // Mark the conversation as owing a late status before anything else looks at it. Not when this
