@@ -24,6 +24,21 @@ const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(
 const TLS_NODE = coreNodes("network/05-tls.js");
 const TUNING = { handshakeTimeoutMs: 2000, backoffBaseMs: 50, stableAfterMs: 200, idleCloseMs: 100 };
 
+/**
+ * The whole path once, in the loaded flow: connected; an inbound picture downloaded into a Buffer
+ * (API request + storage fetch); the picture sent back over REST.
+ */
+async function roundTrip(emu: PipesEmulator): Promise<void> {
+  await waitForStatus("in", "connected (user)");
+  const received = nextInput("rx");
+  const inbound = emu.inject({ fromNumber: "+1555", media: { data: PNG, mimeType: "image/png" } });
+  const msg = await received;
+  assert.ok(Buffer.isBuffer(msg.payload) && msg.payload.equals(PNG), JSON.stringify(msg.mediaError));
+  const ok = nextInput("ok");
+  helper.getNode("media").receive({ payload: PNG, pipes: inbound });
+  await ok;
+}
+
 /** A Node-RED tls-config node as its editor saves it (every text field present). */
 function tlsConfig(fields: Record<string, unknown>): Record<string, unknown> {
   return { id: "tls", type: "tls-config", name: "", cert: "", key: "", ca: "", certname: "", keyname: "", caname: "", servername: "", alpnprotocol: "", verifyservercert: true, ...fields };
@@ -161,14 +176,7 @@ describe("proxies, TLS and keys from the environment", function () {
 
     it("connects with the CA from a tls-config node: socket, REST send and media download over TLS", async function () {
       await helper.load([...PIPES_NODES, ...TLS_NODE] as never, flow(configNode(emu.url, { tls: "tls" }), [tlsConfig({ ca: certs.ca, verifyservercert: true })]) as never, { cfg: { apiKey: KEY } });
-      await waitForStatus("in", "connected (user)");
-      const received = nextInput("rx");
-      const inbound = emu.inject({ fromNumber: "+1555", media: { data: PNG, mimeType: "image/png" } });
-      const msg = await received;
-      assert.ok(Buffer.isBuffer(msg.payload) && msg.payload.equals(PNG), JSON.stringify(msg.mediaError));
-      const ok = nextInput("ok");
-      helper.getNode("media").receive({ payload: PNG, pipes: inbound });
-      await ok;
+      await roundTrip(emu);
       assert.equal(emu.sent().length, 1);
     });
 
@@ -224,24 +232,13 @@ describe("proxies, TLS and keys from the environment", function () {
       emu.reset();
     });
 
-    async function roundTrip(): Promise<void> {
-      await waitForStatus("in", "connected (user)");
-      const received = nextInput("rx");
-      const inbound = emu.inject({ fromNumber: "+1555", media: { data: PNG, mimeType: "image/png" } });
-      const msg = await received;
-      assert.ok(Buffer.isBuffer(msg.payload) && msg.payload.equals(PNG), JSON.stringify(msg.mediaError));
-      const ok = nextInput("ok");
-      helper.getNode("media").receive({ payload: PNG, pipes: inbound });
-      await ok;
-    }
-
     it("uses HTTP_PROXY from the environment for the socket, sends, downloads and the storage fetch", async function () {
       process.env.HTTP_PROXY = openUrl;
       delete process.env.NO_PROXY;
       delete process.env.no_proxy;
       const before = open.requests();
       await helper.load(PIPES_NODES, flow(configNode(emu.url)) as never, { cfg: { apiKey: KEY } });
-      await roundTrip();
+      await roundTrip(emu);
       // The socket has its own tunnel; the REST calls (download, storage fetch, send) share pooled ones.
       assert.ok(open.requests() - before >= 2, `only ${open.requests() - before} tunnels through the proxy`);
     });
@@ -253,7 +250,7 @@ describe("proxies, TLS and keys from the environment", function () {
       process.env.NO_PROXY = "127.0.0.1";
       let before = open.tunnels().length;
       await helper.load(PIPES_NODES, flow(configNode(`http://localhost:${port}`)) as never, { cfg: { apiKey: KEY } });
-      await roundTrip();
+      await roundTrip(emu);
       let tunnels = open.tunnels().slice(before);
       assert.ok(tunnels.length >= 2 && tunnels.every((t) => t.startsWith("localhost:")), `tunnels: ${tunnels.join(", ")}`);
       await helper.unload();
@@ -261,7 +258,7 @@ describe("proxies, TLS and keys from the environment", function () {
       process.env.NO_PROXY = "localhost";
       before = open.tunnels().length;
       await helper.load(PIPES_NODES, flow(configNode(`http://localhost:${port}`)) as never, { cfg: { apiKey: KEY } });
-      await roundTrip();
+      await roundTrip(emu);
       tunnels = open.tunnels().slice(before);
       assert.deepEqual(tunnels, [`127.0.0.1:${port}`], "only the storage fetch went through the proxy");
     });
@@ -271,14 +268,14 @@ describe("proxies, TLS and keys from the environment", function () {
       process.env.NO_PROXY = "example.com,127.0.0.1";
       const before = open.requests();
       await helper.load(PIPES_NODES, flow(configNode(emu.url)) as never, { cfg: { apiKey: KEY } });
-      await roundTrip();
+      await roundTrip(emu);
       assert.equal(open.requests() - before, 0);
     });
 
     it("works through a proxy that requires authentication, with the config node's proxy credentials", async function () {
       const before = guarded.requests();
       await helper.load(PIPES_NODES, flow(configNode(emu.url, { proxyUrl: guardedUrl })) as never, { cfg: { apiKey: KEY, proxyUsername: "proxyuser", proxyPassword: "proxy-secret-42" } });
-      await roundTrip();
+      await roundTrip(emu);
       assert.ok(guarded.requests() - before >= 2);
       const logged = JSON.stringify(helper.log().args) + JSON.stringify(statuses("in"));
       assert.ok(!logged.includes("proxy-secret-42"), "the proxy password never reaches a log or status");
@@ -304,14 +301,7 @@ describe("proxies, TLS and keys from the environment", function () {
         delete process.env.no_proxy;
         const before = open.requests();
         await helper.load([...PIPES_NODES, ...TLS_NODE] as never, flow(configNode(secure.url, { tls: "tls" }), [tlsConfig({ ca: certs.ca })]) as never, { cfg: { apiKey: KEY } });
-        await waitForStatus("in", "connected (user)");
-        const received = nextInput("rx");
-        const inbound = secure.inject({ fromNumber: "+1555", media: { data: PNG, mimeType: "image/png" } });
-        const msg = await received;
-        assert.ok(Buffer.isBuffer(msg.payload) && msg.payload.equals(PNG), JSON.stringify(msg.mediaError));
-        const ok = nextInput("ok");
-        helper.getNode("media").receive({ payload: PNG, pipes: inbound });
-        await ok;
+        await roundTrip(secure);
         assert.ok(open.requests() - before >= 2, `only ${open.requests() - before} tunnels through the proxy`);
       } finally {
         await helper.unload();
