@@ -3,9 +3,9 @@ import type { PipesClient } from "../lib/client";
 import { PipesError } from "../lib/errors";
 import { ERROR_CODES } from "../lib/protocol";
 import { prepareReplyParts, resolveRoute, type LongTextMode, type Route } from "../lib/reply";
-import { configFor, fail, hasFailureWires, positiveNumber, succeed, type Done, type Send } from "./shared/io";
+import { configFor, fail, fieldValue, hasFailureWires, positiveNumber, readField, readNow, succeed, type Done, type Send } from "./shared/io";
 import { misconfiguredStatus, showConnectionStatus } from "./shared/status";
-import type { PipesReplyDef, TypedInputType } from "./shared/types";
+import type { PipesReplyDef } from "./shared/types";
 
 /**
  * pipes-reply: sends msg.payload as a text reply into the conversation the msg came from, over the
@@ -41,19 +41,18 @@ const nodeInit = (RED: NodeAPI): void => {
     });
 
     /**
-     * The four fields, then the send. The fields are read as evaluate() in shared/io.ts reads them
-     * (same calls, same errors), but a field Node-RED answers at once (msg, str, num, env, ...) is
-     * not wrapped in a promise: with every field answered at once, the reply is queued in the same
-     * tick, without 4 promises and a Promise.all per message. Failures still arrive as a rejection.
+     * The four fields, then the send. With every field answered at once (msg, str, num, env, ...),
+     * the reply is queued in the same tick, without 4 promises and a Promise.all per message.
+     * Failures still arrive as a rejection.
      */
     function reply(client: PipesClient, msg: NodeMessageInFlow): Promise<Record<string, unknown>> {
       const fields = [
-        read(msg, def.text ?? "payload", def.textType ?? "msg"),
-        read(msg, def.conversationId, def.conversationIdType),
-        read(msg, def.poolNumberId, def.poolNumberIdType),
-        read(msg, def.toNumber, def.toNumberType),
+        readField(RED, node, msg, def.text ?? "payload", def.textType ?? "msg"),
+        readField(RED, node, msg, def.conversationId, def.conversationIdType),
+        readField(RED, node, msg, def.poolNumberId, def.poolNumberIdType),
+        readField(RED, node, msg, def.toNumber, def.toNumberType),
       ];
-      if (fields.every(isRead)) {
+      if (fields.every(readNow)) {
         try {
           return sendReply(client, msg, fields.map((field) => (field as { value: unknown }).value));
         } catch (err) {
@@ -61,7 +60,7 @@ const nodeInit = (RED: NodeAPI): void => {
           return Promise.reject(err);
         }
       }
-      return Promise.all(fields.map(settle)).then((values) => sendReply(client, msg, values));
+      return Promise.all(fields.map(fieldValue)).then((values) => sendReply(client, msg, values));
     }
 
     /** Sends the text of `values` ([text, conversationId, poolNumberId, toNumber]); throws what cannot be sent. */
@@ -101,33 +100,6 @@ const nodeInit = (RED: NodeAPI): void => {
       };
     }
 
-    /**
-     * One typedInput field, as shared/io.ts evaluate() reads it: empty is undefined; a Node-RED
-     * error is a BAD_INPUT PipesError; a throw is passed on as it is. Settled at once when Node-RED
-     * calls back at once, else a promise.
-     */
-    function read(msg: NodeMessageInFlow, value: string | undefined, type: TypedInputType | undefined): Field {
-      if (value === undefined || value === "") return EMPTY;
-      let field: Field | undefined;
-      let later: ((result: Field) => void) | undefined;
-      try {
-        RED.util.evaluateNodeProperty(value, type ?? "str", node, msg, (err: Error | null, result: unknown) => {
-          const settled: Field = err ? { ok: false, error: new PipesError("BAD_INPUT", `cannot read ${type ?? "str"} '${value}': ${err.message}`) } : { ok: true, value: result };
-          if (later) later(settled);
-          else field ??= settled;
-        });
-      } catch (err) {
-        return field ?? { ok: false, error: err };
-      }
-      if (field) return field;
-      return new Promise<Field>((resolve) => {
-        later = (settled) => {
-          later = () => undefined; // the first answer counts, as with a promise
-          resolve(settled);
-        };
-      }).then(settle);
-    }
-
     node.on("close", (removed: boolean, done: () => void) => {
       stopStatus();
       if (client && transport === "ws") client.releaseSocket(node, removed).then(done, () => done());
@@ -137,20 +109,6 @@ const nodeInit = (RED: NodeAPI): void => {
 
   RED.nodes.registerType("pipes-reply", PipesReply);
 };
-
-type Field = { ok: true; value: unknown } | { ok: false; error: unknown } | Promise<unknown>;
-const EMPTY: Field = { ok: true, value: undefined };
-
-function isRead(field: Field): boolean {
-  return !(field instanceof Promise) && field.ok;
-}
-
-/** A field as a promise of its value (rejected with its error). */
-function settle(field: Field): Promise<unknown> {
-  if (field instanceof Promise) return field;
-  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what Node-RED threw, as evaluate() rejects
-  return field.ok ? Promise.resolve(field.value) : Promise.reject(field.error);
-}
 
 /** For a split text, say how many parts went out before the failure (REST parts go one by one). */
 function partial(err: unknown, sent: number, total: number): unknown {

@@ -6,15 +6,52 @@ import type { PipesConfigNode, TypedInputType } from "./types";
 export type Send = (msg: NodeMessage | (NodeMessage | null)[]) => void;
 export type Done = (err?: Error) => void;
 
-/** Reads a typedInput value for this msg; an empty field reads as undefined (use the default). */
-export function evaluate(RED: NodeAPI, node: Node, msg: NodeMessageInFlow, value: string | undefined, type: TypedInputType | undefined): Promise<unknown> {
-  if (value === undefined || value === "") return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
+/**
+ * One typedInput field for this msg: empty reads as undefined (use the default); a Node-RED error is
+ * a BAD_INPUT PipesError; a throw is passed on as it is. Settled at once when Node-RED calls back at
+ * once (msg, str, num, env, ...), else a promise (flow/global context stores, jsonata), so a hot
+ * path with only immediate fields needs no promise per field.
+ */
+export type Field = { ok: true; value: unknown } | { ok: false; error: unknown } | Promise<unknown>;
+const EMPTY: Field = { ok: true, value: undefined };
+
+export function readField(RED: NodeAPI, node: Node, msg: NodeMessageInFlow, value: string | undefined, type: TypedInputType | undefined): Field {
+  if (value === undefined || value === "") return EMPTY;
+  let field: Field | undefined;
+  let later: ((result: Field) => void) | undefined;
+  try {
     RED.util.evaluateNodeProperty(value, type ?? "str", node, msg, (err: Error | null, result: unknown) => {
-      if (err) reject(new PipesError("BAD_INPUT", `cannot read ${type ?? "str"} '${value}': ${err.message}`));
-      else resolve(result);
+      const settled: Field = err ? { ok: false, error: new PipesError("BAD_INPUT", `cannot read ${type ?? "str"} '${value}': ${err.message}`) } : { ok: true, value: result };
+      if (later) later(settled);
+      else field ??= settled;
     });
-  });
+  } catch (err) {
+    return field ?? { ok: false, error: err };
+  }
+  if (field) return field;
+  return new Promise<Field>((resolve) => {
+    later = (settled) => {
+      later = () => undefined; // the first answer counts, as with a promise
+      resolve(settled);
+    };
+  }).then(fieldValue);
+}
+
+/** True when the field was read at once, without an error. */
+export function readNow(field: Field): field is { ok: true; value: unknown } {
+  return !(field instanceof Promise) && field.ok;
+}
+
+/** A field as a promise of its value (rejected with its error). */
+export function fieldValue(field: Field): Promise<unknown> {
+  if (field instanceof Promise) return field;
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what Node-RED threw, passed on as it is
+  return field.ok ? Promise.resolve(field.value) : Promise.reject(field.error);
+}
+
+/** Reads a typedInput value for this msg as a promise (see readField). */
+export function evaluate(RED: NodeAPI, node: Node, msg: NodeMessageInFlow, value: string | undefined, type: TypedInputType | undefined): Promise<unknown> {
+  return fieldValue(readField(RED, node, msg, value, type));
 }
 
 /** The config node behind a `connection` property, or the reason it cannot be used. */
