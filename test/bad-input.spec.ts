@@ -50,6 +50,12 @@ interface Case {
 }
 
 let emu: PipesEmulator;
+
+/** The emulator refuses media over 1000 bytes (our client's own limit is far higher); undoes itself. */
+function smallServerMediaLimit(): () => void {
+  emu.configure({ maxMediaBytes: 1000 });
+  return () => emu.configure({ maxMediaBytes: 64 * 1024 * 1024 }); // the emulator's default
+}
 /** A node as the EventEmitter it is (the helper emits "input" and "call:*" on it). */
 const emitterOf = (id: string) => helper.getNode(id) as unknown as EventEmitter;
 const sentTexts = (c: Ctx) => emu.sent({ conversationId: c.conv.conversationId }).map((s) => s.text);
@@ -183,10 +189,7 @@ const MEDIA_CASES: Case[] = [
     name: "a Buffer just over the server's size limit (413)",
     node: "media",
     msg: (c) => ({ payload: Buffer.concat([PNG, Buffer.alloc(2000)]), pipes: c.conv }),
-    setup: () => {
-      emu.configure({ maxMediaBytes: 1000 });
-      return () => emu.configure({ maxMediaBytes: 64 * 1024 * 1024 });
-    },
+    setup: smallServerMediaLimit,
     code: "MEDIA_TOO_LARGE",
     decidedBy: "server",
     status: 413,
@@ -195,10 +198,7 @@ const MEDIA_CASES: Case[] = [
     name: "a Buffer far over the server's size limit (413 before the body is read)",
     node: "media",
     msg: (c) => ({ payload: Buffer.concat([PNG, Buffer.alloc(300 * 1024)]), pipes: c.conv }),
-    setup: () => {
-      emu.configure({ maxMediaBytes: 1000 });
-      return () => emu.configure({ maxMediaBytes: 64 * 1024 * 1024 });
-    },
+    setup: smallServerMediaLimit,
     code: "MEDIA_TOO_LARGE",
     decidedBy: "server",
     status: 413,
