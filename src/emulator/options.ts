@@ -42,6 +42,8 @@ export interface EmulatorOptions {
   presignedTtlMs?: number;
   /** Largest decoded media for a REST send; the real limit is UNSTATED (§8). Default 64 MiB. */
   maxMediaBytes?: number;
+  /** Real-time delay before the storage answers a presigned download (a slow object store). Default 0. */
+  storageDelayMs?: number;
   /** Real-time delay before each reply_status frame. Default 0. */
   replyStatusDelayMs?: number;
   /**
@@ -81,6 +83,7 @@ function defaults(): ResolvedOptions {
     presignedTtlMs: LIMITS.presignedUrlTtlMs,
     maxMediaBytes: 64 * 1024 * 1024,
     replyStatusDelayMs: 0,
+    storageDelayMs: 0,
     foreignConversationReply: "silent",
     outOfScopeReply: "error",
     requireReplyRouting: true,
@@ -97,6 +100,7 @@ const NON_NEGATIVE_NUMBERS = [
   "mediaTtlMs",
   "presignedTtlMs",
   "replyStatusDelayMs",
+  "storageDelayMs",
 ] as const;
 const POSITIVE_INTEGERS = ["queuePerSender", "maxMediaBytes"] as const;
 

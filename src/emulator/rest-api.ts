@@ -32,6 +32,8 @@ const DEFAULT_CODE_BY_STATUS: Record<number, string> = {
 
 export class RestApi {
   private injected: { remaining: number; failure: InjectedSendFailure } | undefined;
+  /** Presigned downloads in progress (a test can watch how many a client runs at once). */
+  private storageActive = 0;
 
   constructor(private readonly ctx: EmulatorContext) {}
 
@@ -168,6 +170,19 @@ export class RestApi {
       sendError(res, 403, ERROR_CODES.FORBIDDEN, "presigned URL expired or invalid");
       return;
     }
+    this.storageActive++;
+    this.ctx.emit("storage", { active: this.storageActive });
+    res.once("close", () => {
+      this.storageActive--;
+      this.ctx.emit("storage", { active: this.storageActive });
+    });
+    const delay = this.ctx.options().storageDelayMs;
+    if (delay > 0) setTimeout(() => this.serveStored(res, stored), delay);
+    else this.serveStored(res, stored);
+  }
+
+  private serveStored(res: ServerResponse, stored: { mimeType: string; bytes: Buffer; fileName?: string }): void {
+    if (res.destroyed) return;
     const headers: Record<string, string> = {
       "Content-Type": stored.mimeType,
       "Content-Length": String(stored.bytes.length),

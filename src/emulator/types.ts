@@ -114,6 +114,8 @@ export interface EmulatorEvents {
   /** Every injected inbound message, with where it went. */
   inbound: [{ message: InboundMessage; outcome: "live" | "queued" }];
   refused: [RefusedRecord];
+  /** A presigned download started or ended; `active` counts those in progress. */
+  storage: [{ active: number }];
   clock: [{ advancedMs: number; now: number }];
   reset: [];
 }
