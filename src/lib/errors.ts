@@ -34,9 +34,19 @@ export function badInput(message: string): PipesError {
   return new PipesError(ERROR_CODES.BAD_INPUT, message);
 }
 
-/** Turns anything thrown into a PipesError, keeping PipesErrors as they are. */
+/**
+ * Turns anything thrown into a PipesError, keeping PipesErrors as they are. Network failures are
+ * turned into PipesErrors where they happen (rest.ts), so anything else that arrives here was thrown
+ * by code (ours, or a property of the msg that throws): INTERNAL_ERROR, never NETWORK_ERROR.
+ */
 export function toPipesError(err: unknown): PipesError {
-  if (err instanceof PipesError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new PipesError(ERROR_CODES.NETWORK_ERROR, message);
+  let message: string;
+  try {
+    if (err instanceof PipesError) return err;
+    message = err instanceof Error ? err.message : String(err);
+  } catch {
+    // a Proxy or an object whose every property throws: it cannot even be looked at
+    message = "an error that cannot be described";
+  }
+  return new PipesError(ERROR_CODES.INTERNAL_ERROR, `internal error: ${message}`);
 }

@@ -37,11 +37,25 @@ export function classifyMediaPayload(payload: unknown): MediaSource & { mimeType
     }
     if (MEDIA_ID_PATTERN.test(value)) return { mode: "id", mediaId: value };
     const dataUri = /^data:([\w.+-]+\/[\w.+-]+)?(;[^,]*)?;base64,(.*)$/is.exec(value);
-    if (dataUri) return { mode: "base64", data: Buffer.from(dataUri[3], "base64"), mimeType: dataUri[1] };
+    if (dataUri) return { mode: "base64", data: decodeBase64(dataUri[3]), mimeType: dataUri[1] };
     throw badInput("media string is neither an https:// URL nor a 21-character media id; send a Buffer for file contents");
   }
   const kind = payload === null ? "null" : typeof payload;
   throw badInput(`media payload must be a Buffer, an https:// URL or a media id, got ${kind}`);
+}
+
+/**
+ * Strict base64 (standard or URL-safe alphabet, padding optional, line breaks ignored as in MIME):
+ * Node's own decoder skips every character it does not know, so "this is not base64" would
+ * silently become bytes.
+ */
+function decodeBase64(text: string): Buffer {
+  const compact = text.replace(/\r?\n/g, "");
+  if (!compact) throw badInput("the data: URI has no data after base64,");
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(compact) || compact.length % 4 === 1 || (compact.includes("=") && compact.length % 4 !== 0)) {
+    throw badInput("the data: URI is not valid base64");
+  }
+  return Buffer.from(compact, "base64");
 }
 
 function isSerialisedBuffer(value: unknown): value is { type: "Buffer"; data: number[] } {

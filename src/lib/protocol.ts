@@ -254,6 +254,10 @@ export const ERROR_CODES = {
   DOWNLOAD_FAILED: "DOWNLOAD_FAILED",
   TLS_ERROR: "TLS_ERROR",
   PROXY_ERROR: "PROXY_ERROR",
+  /** A node's own settings are unusable (a number out of range, a password in the proxy URL, ...). */
+  INVALID_CONFIG: "INVALID_CONFIG",
+  /** A fault inside this package (a bug, or a msg that broke our code); never a network problem. */
+  INTERNAL_ERROR: "INTERNAL_ERROR",
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
@@ -330,7 +334,7 @@ export function parseServerFrame(raw: string | Buffer): ParseResult<ServerFrame>
       const missing = missingStrings(frame, ["userId", "connectionId", "scope"]);
       if (missing.length) return { ok: false, reason: `connected frame lacks ${missing.join(", ")}` };
       if (frame.scope !== "user" && frame.scope !== "conversation") {
-        return { ok: false, reason: `connected frame has unknown scope '${String(frame.scope)}'` };
+        return { ok: false, reason: `connected frame has unknown scope '${String(frame.scope).slice(0, 64)}'` };
       }
       return { ok: true, value: frame as unknown as ConnectedFrame };
     }

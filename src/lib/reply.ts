@@ -24,6 +24,7 @@ function replyText(value: unknown): string {
     if (value.trim() === "") throw badInput("reply text is empty");
     return value;
   }
+  if (typeof value === "number" && !Number.isFinite(value)) throw badInput(`reply text is the number ${String(value)}; refusing to send it as text`);
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
   if (value === undefined || value === null) throw badInput("reply text is missing (msg.payload is empty)");
   if (Buffer.isBuffer(value)) throw badInput("reply text is a Buffer; convert it to a string first, or send it with pipes-send-media");
@@ -60,7 +61,10 @@ export function resolveRoute(node: Partial<Record<keyof Route, unknown>>, pipes:
 function pick(fromNode: unknown, fromMsg: unknown, what: string): string | undefined {
   for (const value of [fromNode, fromMsg]) {
     if (value === undefined || value === null || value === "") continue;
-    if (typeof value === "number") return String(value);
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) throw badInput(`${what} is the number ${String(value)}`);
+      return String(value);
+    }
     if (typeof value !== "string") throw badInput(`${what} must be a string, got ${typeof value}`);
     const trimmed = value.trim();
     if (trimmed) return trimmed;

@@ -158,7 +158,12 @@ export class PipesRestClient {
       await response.body.dump();
       first.release();
       if (typeof location !== "string") throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, `media download answered ${response.statusCode} without a Location`, "server", { status: response.statusCode });
-      const target = new URL(location, source);
+      let target: URL;
+      try {
+        target = new URL(location, source);
+      } catch {
+        throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to an invalid URL", "server", { status: response.statusCode });
+      }
       if (target.protocol !== "https:" && target.protocol !== "http:") throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to a non-HTTP URL", "server");
       // The signed storage URL carries its own authorisation: never our key.
       const second = await this.call(target, limit, limit, { method: "GET", headers: {} });
@@ -236,7 +241,9 @@ export class PipesRestClient {
     const { code, message } = readRestError(body);
     const retryAfterMs = parseRetryAfter(result.headers["retry-after"]);
     const fallback = status === 401 ? ERROR_CODES.UNAUTHORIZED : status === 403 ? ERROR_CODES.FORBIDDEN : status === 413 ? ERROR_CODES.MEDIA_TOO_LARGE : status === 429 ? ERROR_CODES.RATE_LIMITED : ERROR_CODES.HTTP_ERROR;
-    const text = redact(message ?? `Pipes.bot answered HTTP ${status}`, [this.options.apiKey]);
+    // The server's own words, but never a whole page of them in a msg or a log line.
+    const said = message && message.length > 500 ? `${message.slice(0, 500)}…` : message;
+    const text = redact(said ?? `Pipes.bot answered HTTP ${status}`, [this.options.apiKey]);
     return new PipesError(code ?? fallback, text, "server", { status, retryAfterMs });
   }
 
