@@ -10,7 +10,7 @@ import { PipesEmulator } from "../src/emulator";
 import { PipesClient, type ClientOptions } from "../src/lib/client";
 import { PipesError } from "../src/lib/errors";
 import type { InboundMessage } from "../src/lib/protocol";
-import { waitUntil } from "./support/wait";
+import { collect, waitUntil } from "./support/wait";
 
 const KEY = "pk_client_spec_key_000000000000000";
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(16, 3)]);
@@ -79,6 +79,63 @@ describe("client", function () {
     await waitUntil("both receivers served", () => first.length === 1 && second.length === 1, events, ["got"]);
     assert.deepEqual(first.map((m) => m.messageId), [held.messageId]);
     assert.deepEqual(second.map((m) => m.messageId), [held.messageId]);
+  });
+
+  it("holds at most holdBytes of messages and says in the log which ones it dropped", async function () {
+    const errors: string[] = [];
+    const events = new EventEmitter();
+    const c = make({ holdBytes: 3000, logger: { info: () => undefined, warn: () => undefined, error: (text) => events.emit("error-line", errors.push(text)) } });
+    c.acquireSocket({});
+    await state(c, "open");
+    const sent = Array.from({ length: 10 }, (_, i) => emu.inject({ fromNumber: "+1", text: `${i} ${"x".repeat(1000)}` }));
+    await waitUntil("a drop reported", () => errors.length > 0, events, ["error-line"]);
+    assert.match(errors[0], /dropped \d+ held message\(s\), oldest first, to stay within 1000 messages and 3 KB/);
+    assert.ok(errors[0].includes(sent[0].messageId), "the log names the dropped message");
+    const got: InboundMessage[] = [];
+    c.addReceiver((m) => events.emit("got", got.push(m)));
+    await waitUntil("the held messages delivered", () => got.length > 0, events, ["got"]);
+    assert.ok(got.length <= 2, `${got.length} messages of ~1.1 KB were held within 3000 bytes`);
+    assert.equal(got.at(-1)!.messageId, sent[9].messageId, "the newest is kept");
+  });
+
+  it("hands what it held when it stopped to the next client of the same account, with its replay filter", async function () {
+    const lines: string[] = [];
+    const first = new PipesClient({ baseUrl: emu.url, apiKey: KEY, scope: "user", backoffBaseMs: 10, logger: { info: (t) => lines.push(t), warn: (t) => lines.push(t) } });
+    first.acquireSocket({});
+    await state(first, "open");
+    const delivered = collect(emu, "delivered", 2);
+    const held = [emu.inject({ fromNumber: "+1", text: "one" }), emu.inject({ fromNumber: "+2", text: "two" })];
+    await delivered;
+    await first.stop();
+    assert.ok(lines.some((w) => w.includes("2 WhatsApp message(s) arrived while this connection was stopping") && w.includes(held[0].messageId)), lines.join("\n"));
+
+    const infos: string[] = [];
+    const events = new EventEmitter();
+    const c = make({ logger: { info: (t) => infos.push(t), warn: () => undefined } });
+    const got: InboundMessage[] = [];
+    c.addReceiver((m) => events.emit("got", got.push(m)));
+    await waitUntil("the handed-over messages", () => got.length === 2, events, ["got"]);
+    assert.deepEqual(got.map((m) => m.text), ["one", "two"]);
+    assert.ok(infos.some((i) => /took over 2 WhatsApp message/.test(i)));
+    // The same message once more (a replay after the deploy) is dropped: the filter came along.
+    c.acquireSocket({});
+    await state(c, "open");
+    emu.inject({ fromNumber: "+1", text: "one", messageId: held[0].messageId });
+    const fresh = emu.inject({ fromNumber: "+3", text: "three" });
+    await waitUntil("the next message", () => got.length === 3, events, ["got"]);
+    assert.equal(got[2].messageId, fresh.messageId, "the replayed message was delivered again");
+  });
+
+  it("logs each message as lost, by id, when no client of the account takes them over", async function () {
+    const errors: string[] = [];
+    const events = new EventEmitter();
+    const lonely = new PipesClient({ baseUrl: emu.url, apiKey: KEY, scope: "conversation", conversationId: "conv_nobody_takes", handoverTtlMs: 30, backoffBaseMs: 10, logger: { info: () => undefined, warn: () => undefined, error: (t) => events.emit("error-line", errors.push(t)) } });
+    const message = emu.inject({ fromNumber: "+1", text: "starts conv" });
+    // Deliver straight into the client as its socket would (the emulator's conversation ids are its own).
+    (lonely as unknown as { dispatch(m: InboundMessage, bytes: number): void }).dispatch({ ...message, conversationId: "conv_nobody_takes" }, 200);
+    await lonely.stop();
+    await waitUntil("the loss logged", () => errors.length > 0, events, ["error-line"]);
+    assert.match(errors[0], new RegExp(`lost inbound message ${message.messageId}: no pipes-config with the same key started`));
   });
 
   it("refuses replies and REST sends outside a conversation scope before sending", async function () {

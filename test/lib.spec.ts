@@ -1,13 +1,18 @@
 import * as assert from "node:assert/strict";
+import * as v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import { fullJitterDelay } from "../src/lib/backoff";
-import { PipesError } from "../src/lib/errors";
+import { DownloadGate } from "../src/lib/download-gate";
+import { PipesError, toPipesError } from "../src/lib/errors";
 import { acceptsType, inboundPayload, parseTypeFilter } from "../src/lib/inbound";
 import { classifyMediaPayload, mediaKindFor, prepareMedia, sniffMimeType } from "../src/lib/media";
 import { parseServerFrame, readRestError, restUrl, socketUrl, type InboundMessage } from "../src/lib/protocol";
 import { maskUrl, redact } from "../src/lib/redact";
 import { prepareReplyParts, resolveRoute } from "../src/lib/reply";
 import { encodeSendBody, SEND_SLICE_BYTES } from "../src/lib/rest";
+import { ReplayFilter } from "../src/lib/replay-filter";
 import { KeyedSerialQueue } from "../src/lib/serial";
+import { MAX_TIMER_MS, NUMBER_SETTINGS, readNumberSetting, readTuning } from "../src/lib/settings";
 import { splitText } from "../src/lib/text";
 
 const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex");
@@ -225,3 +230,150 @@ describe("lib: protocol, redaction, backoff, ordering", function () {
     assert.equal(queue.activeKeys, 0);
   });
 });
+
+/** Best of three runs of `fn`, in milliseconds (the fastest run is the least disturbed by the machine). */
+function fastestOf3(fn: () => void): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 3; i++) {
+    const started = process.hrtime.bigint();
+    fn();
+    best = Math.min(best, Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  return best;
+}
+
+describe("lib: hardening against hostile input", function () {
+  it("splits text with long runs of spaces in linear time: 4x the text costs about 4x, not 16x", function () {
+    this.timeout(60_000);
+    // "a" + 4000 spaces + "b": the old trailing-whitespace regex backtracked over every run (seconds per MB).
+    const unit = "a" + " ".repeat(4000) + "b";
+    const small = unit.repeat(64); // 256 KB
+    const large = unit.repeat(256); // 1 MB
+    const parts = splitText(large);
+    assert.ok(parts.every((p) => p.length <= 4096 && p.trim() === p));
+    assert.equal(parts.join("").replace(/\s/g, ""), "ab".repeat(256), "no letter lost");
+    const ratio = fastestOf3(() => splitText(large)) / Math.max(0.5, fastestOf3(() => splitText(small)));
+    // Linear: ~4. Quadratic (the old splitter): ~16. A generous line between the two.
+    assert.ok(ratio < 9, `4x the text took ${ratio.toFixed(1)}x the time: splitting is not linear`);
+  });
+
+  it("refuses data: URIs whose data is not base64 (Node's decoder would skip the bad characters)", function () {
+    assert.equal(code(() => classifyMediaPayload("data:image/png;base64,this is not base64 at all")), "BAD_INPUT");
+    assert.equal(code(() => classifyMediaPayload("data:image/png;base64,")), "BAD_INPUT");
+    assert.equal(code(() => classifyMediaPayload("data:image/png;base64,a")), "BAD_INPUT");
+    assert.equal(code(() => classifyMediaPayload("data:image/png;base64,ab=c")), "BAD_INPUT");
+    const good = classifyMediaPayload(`data:image/png;base64,${PNG.toString("base64")}`);
+    assert.ok(good.mode === "base64" && good.data.equals(PNG));
+    const wrapped = classifyMediaPayload(`data:image/png;base64,${PNG.toString("base64").replace(/(.{8})/g, "$1\r\n")}`);
+    assert.ok(wrapped.mode === "base64" && wrapped.data.equals(PNG), "MIME-style line breaks are allowed");
+    const unpadded = classifyMediaPayload(`data:image/png;base64,${PNG.toString("base64url")}`);
+    assert.ok(unpadded.mode === "base64" && unpadded.data.equals(PNG), "the URL-safe alphabet without padding is allowed");
+  });
+
+  it("refuses NaN and Infinity as reply text and as routing", function () {
+    assert.equal(code(() => prepareReplyParts(Number.NaN, "split")), "BAD_INPUT");
+    assert.equal(code(() => prepareReplyParts(Number.NEGATIVE_INFINITY, "split")), "BAD_INPUT");
+    assert.equal(code(() => resolveRoute({ conversationId: Number.NaN }, undefined, false)), "BAD_INPUT");
+    assert.deepEqual(prepareReplyParts(42, "split"), ["42"]);
+  });
+
+  it("gives exceptions from code their own code, never NETWORK_ERROR", function () {
+    assert.equal(toPipesError(new TypeError("x is not a function")).code, "INTERNAL_ERROR");
+    const hostile = new Proxy({}, { get: () => { throw new Error("no"); }, getPrototypeOf: () => { throw new Error("no"); } });
+    assert.equal(toPipesError(hostile).code, "INTERNAL_ERROR");
+  });
+
+  it("reads numeric settings: empty takes the default, anything outside the range is a problem that names it", function () {
+    assert.deepEqual(readNumberSetting("timeout", "", NUMBER_SETTINGS.timeout), { ok: true, value: 30 });
+    assert.deepEqual(readNumberSetting("timeout", " 0.25 ", NUMBER_SETTINGS.timeout), { ok: true, value: 0.25 });
+    for (const bad of [0, -1, "abc", Number.NaN, 86_401, 2_147_484, "1e10", {}, true]) {
+      const result = readNumberSetting("timeout", bad, NUMBER_SETTINGS.timeout);
+      assert.ok(!result.ok, `timeout ${JSON.stringify(bad)} was accepted`);
+    }
+    assert.ok(!readNumberSetting("outboxLimit", "0.5", NUMBER_SETTINGS.outboxLimit).ok);
+    assert.ok(readNumberSetting("outboxLimit", "10", NUMBER_SETTINGS.outboxLimit).ok);
+    assert.equal(readTuning({ handshakeTimeoutMs: "abc" }).problem?.setting, "tuning.handshakeTimeoutMs");
+    assert.equal(readTuning({ pingIntervalMs: MAX_TIMER_MS + 1 }).problem?.setting, "tuning.pingIntervalMs");
+    assert.deepEqual(readTuning({ backoffBaseMs: 20, unknown: "ignored" }), { values: { backoffBaseMs: 20 } });
+    assert.equal(readTuning([1]).problem?.setting, "tuning");
+  });
+
+  it("remembers huge message ids by their hash: bounded memory, replays still caught", function () {
+    const filter = new ReplayFilter(1000);
+    const before = heapAfterGc();
+    const huge = (n: number) => Buffer.alloc(256 * 1024, 97 + (n % 26)).toString("latin1") + n; // 256 KB, flat
+    for (let i = 0; i < 300; i++) assert.equal(filter.isReplay(huge(i)), false);
+    assert.equal(filter.isReplay(huge(7)), true, "a replayed huge id is still caught");
+    const grown = heapAfterGc() - before;
+    // 300 ids of 256 KB kept as they are: 75 MB. As hashes: a few tens of KB.
+    assert.ok(grown < 8 * 1024 * 1024, `the filter grew the heap by ${(grown / 1024 / 1024).toFixed(1)} MB`);
+    assert.equal(filter.isReplay("short-id"), false);
+    assert.equal(filter.isReplay("short-id"), true);
+  });
+});
+
+describe("lib: download gate", function () {
+  /** A task that finishes when `release()` is called; counts how many run at once. */
+  function harness() {
+    let running = 0;
+    let peak = 0;
+    const releases: (() => void)[] = [];
+    const task = () => {
+      running++;
+      peak = Math.max(peak, running);
+      return new Promise<void>((resolve) => releases.push(() => {
+        running--;
+        resolve();
+      }));
+    };
+    const releaseAll = async () => {
+      while (releases.length) {
+        releases.shift()!();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    return { task, releaseAll, peak: () => peak };
+  }
+
+  it("runs at most `concurrency` at once and starts the rest in arrival order", async function () {
+    const gate = new DownloadGate({ concurrency: 2, maxBytes: 1000, maxWaiting: 100 });
+    const h = harness();
+    const order: number[] = [];
+    const all = Array.from({ length: 6 }, (_, i) => gate.run(10, () => (order.push(i), h.task())));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(gate.active, 2);
+    assert.equal(gate.queued, 4);
+    await h.releaseAll();
+    await Promise.all(all);
+    assert.equal(h.peak(), 2);
+    assert.deepEqual(order, [0, 1, 2, 3, 4, 5]);
+  });
+
+  it("keeps the reserved bytes within the budget; one download larger than the budget runs alone", async function () {
+    const gate = new DownloadGate({ concurrency: 10, maxBytes: 100, maxWaiting: 100 });
+    const h = harness();
+    const all = [gate.run(60, h.task), gate.run(60, h.task), gate.run(500, h.task), gate.run(10, h.task)];
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(gate.active, 1, "the second 60 would exceed 100");
+    await h.releaseAll();
+    await Promise.all(all);
+    assert.equal(h.peak(), 1);
+  });
+
+  it("refuses at once (QUEUE_FULL) past its waiting limit", async function () {
+    const gate = new DownloadGate({ concurrency: 1, maxBytes: 100, maxWaiting: 2 });
+    const h = harness();
+    const accepted = [gate.run(1, h.task), gate.run(1, h.task), gate.run(1, h.task)];
+    await assert.rejects(gate.run(1, h.task), (err: PipesError) => err.code === "QUEUE_FULL");
+    await h.releaseAll();
+    await Promise.all(accepted);
+  });
+});
+
+function heapAfterGc(): number {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}

@@ -1,16 +1,22 @@
+import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { PipesConnection, type ConnectionLogger, type ConnectionOptions, type StateChange } from "./connection";
+import { DownloadGate } from "./download-gate";
 import { PipesError } from "./errors";
+import { claimHandovers, depositHandover, type Handover, type HeldMessage } from "./handover";
 import { Outbox } from "./outbox";
 import { ERROR_CODES, type ConnectionScope, type InboundMessage, type ReplyStatus, type WhatsAppReply } from "./protocol";
 import { PipesRestClient, type DownloadedMedia, type SendBody } from "./rest";
 import type { SendMessageResponse } from "./protocol";
+import { ReplayFilter } from "./replay-filter";
 
 /**
  * Everything one Pipes.bot account/scope needs, shared by every node that uses it: ONE socket
- * (started by the first socket user, stopped by the last), the reply outbox, the REST client,
- * inbound dispatch with replay protection, and a small holding buffer for inbound messages that
- * arrive while no receiver is registered (between the close and restart of a redeployed node).
+ * (opened by the first node that receives, closed after the last), the reply outbox, the REST
+ * client, bounded media downloads, inbound dispatch with replay protection, and a small holding
+ * buffer for inbound messages that arrive while no receiver is registered (between the close and
+ * restart of a redeployed node). What it still holds when it stops goes to the next client of the
+ * same account (see handover.ts).
  */
 
 export interface ClientOptions extends Omit<ConnectionOptions, "logger"> {
@@ -22,12 +28,26 @@ export interface ClientOptions extends Omit<ConnectionOptions, "logger"> {
   /** See OutboxOptions: pause after a time-out, and how long a late status is still expected. */
   lateStatusGraceMs?: number;
   lateStatusWindowMs?: number;
-  /** Inbound messages held while no receiver is registered. */
+  /** Inbound messages held while no receiver is registered: at most this many... */
   holdLimit?: number;
+  /** ...and at most this many bytes (of the frames they came in). */
+  holdBytes?: number;
   /** Message ids remembered to drop exact replays. */
   dedupeWindow?: number;
+  /** Media downloads at once, bytes being downloaded at once, and downloads waiting for a turn. */
+  downloadConcurrency?: number;
+  downloadBufferBytes?: number;
+  downloadQueueLimit?: number;
+  /** How long messages left by a stopped client wait for the next client of the account. */
+  handoverTtlMs?: number;
   logger?: ConnectionLogger & { error?(text: string): void };
 }
+
+/** A node that uses the socket: receivers (pipes-in) read from it; senders only write replies. */
+export type SocketRole = "receiver" | "sender";
+
+/** Held messages cover a redeploy (seconds of traffic): 4 MB is thousands of ordinary messages. */
+const DEFAULT_HOLD_BYTES = 4 * 1024 * 1024;
 
 export interface ClientEvents {
   state: [StateChange];
@@ -42,27 +62,27 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   readonly scope: ConnectionScope;
   readonly conversationId: string | undefined;
   private readonly options: ClientOptions;
-  private readonly socketUsers = new Set<object>();
+  private readonly socketUsers = new Map<object, SocketRole>();
   private readonly receivers = new Set<InboundListener>();
-  private readonly held: InboundMessage[] = [];
-  private readonly seenIds = new Set<string>();
-  /** The ids in seenIds, oldest at seenHead once the ring is full. */
-  private readonly seenOrder: string[] = [];
-  private seenHead = 0;
-  private readonly dedupeWindow: number;
+  private held: HeldMessage[] = [];
+  private heldBytes = 0;
+  private readonly replayFilter: ReplayFilter;
+  private readonly downloads: DownloadGate;
+  private readonly account: string;
+  private readonly releaseHandovers: () => void;
   private idleTimer: NodeJS.Timeout | undefined;
   private backlogFlush: NodeJS.Immediate | undefined;
   private stopped = false;
   private warnedUnmatched = false;
   private warnedHolding = false;
   private readonly frameWarnings = new Set<string>();
+  private droppedHeld: HeldMessage[] = [];
 
   constructor(options: ClientOptions) {
     super();
     this.setMaxListeners(0);
     this.options = options;
-    const window = options.dedupeWindow ?? 10_000;
-    this.dedupeWindow = Number.isFinite(window) ? Math.max(0, Math.floor(window)) : 10_000;
+    this.replayFilter = new ReplayFilter(options.dedupeWindow ?? 10_000);
     this.scope = options.scope;
     this.conversationId = options.scope === "conversation" ? options.conversationId : undefined;
     this.connection = new PipesConnection({ ...options, logger: options.logger });
@@ -74,6 +94,11 @@ export class PipesClient extends EventEmitter<ClientEvents> {
       onUnmatchedStatus: (status) => this.unmatchedStatus(status),
     });
     this.rest = new PipesRestClient({ baseUrl: options.baseUrl, apiKey: options.apiKey, timeoutMs: options.restTimeoutMs, tls: options.tls, proxyUrl: options.proxyUrl });
+    this.downloads = new DownloadGate({
+      concurrency: options.downloadConcurrency ?? 4,
+      maxBytes: options.downloadBufferBytes ?? 32 * 1024 * 1024,
+      maxWaiting: options.downloadQueueLimit ?? 1000,
+    });
 
     this.connection.on("state", (change) => {
       this.emit("state", change);
@@ -83,18 +108,43 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.connection.on("connected", () => this.outbox.flush());
     this.connection.on("disconnected", () => this.outbox.connectionLost());
     this.connection.on("reply_status", (status) => this.outbox.handleStatus(status));
-    this.connection.on("message", (message) => this.dispatch(message));
+    this.connection.on("message", (message, bytes) => this.dispatch(message, bytes));
     this.connection.on("frame_error", (reason) => this.frameError(reason));
+
+    // Messages a previous client of this account held when it stopped (a full deploy) are ours now.
+    this.account = accountKey(options);
+    const { waiting, release } = claimHandovers(this.account, (handover) => this.adopt(handover));
+    this.releaseHandovers = release;
+    if (waiting) this.adopt(waiting);
+  }
+
+  /** True once stop() was called: every send fails with STOPPED from then on. */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /**
+   * Whether socket replies go over the socket. A user-scoped socket collects the account's offline
+   * queue when it connects, so it is opened only for nodes that read what arrives (pipes-in): a flow
+   * with only socket pipes-reply nodes sends over REST instead of draining messages nobody reads.
+   */
+  get repliesOverSocket(): boolean {
+    const state = this.connection.state;
+    return state !== "idle" && state !== "closed" && state !== "closing";
   }
 
   get state(): StateChange {
     return this.connection.status;
   }
 
-  /** A node that needs the socket (receives, or replies over it). The first one opens it. */
-  acquireSocket(user: object): void {
+  /**
+   * A node that uses the socket. Receivers open it; senders keep it only on a conversation-scoped
+   * connection (which never collects the offline queue), see repliesOverSocket.
+   */
+  acquireSocket(user: object, role: SocketRole = "receiver"): void {
     if (this.stopped) return;
-    this.socketUsers.add(user);
+    this.socketUsers.set(user, role);
+    if (!this.needsSocket()) return;
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     this.connection.start();
@@ -108,7 +158,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   async releaseSocket(user: object, removed: boolean): Promise<void> {
     this.socketUsers.delete(user);
     this.outbox.cancel(user);
-    if (this.socketUsers.size > 0 || this.stopped) return;
+    if (this.needsSocket() || this.stopped) return;
     if (removed) {
       await this.closeSocket();
       return;
@@ -116,8 +166,13 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      if (this.socketUsers.size === 0) void this.closeSocket();
+      if (!this.needsSocket()) void this.closeSocket();
     }, this.options.idleCloseMs ?? 5000);
+  }
+
+  private needsSocket(): boolean {
+    for (const role of this.socketUsers.values()) if (role === "receiver" || this.scope === "conversation") return true;
+    return false;
   }
 
   /**
@@ -128,12 +183,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   addReceiver(listener: InboundListener): () => void {
     this.receivers.add(listener);
     this.warnedHolding = false;
-    if (this.held.length && !this.backlogFlush) {
-      this.backlogFlush = setImmediate(() => {
-        this.backlogFlush = undefined;
-        for (const message of this.held.splice(0)) this.dispatch(message, false);
-      });
-    }
+    this.flushHeldSoon();
     return () => this.receivers.delete(listener);
   }
 
@@ -160,9 +210,21 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     return this.rest.send(body, data, timeoutMs);
   }
 
-  download(downloadUrl: string, maxBytes: number, timeoutMs?: number): Promise<DownloadedMedia> {
-    return this.rest.download(downloadUrl, maxBytes, timeoutMs);
+  /**
+   * Downloads inbound media, waiting for a turn (see DownloadGate): `expectedBytes` (the size the
+   * message declares, when it does) is what the download reserves of the connection's budget.
+   */
+  download(downloadUrl: string, maxBytes: number, timeoutMs?: number, expectedBytes?: number): Promise<DownloadedMedia> {
+    if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
+    const reserve = typeof expectedBytes === "number" && Number.isFinite(expectedBytes) && expectedBytes > 0 ? Math.min(expectedBytes, maxBytes) : maxBytes;
+    return this.downloads.run(reserve, () => this.rest.download(downloadUrl, maxBytes, timeoutMs));
   }
+
+  /** Downloads running and waiting (for tests and status). */
+  get downloadLoad(): { active: number; queued: number } {
+    return { active: this.downloads.active, queued: this.downloads.queued };
+  }
+
 
   /** A conversation-scoped connection may only reply into its own conversation (pipes-api.md §2.5). */
   scopeRefusal(conversationId: string): PipesError | undefined {
@@ -172,7 +234,11 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     return undefined;
   }
 
-  /** Everything stops: socket, timers, outbox (waiting replies fail), REST requests. */
+  /**
+   * Everything stops: socket, timers, outbox (waiting replies fail), REST requests. Messages that
+   * arrive on the closing socket are still read; whatever is held then goes to the next client of
+   * this account (a full deploy), or is reported as lost if none starts.
+   */
   async stop(timeoutMs = 1500): Promise<void> {
     this.stopped = true;
     clearTimeout(this.idleTimer);
@@ -181,14 +247,45 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.backlogFlush = undefined;
     this.socketUsers.clear();
     this.receivers.clear();
-    this.held.length = 0;
     this.outbox.stop();
     await Promise.all([this.connection.stop(timeoutMs), this.rest.close()]);
+    this.releaseHandovers();
+    this.handOver();
+  }
+
+  private handOver(): void {
+    const messages = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    const ttlMs = this.options.handoverTtlMs ?? 30_000;
+    if (messages.length) {
+      // Normal during a full deploy under traffic; only a message nobody takes over is an error.
+      this.options.logger?.info(
+        `${messages.length} WhatsApp message(s) arrived while this connection was stopping (${describeIds(messages)}); they go to the next pipes-config with the same key and scope, or are logged as lost if none starts within ${Math.round(ttlMs / 1000)} s`,
+      );
+    }
+    depositHandover(this.account, { messages, replayFilter: this.replayFilter }, ttlMs, (lost) => {
+      for (const held of lost) this.options.logger?.error?.(`lost inbound message ${describeId(held.message)}: no pipes-config with the same key started to receive it after a stop`);
+    });
+  }
+
+  /** Takes over what a stopped client of this account left: its held messages first, then ours. */
+  private adopt(handover: Handover): void {
+    this.replayFilter.adopt(handover.replayFilter);
+    if (!handover.messages.length) return;
+    this.held = [...handover.messages, ...this.held];
+    this.heldBytes += handover.messages.reduce((sum, held) => sum + held.bytes, 0);
+    this.options.logger?.info(`took over ${handover.messages.length} WhatsApp message(s) from the connection this one replaces`);
+    this.trimHeld();
+    this.flushHeldSoon();
   }
 
   private async closeSocket(): Promise<void> {
     await this.connection.stop();
     this.outbox.connectionLost();
+    // Nobody receives any more (user scope): replies still queued for the socket would wait for a
+    // connection that no node will open again.
+    if (!this.needsSocket()) this.outbox.failQueued(new PipesError(ERROR_CODES.NOT_CONNECTED, "the socket was closed: no pipes-in uses this connection any more; the reply was not sent"));
   }
 
   private terminalState(): PipesError | undefined {
@@ -198,54 +295,65 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     return undefined;
   }
 
-  private dispatch(message: InboundMessage, checkReplay = true): void {
-    if (checkReplay && this.isReplay(message.messageId)) {
-      this.options.logger?.debug?.(`dropped a replayed message ${message.messageId}`);
+  private dispatch(message: InboundMessage, bytes: number, checkReplay = true): void {
+    if (checkReplay && this.replayFilter.isReplay(message.messageId)) {
+      this.options.logger?.debug?.(`dropped a replayed message ${describeId(message)}`);
       return;
     }
     if (this.receivers.size === 0) {
-      this.hold(message);
+      this.hold({ message, bytes });
       return;
     }
     for (const receiver of this.receivers) receiver(message);
   }
 
-  private hold(message: InboundMessage): void {
-    const limit = this.options.holdLimit ?? 1000;
-    this.held.push(message);
-    if (this.held.length > limit) {
-      this.held.shift();
-      this.options.logger?.error?.(`no pipes-in node is receiving; dropped the oldest held message (holding ${limit})`);
-    }
-    if (!this.warnedHolding) {
+  /** Messages held while nobody listened go out one tick later, to every receiver registered by then. */
+  private flushHeldSoon(): void {
+    if (!this.held.length || this.backlogFlush || this.receivers.size === 0) return;
+    this.backlogFlush = setImmediate(() => {
+      this.backlogFlush = undefined;
+      if (this.receivers.size === 0) return; // they left again: keep holding
+      const held = this.held;
+      this.held = [];
+      this.heldBytes = 0;
+      for (const { message, bytes } of held) this.dispatch(message, bytes, false);
+    });
+  }
+
+  private hold(held: HeldMessage): void {
+    this.held.push(held);
+    this.heldBytes += held.bytes;
+    this.trimHeld();
+    if (!this.warnedHolding && !this.stopped) {
       this.warnedHolding = true;
       this.options.logger?.warn("a WhatsApp message arrived but no pipes-in node uses this connection; holding it until one starts");
     }
   }
 
-  /**
-   * Remembers the last `dedupeWindow` ids. The Set answers "seen?"; the ring `seenOrder` keeps them
-   * oldest first, so evicting the oldest is O(1). (Taking the oldest from the Set itself,
-   * `values().next()`, walks over every slot deleted since the table was last rehashed: several
-   * microseconds per message once the window is full.)
-   */
-  private isReplay(id: string): boolean {
-    if (this.seenIds.has(id)) return true;
-    const window = this.dedupeWindow;
-    if (window === 0) return false;
-    this.seenIds.add(id);
-    if (this.seenOrder.length < window) {
-      this.seenOrder.push(id);
-    } else {
-      this.seenIds.delete(this.seenOrder[this.seenHead]);
-      this.seenOrder[this.seenHead] = id;
-      this.seenHead = (this.seenHead + 1) % window;
+  /** Keeps the hold buffer within its count and byte limits, oldest out first, and says which were dropped. */
+  private trimHeld(): void {
+    const limit = this.options.holdLimit ?? 1000;
+    const maxBytes = this.options.holdBytes ?? DEFAULT_HOLD_BYTES;
+    while (this.held.length > limit || (this.heldBytes > maxBytes && this.held.length > 0)) {
+      const dropped = this.held.shift()!;
+      this.heldBytes -= dropped.bytes;
+      if (this.droppedHeld.length === 0) setImmediate(() => this.reportDropped(limit, maxBytes));
+      this.droppedHeld.push(dropped);
     }
-    return false;
+  }
+
+  /** One log line per burst of drops (a flood must not flood the log too), naming the messages. */
+  private reportDropped(limit: number, maxBytes: number): void {
+    const dropped = this.droppedHeld;
+    this.droppedHeld = [];
+    this.options.logger?.error?.(
+      `no pipes-in node is receiving: dropped ${dropped.length} held message(s), oldest first, to stay within ${limit} messages and ${formatBytes(maxBytes)} (${describeIds(dropped)})`,
+    );
   }
 
   /** A bad frame is logged once per kind as a warning (a misbehaving server must not flood the log). */
-  private frameError(reason: string): void {
+  private frameError(fullReason: string): void {
+    const reason = fullReason.length > 300 ? `${fullReason.slice(0, 300)}…` : fullReason;
     const kind = reason.replace(/'[^']*'/g, "'…'");
     if (this.frameWarnings.has(kind) || this.frameWarnings.size >= 20) {
       this.options.logger?.debug?.(`ignored a frame from Pipes.bot: ${reason}`);
@@ -260,4 +368,25 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.warnedUnmatched = true;
     this.options.logger?.warn(`received a reply_status for conversation ${status.conversationId} that no reply was waiting for (logged once)`);
   }
+}
+
+/** The account a client serves: handovers only ever go between clients of the same key, URL and scope. */
+function accountKey(options: ClientOptions): string {
+  const key = createHash("sha256").update(options.apiKey).digest("hex");
+  return [options.baseUrl, key, options.scope, options.scope === "conversation" ? (options.conversationId ?? "") : "", options.poolNumberId ?? ""].join("\n");
+}
+
+/** A message id for a log line: a hostile 1 MB id is cut to something readable. */
+function describeId(message: InboundMessage): string {
+  const id = String(message.messageId);
+  return id.length > 80 ? `${id.slice(0, 80)}…` : id;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+}
+
+function describeIds(held: HeldMessage[]): string {
+  const shown = held.slice(0, 20).map((h) => describeId(h.message));
+  return `${held.length > 20 ? "first ids" : "ids"}: ${shown.join(", ")}${held.length > 20 ? ", …" : ""}`;
 }

@@ -79,7 +79,8 @@ export interface StateChange {
 export interface ConnectionEvents {
   state: [StateChange];
   connected: [ConnectedFrame];
-  message: [InboundMessage];
+  /** An inbound message and the size of the frame it came in. */
+  message: [InboundMessage, number];
   reply_status: [ReplyStatus];
   /** A frame that could not be used (not JSON, unknown type, missing fields). */
   frame_error: [string];
@@ -119,6 +120,11 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
   /** The open socket's TCP (or TLS) stream, and the write batch being filled (see batchWrites). */
   private stream: Duplex | undefined;
   private batch: { stream: Duplex; frames: number } | undefined;
+  /**
+   * The socket stop() is closing. Until its close handshake ends the server may still send
+   * messages on it (it counts them as delivered): they are read and passed on, not dropped.
+   */
+  private draining: WebSocket | undefined;
   /** start() was called while a stop() was still closing: start again once it has finished. */
   private restartAfterStop = false;
 
@@ -218,11 +224,13 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
     this.transition({ state: "closing" });
     this.clearTimers();
     const socket = this.socket;
-    this.socket = undefined; // from here on, nothing this socket says is listened to
+    this.socket = undefined; // from here on, only the messages this socket still brings are read
     this.stream = undefined;
+    this.draining = socket;
     this.stopping = (async () => {
       if (socket) {
         await closeWithin(socket, timeoutMs);
+        if (this.draining === socket) this.draining = undefined;
         socket.removeAllListeners();
         socket.on("error", () => undefined); // a late error after terminate must not go unhandled
       }
@@ -285,7 +293,11 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
       this.lastSeenAt = Date.now();
     });
     socket.on("message", (data, isBinary) => {
-      if (socket !== this.socket) return; // a socket being closed or already replaced
+      if (socket !== this.socket) {
+        // A socket being closed by stop(): keep its messages; anything else it says no longer matters.
+        if (socket === this.draining && !isBinary) this.onDrainingFrame(data as Buffer);
+        return;
+      }
       this.lastSeenAt = Date.now();
       if (isBinary) {
         this.emit("frame_error", "binary frame ignored");
@@ -339,12 +351,17 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
         this.onOpen(socket);
         break;
       case "whatsapp_message":
-        this.emit("message", frame.data);
+        this.emit("message", frame.data, data.length);
         break;
       case "reply_status":
         this.emit("reply_status", frame.data);
         break;
     }
+  }
+
+  private onDrainingFrame(data: Buffer): void {
+    const parsed = parseServerFrame(data);
+    if (parsed.ok && parsed.value.type === "whatsapp_message") this.emit("message", parsed.value.data, data.length);
   }
 
   private onOpen(socket: WebSocket): void {

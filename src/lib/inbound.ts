@@ -28,7 +28,7 @@ export interface InboundContent {
 }
 
 export interface MediaDownloader {
-  client: { download(downloadUrl: string, maxBytes: number): Promise<DownloadedMedia> };
+  client: { download(downloadUrl: string, maxBytes: number, timeoutMs?: number, expectedBytes?: number): Promise<DownloadedMedia> };
   maxBytes: number;
 }
 
@@ -39,7 +39,7 @@ export async function inboundPayload(message: InboundMessage, download?: MediaDo
   // immediatePayload leaves out exactly this case: media to download, within the size limit.
   const media = message.media!;
   try {
-    const file = await download!.client.download(media.downloadUrl!, download!.maxBytes);
+    const file = await download!.client.download(media.downloadUrl!, download!.maxBytes, undefined, media.byteSize);
     return { payload: file.data, mimetype: media.mimeType || file.mimeType, filename: media.fileName };
   } catch (err) {
     const error = toPipesError(err);
