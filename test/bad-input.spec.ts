@@ -47,6 +47,21 @@ interface Case {
   setup?: (c: Ctx) => (() => void) | void;
   /** Extra checks of a success: the msg from output 1 and what the emulator recorded. */
   check?: (msg: any, c: Ctx) => void;
+  /** A msg that refuses new properties, as a function node can make one (Node-RED used to exit on these). */
+  locked?: "frozen" | "sealed" | "not extensible" | "throwing getter" | "throwing payload";
+}
+
+/** Makes a msg refuse new properties; it keeps its _msgid, which Node-RED itself would set. */
+function lock(msg: Record<string, unknown>, how: NonNullable<Case["locked"]>): Record<string, unknown> {
+  msg._msgid = `locked-${Math.random().toString(36).slice(2)}`;
+  if (how === "frozen") return Object.freeze(msg);
+  if (how === "sealed") return Object.seal(msg);
+  if (how === "not extensible") return Object.preventExtensions(msg);
+  if (how === "throwing payload") return Object.defineProperty(msg, "payload", { enumerable: true, get: () => { throw new Error("no payload for you"); } });
+  // A property whose getter throws, and no setter: setting it (or copying it) throws.
+  Object.defineProperty(msg, "error", { enumerable: true, get: () => { throw new Error("this getter always throws"); } });
+  Object.defineProperty(msg, "sent", { enumerable: true, get: () => { throw new Error("this getter always throws"); } });
+  return msg;
 }
 
 let emu: PipesEmulator;
@@ -70,6 +85,13 @@ const REPLY_CASES: Case[] = [
   { name: "payload a Buffer", node: "reply", msg: (c) => ({ payload: Buffer.from("hi"), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "payload a function", node: "reply", msg: (c) => ({ payload: () => "hi", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "payload a Date", node: "reply", msg: (c) => ({ payload: new Date(0), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  { name: "payload NaN", node: "reply", msg: (c) => ({ payload: Number.NaN, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  { name: "payload Infinity", node: "reply", msg: (c) => ({ payload: Number.POSITIVE_INFINITY, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  { name: "a frozen msg (sent; output 1 carries a copy)", node: "reply", locked: "frozen", msg: (c) => ({ payload: "frozen", pipes: c.conv }), check: (msg) => assert.match(msg.sent.messageId, /^wamid\./) },
+  { name: "a sealed msg that cannot be sent", node: "reply", locked: "sealed", msg: (c) => ({ payload: { not: "text" }, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  { name: "a non-extensible msg over REST", node: "replyRest", locked: "not extensible", msg: (c) => ({ payload: "locked", pipes: c.conv }), check: (msg) => assert.equal(msg.sent.transport, "rest") },
+  { name: "a msg whose error getter throws, failing over REST", node: "replyRest", locked: "throwing getter", msg: () => ({ payload: "hi" }), code: "MISSING_ROUTING", decidedBy: "client" },
+  { name: "a msg whose payload getter throws", node: "reply", locked: "throwing payload", msg: (c) => ({ pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "payload an empty string", node: "reply", msg: (c) => ({ payload: "", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "payload only whitespace", node: "reply", msg: (c) => ({ payload: "  \n\t  ", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   {
@@ -167,6 +189,10 @@ const MEDIA_CASES: Case[] = [
   { name: "a whitespace string", node: "media", msg: (c) => ({ payload: "   ", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "a 20-character id-like string", node: "media", msg: (c) => ({ payload: "A".repeat(20), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "a 22-character id-like string", node: "media", msg: (c) => ({ payload: "A".repeat(22), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  { name: "a data: URI whose data is not base64", node: "media", msg: (c) => ({ payload: "data:image/png;base64,this is not base64 at all", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  { name: "a data: URI with nothing after base64,", node: "media", msg: (c) => ({ payload: "data:image/png;base64,", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  { name: "a frozen msg with a PNG", node: "media", locked: "frozen", msg: (c) => ({ payload: PNG, pipes: c.conv }), check: (msg) => assert.equal(msg.sent.kind, "image") },
+  { name: "a msg whose sent getter throws, failing", node: "media", locked: "throwing getter", msg: (c) => ({ payload: 42, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "a data: URI without ;base64", node: "media", msg: (c) => ({ payload: "data:text/plain,hello", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "a well-formed media id that does not exist", node: "media", msg: (c) => ({ payload: "Zz0_-Zz0_-Zz0_-Zz0_-Z", pipes: c.conv }), code: "MEDIA_NOT_FOUND", decidedBy: "server", status: 404 },
   { name: "an empty Buffer", node: "media", msg: (c) => ({ payload: Buffer.alloc(0), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
@@ -366,7 +392,8 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
             const before = { frames, restCalls, sent: emu.sent().length };
             const outcome = nextOutcome();
             const caseName = `${group}: ${row.name}`;
-            const msg = { ...row.msg(ctx), caseName };
+            const plain = { ...row.msg(ctx), caseName };
+            const msg = row.locked ? lock(plain, row.locked) : plain;
             tableNames.push(caseName);
             helper.getNode(row.node).receive(msg);
             const { output, msg: result } = await outcome;

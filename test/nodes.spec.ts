@@ -368,7 +368,7 @@ describe("nodes against the emulator", function () {
 
     it("reports failures with done(err) so a Catch node sees them when output 2 is not wired", async function () {
       await loadFlow([configNode(emu.url), { id: "reply", type: "pipes-reply", connection: "cfg", wires: [["ok"]] }, { id: "ok", type: "helper" }], KEY_A);
-      await sockets(1);
+      await waitForStatus("reply", "replies over REST (no pipes-in)");
       const reported = nextError("reply");
       helper.getNode("reply").receive({ payload: { not: "text" }, pipes: { conversationId: "c", poolNumberId: "p", fromNumber: "+1" } });
       const { err, msg } = await reported;

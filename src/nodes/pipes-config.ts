@@ -5,7 +5,8 @@ import { DEFAULT_BASE_URL } from "../lib/protocol";
 import { redact } from "../lib/redact";
 import type { TlsOptions } from "../lib/tls";
 import { translator, type Translate } from "./shared/i18n";
-import { positiveNumber } from "./shared/io";
+import { readTuning } from "../lib/settings";
+import { nodeNumbers, settingProblemText } from "./shared/settings";
 import { useConnectionStrings } from "./shared/status";
 import type { PipesConfigCredentials, PipesConfigDef, PipesConfigNode } from "./shared/types";
 
@@ -38,31 +39,32 @@ const nodeInit = (RED: NodeAPI): void => {
       debug: (text: string) => node.debug(redact(text, secrets)),
     };
 
+    const numbers = nodeNumbers(def, ["backoffMaxSeconds", "outboxLimit", "outboxMaxWaitSeconds", "downloadConcurrency", "downloadBufferMB"]);
+    const tuning = readTuning(def.tuning);
     node.configError =
       problemWith(t, apiKey, baseUrl, scope, conversationId) ??
+      // A password typed into the URL would be stored in clear in flows.json: refuse it.
+      (proxyHasCredentials(def.proxyUrl) ? t("problems.proxy-credentials") : undefined) ??
       (def.proxyUrl?.trim() && !proxyUrl ? t("problems.proxy-invalid") : undefined) ??
-      (def.tls && !tls ? t("problems.tls-invalid") : undefined);
+      (def.tls && !tls ? t("problems.tls-invalid") : undefined) ??
+      numbers.problem ??
+      (tuning.problem && settingProblemText(tuning.problem));
     if (node.configError) {
       node.warn(node.configError);
     } else {
-      const tuning = def.tuning ?? {};
+      const { values } = numbers;
       node.client = new PipesClient({
         baseUrl,
         apiKey: apiKey!,
         scope,
         conversationId,
         poolNumberId: def.poolNumberId?.trim() || undefined,
-        backoffMaxMs: positiveNumber(def.backoffMaxSeconds, 60) * 1000,
-        outboxLimit: Math.floor(positiveNumber(def.outboxLimit, 1000)),
-        outboxMaxWaitMs: positiveNumber(def.outboxMaxWaitSeconds, 300) * 1000,
-        handshakeTimeoutMs: tuning.handshakeTimeoutMs,
-        pingIntervalMs: tuning.pingIntervalMs,
-        pongTimeoutMs: tuning.pongTimeoutMs,
-        backoffBaseMs: tuning.backoffBaseMs,
-        stableAfterMs: tuning.stableAfterMs,
-        idleCloseMs: tuning.idleCloseMs,
-        lateStatusGraceMs: tuning.lateStatusGraceMs,
-        lateStatusWindowMs: tuning.lateStatusWindowMs,
+        backoffMaxMs: values.backoffMaxSeconds * 1000,
+        outboxLimit: values.outboxLimit,
+        outboxMaxWaitMs: values.outboxMaxWaitSeconds * 1000,
+        downloadConcurrency: values.downloadConcurrency,
+        downloadBufferBytes: values.downloadBufferMB * 1024 * 1024,
+        ...tuning.values,
         tls,
         proxyUrl,
         logger: log,
@@ -77,7 +79,7 @@ const nodeInit = (RED: NodeAPI): void => {
       owners.add(node.id);
       userScopedOwners.set(ownerKey, owners);
       if (owners.size > 1) {
-        node.warn("another pipes-config node uses the same API key with user scope: the two connections would steal each other's offline messages; use one config node for both");
+        node.warn(t("warnings.two-user-scoped"));
       }
     }
 
@@ -113,6 +115,18 @@ function tlsOptions(RED: NodeAPI, id: string | undefined): TlsOptions | undefine
   // Missing, or its files could not be read (it logs why): refuse rather than connect without them.
   if (!tlsNode?.addTLSOptions || tlsNode.valid === false) return undefined;
   return tlsNode.addTLSOptions({});
+}
+
+/** True when the proxy URL field itself carries a user or password (they belong in the credentials). */
+function proxyHasCredentials(raw: string | undefined): boolean {
+  const value = raw?.trim();
+  if (!value) return false;
+  try {
+    const url = new URL(value.includes("://") ? value : `http://${value}`);
+    return url.username !== "" || url.password !== "";
+  } catch {
+    return /@/.test(value); // unparseable, but shaped like user:password@host: refuse to use it
+  }
 }
 
 /** The explicit proxy URL with the user and password from the credentials; undefined when unset or invalid. */

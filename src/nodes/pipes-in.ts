@@ -4,7 +4,8 @@ import type { InboundMessage } from "../lib/protocol";
 import { KeyedSerialQueue } from "../lib/serial";
 import { redact } from "../lib/redact";
 import { toPipesError } from "../lib/errors";
-import { configFor, positiveNumber } from "./shared/io";
+import { configFor } from "./shared/io";
+import { nodeNumbers } from "./shared/settings";
 import { misconfiguredStatus, showConnectionStatus } from "./shared/status";
 import type { PipesInDef } from "./shared/types";
 
@@ -17,16 +18,18 @@ const nodeInit = (RED: NodeAPI): void => {
   function PipesIn(this: Node, def: PipesInDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
+    const { values, problem: settingProblem } = nodeNumbers(def, ["maxMediaMB"]);
     const { config, problem } = configFor(RED, def.connection);
-    const client = config?.client;
+    const client = settingProblem ? undefined : config?.client;
     if (!client) {
-      node.status(misconfiguredStatus(problem ?? "no connection"));
-      if (def.connection) node.error(`pipes-in cannot start: ${problem}`);
+      const why = settingProblem ?? problem ?? "no connection";
+      node.status(misconfiguredStatus(why));
+      if (def.connection) node.error(`pipes-in cannot start: ${why}`);
       return;
     }
     const accepted = parseTypeFilter(def.types);
     const downloadMedia = def.downloadMedia === true;
-    const maxBytes = Math.floor(positiveNumber(def.maxMediaMB, 16) * 1024 * 1024);
+    const maxBytes = Math.max(1, Math.floor(values.maxMediaMB * 1024 * 1024));
     const order = new KeyedSerialQueue();
 
     const downloader = downloadMedia ? { client, maxBytes } : undefined;

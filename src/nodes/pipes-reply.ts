@@ -3,7 +3,9 @@ import type { PipesClient } from "../lib/client";
 import { PipesError } from "../lib/errors";
 import { ERROR_CODES } from "../lib/protocol";
 import { prepareReplyParts, resolveRoute, type LongTextMode, type Route } from "../lib/reply";
-import { configFor, fail, fieldValue, hasFailureWires, positiveNumber, readField, readNow, succeed, type Done, type Send } from "./shared/io";
+import { configFor, hasFailureWires, readAll, readField, readNow } from "./shared/io";
+import { handleSends } from "./shared/send-node";
+import { nodeNumbers } from "./shared/settings";
 import { misconfiguredStatus, showConnectionStatus } from "./shared/status";
 import type { PipesReplyDef } from "./shared/types";
 
@@ -15,29 +17,31 @@ const nodeInit = (RED: NodeAPI): void => {
   function PipesReply(this: Node, def: PipesReplyDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const failureWired = hasFailureWires(def.wires);
     const transport = def.transport === "rest" ? "rest" : "ws";
     const longText: LongTextMode = def.longText === "reject" ? "reject" : "split";
-    const timeoutMs = positiveNumber(def.timeout, 30) * 1000;
+    const { values, problem: settingProblem } = nodeNumbers(def, ["timeout"]);
+    const timeoutMs = values.timeout * 1000;
     const { config, problem } = configFor(RED, def.connection);
-    const client = config?.client;
+    const client = settingProblem ? undefined : config?.client;
 
     let stopStatus = () => undefined as void;
-    if (!client) node.status(misconfiguredStatus(problem ?? "no connection"));
+    if (settingProblem) node.status(misconfiguredStatus(settingProblem));
+    else if (!client) node.status(misconfiguredStatus(problem ?? "no connection"));
     else if (transport === "ws") {
-      stopStatus = showConnectionStatus(node, client);
-      client.acquireSocket(node);
+      stopStatus = showConnectionStatus(node, client, { sender: true });
+      client.acquireSocket(node, "sender");
     }
 
-    node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      if (!client) {
-        fail(msg, new PipesError(ERROR_CODES.NOT_CONNECTED, `not sent: ${problem ?? "no connection configured"}`), failureWired, send, done);
-        return;
-      }
-      reply(client, msg).then(
-        (sent) => succeed(msg, sent, send, done),
-        (err: unknown) => fail(msg, err, failureWired, send, done),
-      );
+    const sends = handleSends({
+      node,
+      failureWired: hasFailureWires(def.wires),
+      client,
+      refusal: settingProblem
+        ? new PipesError(ERROR_CODES.INVALID_CONFIG, `not sent: ${settingProblem}`)
+        : client
+          ? undefined
+          : new PipesError(ERROR_CODES.NOT_CONNECTED, `not sent: ${problem ?? "no connection configured"}`),
+      send: (msg) => reply(client!, msg),
     });
 
     /**
@@ -60,14 +64,17 @@ const nodeInit = (RED: NodeAPI): void => {
           return Promise.reject(err);
         }
       }
-      return Promise.all(fields.map(fieldValue)).then((values) => sendReply(client, msg, values));
+      return readAll(fields).then((values) => sendReply(client, msg, values));
     }
 
     /** Sends the text of `values` ([text, conversationId, poolNumberId, toNumber]); throws what cannot be sent. */
     function sendReply(client: PipesClient, msg: NodeMessageInFlow, [text, conversationId, poolNumberId, toNumber]: unknown[]): Promise<Record<string, unknown>> {
-      const route = resolveRoute({ conversationId, poolNumberId, toNumber }, (msg as { pipes?: unknown }).pipes, transport === "ws");
+      // A user-scoped socket that no pipes-in reads is never opened (it would collect the offline
+      // queue for nobody): socket replies then go over REST, and msg.sent.transport says so.
+      const overSocket = transport === "ws" && client.repliesOverSocket;
+      const route = resolveRoute({ conversationId, poolNumberId, toNumber }, (msg as { pipes?: unknown }).pipes, overSocket);
       const parts = prepareReplyParts(text, longText);
-      if (transport === "rest") return sendRest(client, route, parts);
+      if (!overSocket) return sendRest(client, route, parts);
       // All parts are queued at once so no other reply into this conversation lands between them.
       const replies = parts.map((text) => ({ conversationId: route.conversationId, poolNumberId: route.poolNumberId!, toNumber: route.toNumber!, text }));
       return client.reply(replies, { timeoutMs, owner: node }).then((statuses) => {
@@ -75,7 +82,7 @@ const nodeInit = (RED: NodeAPI): void => {
         for (const status of statuses) {
           if (status.messageId) messageIds.push(status.messageId);
         }
-        return sent(route.conversationId, parts.length, messageIds);
+        return sent(route.conversationId, parts.length, messageIds, "ws");
       });
     }
 
@@ -87,20 +94,21 @@ const nodeInit = (RED: NodeAPI): void => {
         });
         if (result.messageId) messageIds.push(result.messageId);
       }
-      return sent(route.conversationId, parts.length, messageIds);
+      return sent(route.conversationId, parts.length, messageIds, "rest");
     }
 
-    function sent(conversationId: string, parts: number, messageIds: string[]): Record<string, unknown> {
+    function sent(conversationId: string, parts: number, messageIds: string[], via: "ws" | "rest"): Record<string, unknown> {
       return {
         messageId: messageIds[messageIds.length - 1],
         conversationId,
-        transport,
+        transport: via,
         parts,
         ...(parts > 1 ? { messageIds } : {}),
       };
     }
 
     node.on("close", (removed: boolean, done: () => void) => {
+      sends.closing();
       stopStatus();
       if (client && transport === "ws") client.releaseSocket(node, removed).then(done, () => done());
       else done();

@@ -3,7 +3,9 @@ import { PipesError } from "../lib/errors";
 import { prepareMedia } from "../lib/media";
 import { ERROR_CODES } from "../lib/protocol";
 import { resolveRoute } from "../lib/reply";
-import { configFor, evaluate, fail, hasFailureWires, positiveNumber, succeed, type Done, type Send } from "./shared/io";
+import { configFor, hasFailureWires, readAll, readField } from "./shared/io";
+import { handleSends } from "./shared/send-node";
+import { nodeNumbers } from "./shared/settings";
 import { translator } from "./shared/i18n";
 import { misconfiguredStatus } from "./shared/status";
 import type { PipesSendMediaDef } from "./shared/types";
@@ -19,46 +21,44 @@ const nodeInit = (RED: NodeAPI): void => {
   function PipesSendMedia(this: Node, def: PipesSendMediaDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const failureWired = hasFailureWires(def.wires);
-    const timeoutMs = positiveNumber(def.timeout, 30) * 1000;
+    const { values, problem: settingProblem } = nodeNumbers(def, ["timeout"]);
+    const timeoutMs = values.timeout * 1000;
     const { config, problem } = configFor(RED, def.connection);
-    const client = config?.client;
+    const client = settingProblem ? undefined : config?.client;
     let pending = 0;
 
-    if (!client) node.status(misconfiguredStatus(problem ?? "no connection"));
+    if (settingProblem) node.status(misconfiguredStatus(settingProblem));
+    else if (!client) node.status(misconfiguredStatus(problem ?? "no connection"));
     else node.status({});
 
-    node.on("input", (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      if (!client) {
-        fail(msg, new PipesError(ERROR_CODES.NOT_CONNECTED, `not sent: ${problem ?? "no connection configured"}`), failureWired, send, done);
-        return;
-      }
-      pending++;
-      node.status({ fill: "yellow", shape: "ring", text: t("status.sending", { count: pending }) });
-      sendMedia(msg)
-        .then(
-          (sent) => {
-            node.status({ fill: "green", shape: "dot", text: t("status.sent", { kind: typeof sent.kind === "string" ? sent.kind : "media" }) });
-            succeed(msg, sent, send, done);
-          },
-          (err: unknown) => {
-            const code = err instanceof PipesError ? err.code : ERROR_CODES.NETWORK_ERROR;
-            node.status({ fill: "red", shape: "ring", text: t("status.failed", { code }) });
-            fail(msg, err, failureWired, send, done);
-          },
-        )
-        .finally(() => {
-          pending--;
-        });
+    const sends = handleSends({
+      node,
+      failureWired: hasFailureWires(def.wires),
+      client,
+      refusal: settingProblem
+        ? new PipesError(ERROR_CODES.INVALID_CONFIG, `not sent: ${settingProblem}`)
+        : client
+          ? undefined
+          : new PipesError(ERROR_CODES.NOT_CONNECTED, `not sent: ${problem ?? "no connection configured"}`),
+      send: sendMedia,
+      started: () => {
+        pending++;
+        node.status({ fill: "yellow", shape: "ring", text: t("status.sending", { count: pending }) });
+      },
+      settled: (outcome) => {
+        pending--;
+        if ("sent" in outcome) node.status({ fill: "green", shape: "dot", text: t("status.sent", { kind: typeof outcome.sent.kind === "string" ? outcome.sent.kind : "media" }) });
+        else node.status({ fill: "red", shape: "ring", text: t("status.failed", { code: outcome.error.code }) });
+      },
     });
 
     async function sendMedia(msg: NodeMessageInFlow): Promise<Record<string, unknown>> {
-      const [payload, caption, mimeType, fileName, conversationId] = await Promise.all([
-        evaluate(RED, node, msg, def.media ?? "payload", def.mediaType ?? "msg"),
-        evaluate(RED, node, msg, def.caption ?? "caption", def.captionType ?? "msg"),
-        evaluate(RED, node, msg, def.mimetype ?? "mimetype", def.mimetypeType ?? "msg"),
-        evaluate(RED, node, msg, def.filename ?? "filename", def.filenameType ?? "msg"),
-        evaluate(RED, node, msg, def.conversationId, def.conversationIdType),
+      const [payload, caption, mimeType, fileName, conversationId] = await readAll([
+        readField(RED, node, msg, def.media ?? "payload", def.mediaType ?? "msg"),
+        readField(RED, node, msg, def.caption ?? "caption", def.captionType ?? "msg"),
+        readField(RED, node, msg, def.mimetype ?? "mimetype", def.mimetypeType ?? "msg"),
+        readField(RED, node, msg, def.filename ?? "filename", def.filenameType ?? "msg"),
+        readField(RED, node, msg, def.conversationId, def.conversationIdType),
       ]);
       const route = resolveRoute({ conversationId }, (msg as { pipes?: unknown }).pipes, false);
       const media = prepareMedia({ payload, caption, mimeType, fileName });
@@ -71,6 +71,7 @@ const nodeInit = (RED: NodeAPI): void => {
     }
 
     node.on("close", (_removed: boolean, done: () => void) => {
+      sends.closing();
       done();
     });
   }

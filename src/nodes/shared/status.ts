@@ -1,7 +1,7 @@
 import type { NodeStatus } from "node-red";
 import type { StateChange } from "../../lib/connection";
 import type { PipesClient } from "../../lib/client";
-import { isProxyErrorCode, isTlsErrorCode } from "../../lib/tls";
+import { isCertificateErrorCode, isProxyErrorCode, isTlsErrorCode } from "../../lib/tls";
 import { englishTranslator, type Translate } from "./i18n";
 
 /**
@@ -21,8 +21,12 @@ export function connectionText(key: string, params?: Record<string, string | num
   return connectionStrings(key, params);
 }
 
-export function connectionStatus(change: StateChange, client: PipesClient): NodeStatus {
+export function connectionStatus(change: StateChange, client: PipesClient, sender = false): NodeStatus {
   const t = connectionStrings;
+  // A socket pipes-reply on a connection that no pipes-in opens: its replies go over REST.
+  if (sender && !client.repliesOverSocket && (change.state === "idle" || change.state === "closed")) {
+    return { fill: "green", shape: "ring", text: t("status.replies-rest") };
+  }
   switch (change.state) {
     case "idle":
       return { fill: "grey", shape: "ring", text: t("status.idle") };
@@ -34,7 +38,9 @@ export function connectionStatus(change: StateChange, client: PipesClient): Node
         : { fill: "green", shape: "dot", text: t("status.connected-user") };
     case "reconnecting":
       // Retrying will not fix a certificate or proxy problem by itself: show it in red.
-      if (isTlsErrorCode(change.errorCode)) return { fill: "red", shape: "ring", text: t("status.tls-error", { code: change.errorCode! }) };
+      if (isCertificateErrorCode(change.errorCode)) return { fill: "red", shape: "ring", text: t("status.tls-error", { code: change.errorCode! }) };
+      if (change.errorCode === "ERR_SSL_WRONG_VERSION_NUMBER") return { fill: "red", shape: "ring", text: t("status.tls-not-tls") };
+      if (isTlsErrorCode(change.errorCode)) return { fill: "red", shape: "ring", text: t("status.tls-handshake", { code: change.errorCode! }) };
       if (isProxyErrorCode(change.errorCode)) return { fill: "red", shape: "ring", text: t("status.proxy-error", { code: change.errorCode! }) };
       return { fill: "yellow", shape: "ring", text: t("status.reconnecting", { attempt: change.attempt ?? 1 }) };
     case "auth_failed":
@@ -50,9 +56,12 @@ export function misconfiguredStatus(reason: string): NodeStatus {
   return { fill: "red", shape: "ring", text: reason };
 }
 
-/** Mirrors the connection state on a node; returns the unsubscribe to call on close. */
-export function showConnectionStatus(node: { status(status: NodeStatus): void }, client: PipesClient): () => void {
-  const update = (change: StateChange) => node.status(connectionStatus(change, client));
+/**
+ * Mirrors the connection state on a node; returns the unsubscribe to call on close. A `sender`
+ * (socket pipes-reply) shows that it replies over REST while no pipes-in keeps the socket open.
+ */
+export function showConnectionStatus(node: { status(status: NodeStatus): void }, client: PipesClient, { sender = false } = {}): () => void {
+  const update = (change: StateChange) => node.status(connectionStatus(change, client, sender));
   update(client.state);
   client.on("state", update);
   return () => {

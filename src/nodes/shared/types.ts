@@ -18,6 +18,9 @@ export interface PipesConfigDef extends NodeDef {
   tls?: string;
   outboxLimit?: number | string;
   outboxMaxWaitSeconds?: number | string;
+  /** Media downloads at once, and megabytes being downloaded at once, per connection. */
+  downloadConcurrency?: number | string;
+  downloadBufferMB?: number | string;
   /**
    * Timing knobs not shown in the editor; flows (and our tests) may set them to shorten
    * the handshake, heartbeat and backoff timings. Milliseconds.
