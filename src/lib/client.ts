@@ -8,6 +8,7 @@ import { Outbox } from "./outbox";
 import { ERROR_CODES, type ConnectionScope, type InboundMessage, type ReplyStatus, type WhatsAppReply } from "./protocol";
 import { PipesRestClient, type DownloadedMedia, type SendBody } from "./rest";
 import type { SendMessageResponse } from "./protocol";
+import { shortText } from "./redact";
 import { ReplayFilter } from "./replay-filter";
 
 /**
@@ -378,8 +379,7 @@ function accountKey(options: ClientOptions): string {
 
 /** A message id for a log line: a hostile 1 MB id is cut to something readable. */
 function describeId(message: InboundMessage): string {
-  const id = String(message.messageId);
-  return id.length > 80 ? `${id.slice(0, 80)}…` : id;
+  return shortText(message.messageId);
 }
 
 function formatBytes(bytes: number): string {

@@ -30,6 +30,15 @@ export class PipesError extends Error {
   }
 }
 
+/**
+ * The failure of one part of a message that was split into `total` parts (a long text): says how
+ * many parts went out before it. Other errors, and single-part messages, pass as they are.
+ */
+export function partFailure(err: unknown, sentBefore: number, total: number): unknown {
+  if (total <= 1 || !(err instanceof PipesError)) return err;
+  return new PipesError(err.code, `${err.message} (part ${sentBefore + 1} of ${total}; ${sentBefore} sent before it, the rest not sent)`, err.source, { status: err.status });
+}
+
 export function badInput(message: string): PipesError {
   return new PipesError(ERROR_CODES.BAD_INPUT, message);
 }

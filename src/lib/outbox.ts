@@ -1,4 +1,4 @@
-import { PipesError } from "./errors";
+import { partFailure, PipesError } from "./errors";
 import { buildReplyFrame, ERROR_CODES, type ReplyStatus, type WhatsAppReply } from "./protocol";
 
 /**
@@ -155,9 +155,7 @@ export class Outbox {
         statuses.push(await promise);
       } catch (err) {
         this.cancel(group);
-        if (replies.length === 1 || !(err instanceof PipesError)) throw err;
-        const sent = statuses.length;
-        throw new PipesError(err.code, `${err.message} (part ${sent + 1} of ${replies.length}; ${sent} sent before it, the rest not sent)`, err.source, { status: err.status });
+        throw partFailure(err, statuses.length, replies.length);
       }
     }
     return statuses;

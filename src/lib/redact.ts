@@ -8,6 +8,12 @@ export function maskKey(key: string): string {
   return key.length <= 3 ? "…" : `${key.slice(0, 3)}…`;
 }
 
+/** A value from the network cut to a readable length for a log line (a hostile id can be megabytes). */
+export function shortText(value: unknown, max = 80): string {
+  const text = String(value);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 /** Masks the `apiKey` query parameter of a URL (the socket URL carries the key). */
 export function maskUrl(url: string | URL): string {
   // The value ends at the next parameter, fragment, space or punctuation that follows a URL in prose.

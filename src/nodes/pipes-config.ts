@@ -7,7 +7,6 @@ import type { TlsOptions } from "../lib/tls";
 import { translator, type Translate } from "./shared/i18n";
 import { readTuning } from "../lib/settings";
 import { nodeNumbers, settingProblemText } from "./shared/settings";
-import { useConnectionStrings } from "./shared/status";
 import type { PipesConfigCredentials, PipesConfigDef, PipesConfigNode } from "./shared/types";
 
 /**
@@ -20,7 +19,6 @@ const userScopedOwners = new Map<string, Set<string>>();
 
 const nodeInit = (RED: NodeAPI): void => {
   const t = translator(RED, "pipes-config");
-  useConnectionStrings(t);
 
   function PipesConfig(this: PipesConfigNode, def: PipesConfigDef): void {
     RED.nodes.createNode(this, def);
@@ -39,7 +37,7 @@ const nodeInit = (RED: NodeAPI): void => {
       debug: (text: string) => node.debug(redact(text, secrets)),
     };
 
-    const numbers = nodeNumbers(def, ["backoffMaxSeconds", "outboxLimit", "outboxMaxWaitSeconds", "downloadConcurrency", "downloadBufferMB"]);
+    const numbers = nodeNumbers(t, def, ["backoffMaxSeconds", "outboxLimit", "outboxMaxWaitSeconds", "downloadConcurrency", "downloadBufferMB"]);
     const tuning = readTuning(def.tuning);
     node.configError =
       problemWith(t, apiKey, baseUrl, scope, conversationId) ??
@@ -48,7 +46,7 @@ const nodeInit = (RED: NodeAPI): void => {
       (def.proxyUrl?.trim() && !proxyUrl ? t("problems.proxy-invalid") : undefined) ??
       (def.tls && !tls ? t("problems.tls-invalid") : undefined) ??
       numbers.problem ??
-      (tuning.problem && settingProblemText(tuning.problem));
+      (tuning.problem && settingProblemText(t, tuning.problem));
     if (node.configError) {
       node.warn(node.configError);
     } else {
@@ -97,7 +95,7 @@ const nodeInit = (RED: NodeAPI): void => {
       }
       // client.stop() bounds itself (1.5 s for the socket); catch so close always completes.
       client.stop(1500).then(done, (err: unknown) => {
-        node.warn(redact(`error while closing: ${String(err)}`, secrets));
+        node.warn(redact(t("warnings.close-failed", { reason: String(err) }), secrets));
         done();
       });
     });

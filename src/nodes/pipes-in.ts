@@ -2,9 +2,10 @@ import type { Node, NodeAPI, NodeMessage } from "node-red";
 import { acceptsType, immediatePayload, inboundPayload, parseTypeFilter, type InboundContent } from "../lib/inbound";
 import type { InboundMessage } from "../lib/protocol";
 import { KeyedSerialQueue } from "../lib/serial";
-import { redact } from "../lib/redact";
+import { shortText } from "../lib/redact";
 import { toPipesError } from "../lib/errors";
-import { configFor } from "./shared/io";
+import { configFor } from "./shared/connection";
+import { nodeStrings } from "./shared/i18n";
 import { nodeNumbers } from "./shared/settings";
 import { misconfiguredStatus, showConnectionStatus } from "./shared/status";
 import type { PipesInDef } from "./shared/types";
@@ -15,16 +16,18 @@ import type { PipesInDef } from "./shared/types";
  * order per conversation even while a download is in progress.
  */
 const nodeInit = (RED: NodeAPI): void => {
+  const { t, common } = nodeStrings(RED, "pipes-in");
+
   function PipesIn(this: Node, def: PipesInDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const { values, problem: settingProblem } = nodeNumbers(def, ["maxMediaMB"]);
-    const { config, problem } = configFor(RED, def.connection);
+    const { values, problem: settingProblem } = nodeNumbers(common, def, ["maxMediaMB"]);
+    const { config, problem } = configFor(RED, def.connection, common);
     const client = settingProblem ? undefined : config?.client;
     if (!client) {
       const why = settingProblem ?? problem ?? "no connection";
       node.status(misconfiguredStatus(why));
-      if (def.connection) node.error(`pipes-in cannot start: ${why}`);
+      if (def.connection) node.error(t("warnings.cannot-start", { why }));
       return;
     }
     const accepted = parseTypeFilter(def.types);
@@ -45,7 +48,7 @@ const nodeInit = (RED: NodeAPI): void => {
       if (content.filename) msg.filename = content.filename;
       if (content.mediaError) {
         msg.mediaError = content.mediaError;
-        node.warn(`media of message ${message.messageId} not downloaded: ${content.mediaError.message}`);
+        node.warn(t("warnings.media-not-downloaded", { id: shortText(message.messageId), reason: content.mediaError.message }));
       }
       node.send(msg);
     };
@@ -55,7 +58,7 @@ const nodeInit = (RED: NodeAPI): void => {
     };
 
     const failed = (message: InboundMessage, err: unknown): void => {
-      node.error(redact(`could not deliver message ${message.messageId}: ${toPipesError(err).message}`, []));
+      node.error(t("warnings.not-delivered", { id: shortText(message.messageId), reason: toPipesError(err).message }));
     };
 
     /** Messages per conversation still in the chain below (waiting for, or in, a download). */
@@ -89,7 +92,7 @@ const nodeInit = (RED: NodeAPI): void => {
         });
     };
 
-    const stopStatus = showConnectionStatus(node, client);
+    const stopStatus = showConnectionStatus(node, client, common);
     const removeReceiver = client.addReceiver(receive);
     client.acquireSocket(node);
 

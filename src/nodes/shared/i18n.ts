@@ -2,9 +2,25 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NodeAPI } from "node-red";
 
-/** Our node sets; each has locales/<lang>/<set>.json next to its runtime file. */
-export type NodeSet = "pipes-config" | "pipes-in" | "pipes-reply" | "pipes-send-media";
+/**
+ * A node set (one entry of package.json node-red.nodes); each has locales/<lang>/<set>.json next to
+ * its runtime file. Strings shared by every node (connection status, configuration problems) live
+ * in the pipes-config catalogue.
+ */
+export type NodeSet = string;
 export type Translate = (key: string, params?: Record<string, string | number>) => string;
+
+/** The two catalogues a node reads: its own, and the shared one of pipes-config. */
+export interface NodeStrings {
+  /** This node set's strings. */
+  t: Translate;
+  /** Strings every node shares: connection status, configuration problems, common warnings. */
+  common: Translate;
+}
+
+export function nodeStrings(RED: NodeAPI, set: NodeSet): NodeStrings {
+  return { t: translator(RED, set), common: translator(RED, "pipes-config") };
+}
 
 const MODULE = "@pipes.bot/node-red";
 const fallbacks = new Map<NodeSet, Record<string, unknown>>();
@@ -21,11 +37,6 @@ export function translator(RED: NodeAPI, set: NodeSet): Translate {
     if (typeof translated === "string" && translated && translated !== full && translated !== `${set}.${key}`) return translated;
     return interpolate(lookup(englishCatalog(set), `${set}.${key}`) ?? key, params);
   };
-}
-
-/** English only, straight from the en-US file (before a runtime translator is known). */
-export function englishTranslator(set: NodeSet): Translate {
-  return (key, params) => interpolate(lookup(englishCatalog(set), `${set}.${key}`) ?? key, params);
 }
 
 function englishCatalog(set: NodeSet): Record<string, unknown> {

@@ -1,36 +1,129 @@
-import type { Node, NodeMessageInFlow } from "node-red";
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import type { PipesClient } from "../../lib/client";
-import { toPipesError, type PipesError } from "../../lib/errors";
-import { fail, succeed, type Done, type Send } from "./io";
-import { connectionText } from "./status";
+import { PipesError, toPipesError } from "../../lib/errors";
+import { ERROR_CODES } from "../../lib/protocol";
+import { configFor } from "./connection";
+import type { NodeStrings, Translate } from "./i18n";
+import { fail, hasFailureWires, succeed, type Done, type Send } from "./outputs";
+import { nodeNumbers } from "./settings";
+import { misconfiguredStatus, showConnectionStatus } from "./status";
 
 /**
- * The input side of a node that sends (pipes-reply, pipes-send-media): each msg ends in exactly
- * one of output 1 (`msg.sent`), output 2 (`msg.error`) or done(err), whatever the msg is and
- * whatever the send does, and nothing that happens here can become an uncaught exception.
+ * The skeleton of every node that sends (pipes-reply, pipes-send-media, and the next ones): it
+ * finds the connection, checks the node's time-out, shows a status, and runs each msg through
+ * input -> read fields -> validate -> send -> output 1 / output 2 / done(err). A node supplies only
+ * `send`. Each msg ends in exactly one of output 1 (`msg.sent`), output 2 (`msg.error`) or
+ * done(err), whatever the msg is and whatever the send does; nothing here can become an uncaught
+ * exception.
  */
+
+export interface SendNodeDef extends NodeDef {
+  connection: string;
+  timeout?: number | string;
+  wires: string[][];
+}
+
+export interface SendContext {
+  client: PipesClient;
+  /** The node's time-out, checked at deploy (1 day at most). */
+  timeoutMs: number;
+}
+
 export interface SendNodeSpec {
+  strings: NodeStrings;
+  /**
+   * "socket": the node replies over the connection's socket when a pipes-in keeps it open, and shows
+   * the connection's state. "rest": it only calls the REST API and shows its own requests.
+   */
+  uses: "socket" | "rest";
+  /** Sends one msg; resolves with `msg.sent`, rejects (or throws) with why it was not sent. */
+  send(msg: NodeMessageInFlow, context: SendContext): Promise<Record<string, unknown>>;
+  /** For "rest" nodes: how the status names a sent msg ("sent image"). */
+  describeSent?(sent: Record<string, unknown>): string;
+}
+
+export function sendNode(RED: NodeAPI, node: Node, def: SendNodeDef, spec: SendNodeSpec): void {
+  const { common } = spec.strings;
+  const { values, problem: settingProblem } = nodeNumbers(common, def, ["timeout"]);
+  const timeoutMs = values.timeout * 1000;
+  const { config, problem } = configFor(RED, def.connection, common);
+  const client = settingProblem ? undefined : config?.client;
+
+  let stopStatus = () => undefined as void;
+  let requests: RequestStatus | undefined;
+  if (settingProblem) node.status(misconfiguredStatus(settingProblem));
+  else if (!client) node.status(misconfiguredStatus(problem ?? common("status.no-connection")));
+  else if (spec.uses === "socket") {
+    stopStatus = showConnectionStatus(node, client, common, { sender: true });
+    client.acquireSocket(node, "sender");
+  } else {
+    node.status({});
+    requests = new RequestStatus(node, common, (sent) => spec.describeSent?.(sent) ?? "");
+  }
+
+  const sends = handleSends({
+    node,
+    failureWired: hasFailureWires(def.wires),
+    client,
+    common,
+    refusal: settingProblem
+      ? new PipesError(ERROR_CODES.INVALID_CONFIG, `not sent: ${settingProblem}`)
+      : client
+        ? undefined
+        : new PipesError(ERROR_CODES.NOT_CONNECTED, `not sent: ${problem ?? "no connection configured"}`),
+    send: (msg) => spec.send(msg, { client: client!, timeoutMs }),
+    started: requests && (() => requests.started()),
+    settled: requests && ((outcome) => requests.settled(outcome)),
+  });
+
+  node.on("close", (removed: boolean, done: () => void) => {
+    sends.closing();
+    stopStatus();
+    if (client && spec.uses === "socket") client.releaseSocket(node, removed).then(done, () => done());
+    else done();
+  });
+}
+
+/** The status of a node that shows its own requests: "sending (3)", "sent image", "failed: CODE". */
+class RequestStatus {
+  private pending = 0;
+
+  constructor(
+    private readonly node: Node,
+    private readonly common: Translate,
+    private readonly describeSent: (sent: Record<string, unknown>) => string,
+  ) {}
+
+  started(): void {
+    this.pending++;
+    this.node.status({ fill: "yellow", shape: "ring", text: this.common("status.request-sending", { count: this.pending }) });
+  }
+
+  settled(outcome: Outcome): void {
+    this.pending--;
+    if ("sent" in outcome) this.node.status({ fill: "green", shape: "dot", text: this.common("status.request-sent", { what: this.describeSent(outcome.sent) }).trim() });
+    else this.node.status({ fill: "red", shape: "ring", text: this.common("status.request-failed", { code: outcome.error.code }) });
+  }
+}
+
+type Outcome = { sent: Record<string, unknown> } | { error: PipesError };
+
+interface HandleSendsSpec {
   node: Node;
   failureWired: boolean;
   client: PipesClient | undefined;
+  common: Translate;
   /** Set when every msg must fail before sending (no usable connection, a setting out of range). */
   refusal?: PipesError;
-  /** Sends one msg; resolves with `msg.sent`, rejects (or throws) with why it was not sent. */
   send(msg: NodeMessageInFlow): Promise<Record<string, unknown>>;
-  /** Told when a send starts and how it ended (e.g. for a status of the node's own requests). */
   started?(): void;
-  settled?(outcome: { sent: Record<string, unknown> } | { error: PipesError }): void;
+  settled?(outcome: Outcome): void;
 }
 
-export interface SendNodeHandle {
-  /** Call first thing in the node's close handler: failures from here on are also logged. */
-  closing(): void;
-}
-
-export function handleSends(spec: SendNodeSpec): SendNodeHandle {
+function handleSends(spec: HandleSendsSpec): { closing(): void } {
   const { node, failureWired } = spec;
   let closing = false;
-  const stopLosses = new StopLossLog(node, failureWired);
+  const stopLosses = new StopLossLog(node, spec.common, failureWired);
 
   node.on("input", (msg: NodeMessageInFlow, send: Send, nodeDone: Done) => {
     const done = guardDone(node, nodeDone);
@@ -95,6 +188,7 @@ class StopLossLog {
 
   constructor(
     private readonly node: Node,
+    private readonly common: Translate,
     private readonly failureWired: boolean,
   ) {}
 
@@ -108,13 +202,16 @@ class StopLossLog {
     this.pending = [];
     const counts = new Map<string, number>();
     for (const { code } of lost) counts.set(code, (counts.get(code) ?? 0) + 1);
-    const ids = lost.slice(0, 10).map((l) => l.id).join(", ") + (lost.length > 10 ? ", …" : "");
+    const ids = lost
+      .slice(0, 10)
+      .map((l) => l.id)
+      .join(", ");
     this.node.warn(
-      connectionText("warnings.stopped-unsent", {
+      this.common("warnings.stopped-unsent", {
         count: lost.length,
         codes: [...counts].map(([code, n]) => `${code} ×${n}`).join(", "),
-        output: this.failureWired ? connectionText("warnings.output-2") : "done(err)",
-        ids,
+        output: this.failureWired ? this.common("warnings.output-2") : "done(err)",
+        ids: lost.length > 10 ? `${ids}, …` : ids,
       }),
     );
   }

@@ -2,27 +2,15 @@ import type { NodeStatus } from "node-red";
 import type { StateChange } from "../../lib/connection";
 import type { PipesClient } from "../../lib/client";
 import { isCertificateErrorCode, isProxyErrorCode, isTlsErrorCode } from "../../lib/tls";
-import { englishTranslator, type Translate } from "./i18n";
+import type { Translate } from "./i18n";
 
 /**
  * Every status dot that shows the connection derives from the connection's state machine here,
- * so all nodes on one connection always agree. The texts live in the pipes-config catalogue
- * (locales/<lang>/pipes-config.json, "status" and "problems"); pipes-config installs the
- * runtime's translator when Node-RED loads it.
+ * so all nodes on one connection always agree. The texts are in the shared (pipes-config)
+ * catalogue, "status" and "problems": `common` is its translator (see NodeStrings).
  */
-let connectionStrings: Translate = englishTranslator("pipes-config");
-
-export function useConnectionStrings(translate: Translate): void {
-  connectionStrings = translate;
-}
-
-/** A text from the pipes-config catalogue (status.* or problems.*). */
-export function connectionText(key: string, params?: Record<string, string | number>): string {
-  return connectionStrings(key, params);
-}
-
-export function connectionStatus(change: StateChange, client: PipesClient, sender = false): NodeStatus {
-  const t = connectionStrings;
+export function connectionStatus(change: StateChange, client: PipesClient, common: Translate, sender = false): NodeStatus {
+  const t = common;
   // A socket pipes-reply on a connection that no pipes-in opens: its replies go over REST.
   if (sender && !client.repliesOverSocket && (change.state === "idle" || change.state === "closed")) {
     return { fill: "green", shape: "ring", text: t("status.replies-rest") };
@@ -52,6 +40,7 @@ export function connectionStatus(change: StateChange, client: PipesClient, sende
       return { fill: "grey", shape: "ring", text: t("status.disconnected") };
   }
 }
+
 export function misconfiguredStatus(reason: string): NodeStatus {
   return { fill: "red", shape: "ring", text: reason };
 }
@@ -60,8 +49,8 @@ export function misconfiguredStatus(reason: string): NodeStatus {
  * Mirrors the connection state on a node; returns the unsubscribe to call on close. A `sender`
  * (socket pipes-reply) shows that it replies over REST while no pipes-in keeps the socket open.
  */
-export function showConnectionStatus(node: { status(status: NodeStatus): void }, client: PipesClient, { sender = false } = {}): () => void {
-  const update = (change: StateChange) => node.status(connectionStatus(change, client, sender));
+export function showConnectionStatus(node: { status(status: NodeStatus): void }, client: PipesClient, common: Translate, { sender = false } = {}): () => void {
+  const update = (change: StateChange) => node.status(connectionStatus(change, client, common, sender));
   update(client.state);
   client.on("state", update);
   return () => {
