@@ -27,6 +27,8 @@ const path = require("path");
 const readline = require("readline");
 
 const root = path.resolve(__dirname, "..");
+// package.json node-red.nodes is the one list of our node types (one type per node set).
+const NODE_TYPES = Object.keys(require(path.join(root, "package.json"))["node-red"].nodes);
 const runDir = path.resolve(process.env.PIPES_RUN_DIR || path.join(root, ".run"));
 const userDir = path.join(runDir, "node-red");
 const phoneNumber = process.env.PIPES_CHAT_FROM || "+15550001111";
@@ -163,7 +165,7 @@ async function deploy(editorUrl, flow) {
   const nodes = await (await fetch(`${editorUrl}/nodes`, { headers: { accept: "application/json" } })).json();
   const ours = nodes.filter((set) => set.module === "@pipes.bot/node-red");
   const failed = ours.filter((set) => !set.enabled || set.err);
-  if (ours.length !== 4 || failed.length) {
+  if (ours.length !== NODE_TYPES.length || failed.length) {
     throw new Error(`our nodes did not load in Node-RED: ${JSON.stringify(failed.map((s) => ({ id: s.id, err: s.err })))}`);
   }
 }

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEMO_API_KEY, PipesEmulator } from "../src/emulator";
 import { coreNodes, FAST_TUNING, helper, PIPES_NODES } from "./support/nodered";
+import { NODE_TYPES } from "./support/package";
 import { waitUntil } from "./support/wait";
 
 const CORE_NODES = coreNodes("function/10-function.js", "function/10-switch.js", "common/21-debug.js", "common/25-catch.js", "common/90-comment.js");
@@ -59,7 +60,7 @@ describe("example flows", function () {
         used.add(node.type);
       }
     }
-    for (const type of ["pipes-config", "pipes-in", "pipes-reply", "pipes-send-media"]) assert.ok(used.has(type), `no example uses ${type}`);
+    for (const type of NODE_TYPES) assert.ok(used.has(type), `no example uses ${type}`);
   });
 
   it("echo-bot answers 'You said: <text>'", async function () {

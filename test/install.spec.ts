@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { DEMO_API_KEY, PipesEmulator } from "../src/emulator";
+import { NODE_TYPES } from "./support/package";
 import { freePort } from "./support/ports";
 import { waitUntil } from "./support/wait";
 
@@ -64,7 +65,7 @@ describe("install from a packed tarball into a real Node-RED", function () {
     const module = (await (await fetch(`${base}/nodes/@pipes.bot%2Fnode-red`, { headers: { accept: "application/json" } })).json()) as { path: string; nodes: { types: string[]; enabled: boolean; err?: string }[] };
     assert.ok(module.path.startsWith(userDir), module.path);
     const types = module.nodes.flatMap((set) => set.types).sort();
-    assert.deepEqual(types, ["pipes-config", "pipes-in", "pipes-reply", "pipes-send-media"]);
+    assert.deepEqual(types, NODE_TYPES);
     for (const set of module.nodes) assert.ok(set.enabled && !set.err, JSON.stringify(set));
     assert.equal((await fetch(`${base}/icons/@pipes.bot/node-red/pipes.svg`)).status, 200);
     const catalog = (await (await fetch(`${base}/locales/@pipes.bot/node-red/pipes-in?lng=en-US`)).json()) as Record<string, unknown>;

@@ -1,9 +1,6 @@
 import type { EventEmitter } from "node:events";
 import helper from "node-red-node-test-helper";
-import pipesConfig from "../../src/nodes/pipes-config";
-import pipesIn from "../../src/nodes/pipes-in";
-import pipesReply from "../../src/nodes/pipes-reply";
-import pipesSendMedia from "../../src/nodes/pipes-send-media";
+import { nodeModules } from "./package";
 import { waitUntil } from "./wait";
 
 // NODE_RED_FROM: a folder whose node_modules holds another Node-RED (e.g. v5 under Node 22).
@@ -17,7 +14,8 @@ export function coreNodes(...files: string[]): unknown[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return files.map((file) => require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [from] })) as unknown);
 }
-export const PIPES_NODES = [pipesConfig, pipesIn, pipesReply, pipesSendMedia];
+/** Every node of this package (package.json node-red.nodes), loaded from the TypeScript sources. */
+export const PIPES_NODES = nodeModules();
 
 /** Timings that keep tests fast: quick handshakes and backoff. Real defaults are in lib/connection.ts. */
 export const FAST_TUNING = { handshakeTimeoutMs: 2000, backoffBaseMs: 20, stableAfterMs: 200, idleCloseMs: 200 };
@@ -26,7 +24,7 @@ export function configNode(baseUrl: string, extra: Record<string, unknown> = {})
   return { id: "cfg", type: "pipes-config", name: "test", baseUrl, scope: "user", tuning: FAST_TUNING, ...extra };
 }
 
-/** Loads a flow with our four node types and the config node's API key as a credential. */
+/** Loads a flow with our node types and the config node's API key as a credential. */
 export async function loadFlow(flow: Record<string, unknown>[], apiKey: string, extraNodes: unknown[] = []): Promise<void> {
   await helper.load([...PIPES_NODES, ...extraNodes] as never, flow as never, { cfg: { apiKey } });
 }
