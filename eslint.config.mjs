@@ -2,7 +2,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "build-test/**", "coverage/**", ".run/**", "node_modules/**"] },
+  { ignores: ["dist/**", "build-test/**", "coverage/**", ".run/**", "node_modules/**", "resources/**"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   { languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } } },
@@ -35,4 +35,9 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   { files: ["**/*.mjs"], languageOptions: { sourceType: "module" } },
+  {
+    // Editor code that runs in the browser (served from resources/).
+    files: ["src/editor/**/*.js"],
+    languageOptions: { sourceType: "script", globals: { window: "readonly", document: "readonly", RED: "readonly", $: "readonly" } },
+  },
 );

@@ -68,6 +68,11 @@ describe("install from a packed tarball into a real Node-RED", function () {
     assert.deepEqual(types, NODE_TYPES);
     for (const set of module.nodes) assert.ok(set.enabled && !set.err, JSON.stringify(set));
     assert.equal((await fetch(`${base}/icons/@pipes.bot/node-red/pipes.svg`)).status, 200);
+    // The editor code every node shares, and the constants generated from src/lib, ship in resources/.
+    for (const file of ["pipes-editor.js", "pipes-editor.css", "pipes-constants.js"]) {
+      assert.equal((await fetch(`${base}/resources/@pipes.bot/node-red/${file}`)).status, 200, file);
+    }
+    assert.match(await (await fetch(`${base}/resources/@pipes.bot/node-red/pipes-constants.js`)).text(), /"numberSettings":\{"timeout":\{"min":0/);
     const catalog = (await (await fetch(`${base}/locales/@pipes.bot/node-red/pipes-in?lng=en-US`)).json()) as Record<string, unknown>;
     assert.ok(catalog["pipes-in"], "the pipes-in message catalogue is served");
     const help = await (await fetch(`${base}/nodes`, { headers: { accept: "text/html" } })).text();

@@ -2,13 +2,13 @@
  * The Pipes.bot wire protocol in one place: frame and REST types, documented limits, error codes,
  * and the parse/build helpers both the nodes and the emulator use.
  *
- * Source of truth: ../shared/pipes-api.md. Where that document says UNSTATED, the parser is lenient
+ * Source of truth: docs/protocol.md (choices in docs/decisions/). Where it says UNSTATED, the parser is lenient
  * (unknown fields pass through, unknown frame and message types are reported, never thrown) and the
  * emulator turns the open question into an option instead of a hard-coded guess.
  */
 
 // ---------------------------------------------------------------------------------------------
-// Limits (pipes-api.md §8)
+// Limits (docs/protocol.md#limits)
 // ---------------------------------------------------------------------------------------------
 
 export const LIMITS = {
@@ -32,11 +32,14 @@ export const LIMITS = {
   offlineDrainPacingMs: 750,
 } as const;
 
-/** Media ids are 21 characters of the nanoid alphabet (INFERRED in pipes-api.md §1.4). */
+/** Pool keys (pool numbers) and App keys (the business's own numbers, BYON) start with these. */
+export const API_KEY_PREFIXES = ["pk_", "ak_"] as const;
+
+/** Media ids are 21 characters of the nanoid alphabet (INFERRED, docs/protocol.md#identifiers). */
 export const MEDIA_ID_PATTERN = /^[A-Za-z0-9_-]{21}$/;
 
 // ---------------------------------------------------------------------------------------------
-// Inbound messages (pipes-api.md §3, §4)
+// Inbound messages (docs/protocol.md#inbound-messages, #media-object)
 // ---------------------------------------------------------------------------------------------
 
 export const MESSAGE_TYPES = [
@@ -117,7 +120,7 @@ export interface InboundMessage {
 }
 
 // ---------------------------------------------------------------------------------------------
-// WebSocket frames (pipes-api.md §2)
+// WebSocket frames (docs/protocol.md#socket)
 // ---------------------------------------------------------------------------------------------
 
 export type ConnectionScope = "user" | "conversation";
@@ -171,7 +174,7 @@ export interface WhatsAppReplyFrame {
 export type ClientFrame = WhatsAppReplyFrame;
 
 // ---------------------------------------------------------------------------------------------
-// REST (pipes-api.md §5)
+// REST (docs/protocol.md#rest)
 // ---------------------------------------------------------------------------------------------
 
 export const REST_PATHS = {

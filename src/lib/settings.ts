@@ -16,21 +16,26 @@ export interface NumberRule {
   integer?: boolean;
   /** Used when the setting is empty or missing. */
   fallback: number;
+  /** Stricter bounds the editor asks of a person (the runtime accepts the wider rule, e.g. for tests). */
+  editor?: { min?: number; max?: number; integer?: boolean };
 }
+
+/** Plain http:// is allowed only to these hosts (a local emulator): anywhere else the key would travel in clear. */
+export const PLAIN_HTTP_HOSTS = ["127.0.0.1", "localhost", "[::1]"] as const;
 
 export const NUMBER_SETTINGS = {
   /** pipes-reply, pipes-send-media: seconds to wait for the answer. One day at most. */
   timeout: { min: 0, minExclusive: true, max: 86_400, fallback: 30 },
   /** pipes-config: longest wait between reconnect attempts, seconds. */
-  backoffMaxSeconds: { min: 0, minExclusive: true, max: 3_600, fallback: 60 },
+  backoffMaxSeconds: { min: 0, minExclusive: true, max: 3_600, fallback: 60, editor: { min: 5, max: 600, integer: true } },
   /** pipes-config: replies waiting to be sent at once. */
   outboxLimit: { min: 1, max: 1_000_000, integer: true, fallback: 1000 },
   /** pipes-config: longest a reply waits for the connection, seconds. */
-  outboxMaxWaitSeconds: { min: 0, minExclusive: true, max: 86_400, fallback: 300 },
+  outboxMaxWaitSeconds: { min: 0, minExclusive: true, max: 86_400, fallback: 300, editor: { min: 1, integer: true } },
   /** pipes-config: media downloads running at once (per connection). */
   downloadConcurrency: { min: 1, max: 64, integer: true, fallback: 4 },
   /** pipes-config: megabytes of media being downloaded at once (per connection). */
-  downloadBufferMB: { min: 1, max: 4096, fallback: 32 },
+  downloadBufferMB: { min: 1, max: 4096, fallback: 32, editor: { integer: true } },
   /** pipes-in: largest media downloaded into a Buffer, megabytes. */
   maxMediaMB: { min: 0, minExclusive: true, max: 4096, fallback: 16 },
 } satisfies Record<string, NumberRule>;

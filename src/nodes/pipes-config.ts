@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import type { NodeAPI } from "node-red";
 import { PipesClient } from "../lib/client";
-import { DEFAULT_BASE_URL } from "../lib/protocol";
+import { API_KEY_PREFIXES, DEFAULT_BASE_URL } from "../lib/protocol";
 import { redact } from "../lib/redact";
 import type { TlsOptions } from "../lib/tls";
 import { translator, type Translate } from "./shared/i18n";
-import { readTuning } from "../lib/settings";
+import { PLAIN_HTTP_HOSTS, readTuning } from "../lib/settings";
 import { nodeNumbers, settingProblemText } from "./shared/settings";
 import type { PipesConfigCredentials, PipesConfigDef, PipesConfigNode } from "./shared/types";
 
@@ -153,7 +153,7 @@ function resolveApiKey(RED: NodeAPI, node: PipesConfigNode, raw: string | undefi
 
 function problemWith(t: Translate, apiKey: string | undefined, baseUrl: string, scope: string, conversationId: string | undefined): string | undefined {
   if (!apiKey) return t("problems.missing-key");
-  if (!/^(pk|ak)_/.test(apiKey)) return t("problems.key-prefix");
+  if (!API_KEY_PREFIXES.some((prefix) => apiKey.startsWith(prefix))) return t("problems.key-prefix");
   let url: URL;
   try {
     url = new URL(baseUrl);
@@ -162,7 +162,7 @@ function problemWith(t: Translate, apiKey: string | undefined, baseUrl: string, 
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") return t("problems.url-scheme");
   // Plain http would send the key in clear: only for a local emulator.
-  if (url.protocol === "http:" && !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return t("problems.url-http");
+  if (url.protocol === "http:" && !(PLAIN_HTTP_HOSTS as readonly string[]).includes(url.hostname)) return t("problems.url-http");
   if (scope === "conversation" && !conversationId) return t("problems.conversation-missing");
   return undefined;
 }
