@@ -152,6 +152,19 @@ describe("editor in Chromium", function () {
     await page.press("#node-config-input-apiKey", "Tab");
     assert.equal(await invalid("#node-config-input-apiKey"), false);
     assert.equal(await invalid("#node-config-input-baseUrl"), false, "http to 127.0.0.1 is fine");
+    // Advanced: the rows the shared editor kit builds, each with the runtime's default.
+    await page.click("#pipes-config-advanced-toggle");
+    await page.waitForSelector("#node-config-input-downloadConcurrency", { state: "visible" });
+    assert.equal(await page.inputValue("#node-config-input-downloadConcurrency"), "4");
+    assert.equal(await page.inputValue("#node-config-input-downloadBufferMB"), "32");
+    assert.equal(await page.getAttribute("#node-config-input-proxyPassword", "type"), "password");
+    assert.ok((await page.textContent("label[for=node-config-input-downloadBufferMB]"))?.includes("Download memory"));
+    await page.fill("#node-config-input-downloadConcurrency", "65");
+    await page.press("#node-config-input-downloadConcurrency", "Tab");
+    assert.equal(await invalid("#node-config-input-downloadConcurrency"), true, "65 downloads at once is over the limit");
+    await page.fill("#node-config-input-downloadConcurrency", "4");
+    await page.press("#node-config-input-downloadConcurrency", "Tab");
+    await page.screenshot({ path: join(root, "test-results", "config-dialog.png") });
     await page.click("#node-config-dialog-ok");
     await page.waitForSelector("#node-config-input-apiKey", { state: "detached" });
     await page.click("#node-dialog-ok");

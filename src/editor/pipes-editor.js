@@ -112,5 +112,82 @@
         return type + "." + value;
     };
 
+    /**
+     * Expands the short rows of a node's edit template into Node-RED's form rows, once, when the
+     * node's .html loads (before the editor ever reads the template). A row is written as
+     *
+     *   <div data-row="timeout" data-icon="clock-o" data-width="short" data-unit="seconds"></div>
+     *
+     * and becomes the usual label (text: "<set>.label.<field>") and input (#node-input-<field>, or
+     * #node-config-input-<field> for a config node). Attributes:
+     *   data-icon="x"          Font Awesome icon fa-x
+     *   data-typed             a typedInput: adds the hidden #...<field>Type input
+     *   data-placeholder       placeholder text "<set>.placeholder.<field>"
+     *   data-width="short"     a 70px input (numbers) instead of 70%
+     *   data-unit="key"        a unit after the input: "<set>.label.<key>" ("MB" is shown as it is)
+     *   data-options="a,b"     a <select> with options "<set>.<field>.a", ...
+     *   data-password          a password input
+     *   data-autocomplete="x"  the input's autocomplete attribute
+     *   data-hint              a hint under the input: "<set>.hint.<field>"
+     *   data-id="x"            the row's element id
+     * data-row="name" is Node-RED's own Name row. Rows that need more stay written out in full.
+     */
+    editor.expandRows = function (set, options) {
+        const prefix = options && options.config ? "node-config-input-" : "node-input-";
+        const template = $('script[data-template-name="' + set + '"]');
+        const form = $("<div/>").html(template.html());
+        form.find("[data-row]").each(function () {
+            const spec = $(this);
+            const field = spec.attr("data-row");
+            const id = prefix + field;
+            const isName = field === "name";
+            const text = isName ? "node-red:common.label.name" : set + ".label." + field;
+            const row = $("<div/>", { class: "form-row" });
+            if (spec.attr("data-id")) {
+                row.attr("id", spec.attr("data-id"));
+            }
+            const label = $("<label/>", { for: id }).appendTo(row);
+            $("<i/>", { class: "fa fa-" + (spec.attr("data-icon") || (isName ? "tag" : "pencil")) }).appendTo(label);
+            label.append(" ");
+            $("<span/>", { "data-i18n": text }).appendTo(label);
+            row.append("\n");
+            let input;
+            if (spec.is("[data-options]")) {
+                input = $("<select/>", { id: id, style: "width: 70%;" });
+                spec.attr("data-options").split(",").forEach(function (value) {
+                    $("<option/>", { value: value, "data-i18n": set + "." + field + "." + value }).appendTo(input);
+                });
+            } else {
+                input = $("<input/>", { type: spec.is("[data-password]") ? "password" : "text", id: id });
+                if (spec.attr("data-width") === "short") {
+                    input.attr("style", "width: 70px;");
+                } else if (spec.is("[data-typed]") || spec.is("[data-placeholder]")) {
+                    input.attr("style", "width: 70%;");
+                }
+                if (spec.attr("data-autocomplete")) {
+                    input.attr("autocomplete", spec.attr("data-autocomplete"));
+                }
+                if (isName) {
+                    input.attr("data-i18n", "[placeholder]node-red:common.label.name");
+                } else if (spec.is("[data-placeholder]")) {
+                    input.attr("data-i18n", "[placeholder]" + set + ".placeholder." + field);
+                }
+            }
+            row.append(input);
+            if (spec.is("[data-typed]")) {
+                row.append($("<input/>", { type: "hidden", id: id + "Type" }));
+            }
+            const unit = spec.attr("data-unit");
+            if (unit) {
+                row.append(" ").append(unit === "MB" ? $("<span/>").text("MB") : $("<span/>", { "data-i18n": set + ".label." + unit }));
+            }
+            if (spec.is("[data-hint]")) {
+                row.append($("<div/>", { class: "pipes-hint", "data-i18n": set + ".hint." + field }));
+            }
+            spec.replaceWith(row);
+        });
+        template.text(form.html());
+    };
+
     editor.ready = true;
 })();
