@@ -113,6 +113,46 @@
     };
 
     /**
+     * The definition of one of our node types for RED.nodes.registerType: the palette category and
+     * colour, `name` and `connection`, the label style and output labels every node shares, plus
+     * `spec`. `typed` lists typedInput fields as { field: { value, type, required: "errors.key" } }
+     * (a field without `required` may be blank: "from msg.pipes" or "none"); `numbers` lists the
+     * numeric settings (src/lib/settings.ts) with their error keys; `outputs: 2` adds the
+     * sent / failed output labels of a sending node.
+     */
+    editor.nodeType = function (set, t, spec) {
+        const defaults = { name: { value: "" }, connection: { value: "", type: "pipes-config", required: true } };
+        Object.keys(spec.typed || {}).forEach(function (field) {
+            const f = spec.typed[field];
+            defaults[field] = { value: f.value === undefined ? "" : f.value, validate: editor.typedValidator(t, field + "Type", !f.required, f.required) };
+            defaults[field + "Type"] = { value: f.type || "str" };
+        });
+        Object.assign(defaults, spec.defaults || {});
+        Object.keys(spec.numbers || {}).forEach(function (setting) {
+            defaults[setting] = { value: editor.rule(setting).fallback, validate: editor.numberValidator(t, setting, spec.numbers[setting]) };
+        });
+        const type = {
+            category: "pipes.bot",
+            color: "#7DDBA3",
+            inputs: spec.outputs === 2 ? 1 : 0,
+            outputs: 1,
+            labelStyle: function () {
+                return this.name ? "node_label_italic" : "";
+            }
+        };
+        if (spec.outputs === 2) {
+            type.outputLabels = function (i) {
+                return [this._(set + ".outputs.sent"), this._(set + ".outputs.failed")][i];
+            };
+        }
+        const own = Object.assign({}, spec);
+        ["typed", "numbers", "defaults"].forEach(function (key) {
+            delete own[key];
+        });
+        return Object.assign(type, own, { defaults: defaults });
+    };
+
+    /**
      * Expands the short rows of a node's edit template into Node-RED's form rows, once, when the
      * node's .html loads (before the editor ever reads the template). A row is written as
      *
