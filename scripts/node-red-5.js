@@ -1,6 +1,6 @@
 // Installs Node 22 and Node-RED 5 from the npm registry into .run/nr5 (once; later runs reuse it)
 // and prints the folder. Node 22 must not go into our own devDependencies: npm scripts would then
-// run every command under it (see ../shared/tooling-notes.md §4).
+// run every command under it (npm puts node_modules/.bin first on PATH).
 "use strict";
 const { execFileSync } = require("child_process");
 const fs = require("fs");

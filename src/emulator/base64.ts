@@ -1,4 +1,4 @@
-/** Strict base64 checks for media sent as raw base64 (§5.1). */
+/** Strict base64 checks for media sent as raw base64 (docs/protocol.md#sending-messages). */
 
 /** Standard alphabet; padding optional but, when present, only at the end of a full quantum. */
 export function isBase64(value: string): boolean {

@@ -8,7 +8,7 @@ export interface Conversation {
   fromNumber: string;
   fromName?: string;
   createdAt: number;
-  /** Emulator clock of the last inbound message; the service window counts from here (§7). */
+  /** Emulator clock of the last inbound message; the service window counts from here (docs/protocol.md#service-window). */
   lastInboundAt: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Offline-queue drain (§2.6): when a user-scoped socket opens, the tenant's queues (filtered by the
+ * Offline-queue drain (docs/protocol.md#offline-queue): when a user-scoped socket opens, the tenant's queues (filtered by the
  * socket's pool number, if any) are merged, sorted oldest first and sent to THAT socket, one message
  * every drainPacingMs. Drained messages are consumed by it (client:claude README: a second client
  * "steals" the backlog). One drain per tenant at a time.
@@ -32,7 +32,7 @@ export class DrainManager {
   /** Starts a drain to `connection` if it is user-scoped, nothing is draining and something is queued. */
   start(connection: Connection): void {
     const { userId, scope, connectionId, poolNumberId } = connection.info;
-    // Conversation-scoped connections never drain (§2.6).
+    // Conversation-scoped connections never drain (docs/protocol.md#offline-queue).
     if (scope !== "user" || !isOpen(connection)) return;
     if (this.active.has(userId)) {
       // UNSTATED whether a second socket opened during a drain drains too; we let the first finish.

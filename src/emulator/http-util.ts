@@ -67,7 +67,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(payload);
 }
 
-/** The emulator's error body (pipes-api.md §7 leaves it UNSTATED; readRestError reads this shape first). */
+/** The emulator's error body (UNSTATED, docs/decisions/0004-rest-error-body.md; readRestError reads this shape first). */
 export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   sendJson(res, status, { success: false, error: { code, message } }, headers);
 }

@@ -1,4 +1,4 @@
-/** Random identifiers in the shapes pipes-api.md §1.4 shows. */
+/** Random identifiers in the shapes docs/protocol.md#identifiers shows. */
 import { randomBytes, randomUUID } from "node:crypto";
 import { LIMITS } from "../lib/protocol";
 
@@ -21,7 +21,7 @@ function alphanumeric(length: number): string {
 
 export const newConversationId = (): string => `conv_${alphanumeric(12)}`;
 export const newInboundMessageId = (): string => `msg_${alphanumeric(16)}`;
-/** Outbound ids are Meta's `wamid.…` (§1.4). */
+/** Outbound ids are Meta's `wamid.…` (docs/protocol.md#identifiers). */
 export const newWamid = (): string => `wamid.${alphanumeric(24)}`;
 /** Matches MEDIA_ID_PATTERN: 21 nanoid characters. */
 export const newMediaId = (): string => nanoid(LIMITS.mediaIdLength);

@@ -1,4 +1,4 @@
-/** Builds the `data` of a whatsapp_message from an InjectInput (§3, §4) and records the conversation. */
+/** Builds the `data` of a whatsapp_message from an InjectInput (docs/protocol.md#inbound-messages, #media-object) and records the conversation. */
 import { REST_PATHS, type InboundMessage, type MediaObject } from "../lib/protocol";
 import type { Conversation } from "./conversations";
 import type { EmulatorContext } from "./context";
@@ -41,7 +41,7 @@ export function buildInbound(ctx: EmulatorContext, input: InjectInput): BuiltInb
   if (input.fromName !== undefined) message.fromName = input.fromName;
   if (poolNumber.label !== undefined) message.label = poolNumber.label;
   if (input.text !== undefined) {
-    // `body` duplicates `text` (§3.1).
+    // `body` duplicates `text` (docs/protocol.md#inbound-messages).
     message.text = input.text;
     message.body = input.text;
   }
@@ -56,7 +56,7 @@ export function buildInbound(ctx: EmulatorContext, input: InjectInput): BuiltInb
 function buildMedia(ctx: EmulatorContext, userId: string, media: NonNullable<InjectInput["media"]>, now: number): MediaObject {
   if (typeof media.mimeType !== "string" || media.mimeType === "") throw new EmulatorInputError("inject: media needs a mimeType");
   if ("unavailable" in media) {
-    // Pipes.bot could not fetch it from WhatsApp: no id, no URL, size 0 (§4.1).
+    // Pipes.bot could not fetch it from WhatsApp: no id, no URL, size 0 (docs/protocol.md#media-object).
     return { mimeType: media.mimeType, byteSize: 0, unavailable: true };
   }
   if (!Buffer.isBuffer(media.data)) throw new EmulatorInputError("inject: media.data must be a Buffer");

@@ -1,4 +1,4 @@
-/** Stored media (received or uploaded) and the presigned tokens that hand out their bytes (§4.3, §4.4). */
+/** Stored media (received or uploaded) and the presigned tokens that hand out their bytes (docs/protocol.md#media-object, #media-download). */
 import { newMediaId, newStorageToken } from "./ids";
 
 export interface StoredMedia {

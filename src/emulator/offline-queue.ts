@@ -1,5 +1,5 @@
 /**
- * Offline queues (§2.6): one per (tenant, sender), capped with drop-oldest, with a TTL on the
+ * Offline queues (docs/protocol.md#offline-queue): one per (tenant, sender), capped with drop-oldest, with a TTL on the
  * emulator clock. Expired entries are pruned whenever a queue is read, so sizes are what a drain
  * would deliver.
  */
@@ -68,7 +68,7 @@ export class OfflineQueues {
 
   /**
    * Removes and returns the tenant's queued messages for a drain: every sender merged, filtered by
-   * pool number when given, sorted by timestamp oldest first (§2.6). Drained messages are consumed.
+   * pool number when given, sorted by timestamp oldest first (docs/protocol.md#offline-queue). Drained messages are consumed.
    */
   takeForDrain(userId: string, poolNumberId: string | undefined, now: number): QueuedMessage[] {
     const taken: QueuedMessage[] = [];
@@ -103,7 +103,7 @@ export class OfflineQueues {
     const cap = this.limits().queuePerSender;
     for (const queue of touched) {
       queue.sort((a, b) => a.seq - b.seq);
-      // Drop-oldest (§2.6): the earliest arrivals make room for the newest.
+      // Drop-oldest (docs/protocol.md#offline-queue): the earliest arrivals make room for the newest.
       if (queue.length > cap) dropped.push(...queue.splice(0, queue.length - cap));
     }
     return dropped;

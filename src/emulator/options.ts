@@ -1,7 +1,7 @@
 /**
  * Emulator options: the public option types, their defaults and their validation.
  *
- * Every behaviour pipes-api.md marks UNSTATED is an option here instead of a hard-coded guess; the
+ * Behaviours docs/protocol.md marks UNSTATED are options here (records in docs/decisions/) instead of hard-coded guesses; the
  * default is the reading we find most likely, and each one says why.
  */
 import { LIMITS } from "../lib/protocol";
@@ -21,47 +21,47 @@ export interface TenantSpec {
   poolNumbers?: PoolNumberSpec[];
 }
 
-/** Pool number ids start with `pn_` (pipes-api.md §1.4, client:claude). */
+/** Pool number ids start with `pn_` (docs/protocol.md#identifiers, client:claude). */
 export const DEFAULT_POOL_NUMBER: Readonly<PoolNumberSpec> = { id: "pn_demo1", phoneNumber: "+15550009999" };
 export const DEFAULT_TENANT: Readonly<TenantSpec> = { userId: "user_demo", apiKey: DEMO_API_KEY };
 
 export interface EmulatorOptions {
   /** Default: one demo tenant { userId: "user_demo", apiKey: DEMO_API_KEY }. */
   tenants?: TenantSpec[];
-  /** Pause between drained queue messages (§2.6). Default 750 ms; tests use 0 or 1. */
+  /** Pause between drained queue messages (docs/protocol.md#offline-queue). Default 750 ms; tests use 0 or 1. */
   drainPacingMs?: number;
-  /** Offline queue length per sender per tenant, oldest dropped (§2.6). Default 100. */
+  /** Offline queue length per sender per tenant, oldest dropped (docs/protocol.md#offline-queue). Default 100. */
   queuePerSender?: number;
-  /** Offline queue TTL on the emulator clock (§2.6). Default 24 h. */
+  /** Offline queue TTL on the emulator clock (docs/protocol.md#offline-queue). Default 24 h. */
   queueTtlMs?: number;
-  /** Free-form sends allowed this long after the last inbound message (§7). Default 24 h. */
+  /** Free-form sends allowed this long after the last inbound message (docs/protocol.md#service-window). Default 24 h. */
   serviceWindowMs?: number;
-  /** Stored media lifetime (§4.3). Default 48 h. */
+  /** Stored media lifetime (docs/protocol.md#media-object). Default 48 h. */
   mediaTtlMs?: number;
-  /** Presigned download URL lifetime (§4.4). Default 5 min. */
+  /** Presigned download URL lifetime (docs/protocol.md#media-download). Default 5 min. */
   presignedTtlMs?: number;
-  /** Largest decoded media for a REST send; the real limit is UNSTATED (§8). Default 64 MiB. */
+  /** Largest decoded media for a REST send; the real limit is UNSTATED (docs/decisions/0028-emulator-size-limits.md). Default 64 MiB. */
   maxMediaBytes?: number;
   /** Real-time delay before the storage answers a presigned download (a slow object store). Default 0. */
   storageDelayMs?: number;
   /** Real-time delay before each reply_status frame. Default 0. */
   replyStatusDelayMs?: number;
   /**
-   * Reply to a conversation that does not exist or is another tenant's. UNSTATED (§2.3, §10.7).
+   * Reply to a conversation that does not exist or is another tenant's. UNSTATED (docs/decisions/0023-emulator-foreign-conversation-reply.md).
    * Default "silent" (no reply_status at all) because that is the harder case for a client: it must
    * time out on its own. "error" answers reply_status CONVERSATION_NOT_FOUND.
    */
   foreignConversationReply?: "silent" | "error";
   /**
    * Conversation-scoped socket replying to another conversation. The docs say it is "rejected" but
-   * not how (§2.5). Default "error": reply_status { success: false, code: "OUT_OF_SCOPE" }.
+   * not how (docs/decisions/0022-emulator-out-of-scope-reply.md). Default "error": reply_status { success: false, code: "OUT_OF_SCOPE" }.
    */
   outOfScopeReply?: "error" | "silent";
-  /** whatsapp_reply without poolNumberId/toNumber -> reply_status INVALID_REQUEST (§2.4 lists all four fields). Default true. */
+  /** whatsapp_reply without poolNumberId/toNumber -> reply_status INVALID_REQUEST (docs/decisions/0029-emulator-reply-routing-required.md). Default true. */
   requireReplyRouting?: boolean;
-  /** Live message with several matching user-scoped sockets: all get it (INFERRED fan-out, §2.5) or only the oldest. Default "all". */
+  /** Live message with several matching user-scoped sockets: all get it (INFERRED fan-out, docs/decisions/0024-emulator-fan-out.md) or only the oldest. Default "all". */
   fanOut?: "all" | "first";
-  /** The draining socket closes mid-drain: UNSTATED (§2.6). Default "requeue" the rest, so no message is lost. */
+  /** The draining socket closes mid-drain: UNSTATED (docs/decisions/0025-emulator-drain-on-disconnect.md). Default "requeue" the rest, so no message is lost. */
   drainOnDisconnect?: "requeue" | "drop";
   /** Receives one human-readable line per notable event. Default: no logging. */
   log?: (line: string) => void;

@@ -1,5 +1,5 @@
 /**
- * Decides the outcome of a client's whatsapp_reply (§2.4, §2.5, §7). Checks run in a fixed order:
+ * Decides the outcome of a client's whatsapp_reply (docs/protocol.md#replies, #scopes, #service-window). Checks run in a fixed order:
  * routing fields, conversation ownership, connection scope, text length, service window.
  */
 import { ERROR_CODES, LIMITS, type ReplyStatus, type WhatsAppReply } from "../lib/protocol";
@@ -54,7 +54,7 @@ export function decideReply(ctx: EmulatorContext, connection: Connection, reply:
 
   const messageId = newWamid();
   // Records the routing the bot asked for (falling back to the conversation's), so a test can see a
-  // bot that addressed the wrong number; the server's own check of toNumber is UNSTATED (§2.4).
+  // bot that addressed the wrong number; the server's own check of toNumber is UNSTATED (docs/decisions/0029-emulator-reply-routing-required.md).
   const record: SentRecord = {
     messageId,
     via: "ws",

@@ -1,5 +1,5 @@
 /**
- * The REST side (§4.4, §5.1): POST /v1/messages/send, GET /v1/media/download/:mediaId (302 to a
+ * The REST side (docs/protocol.md#media-download, #sending-messages): POST /v1/messages/send, GET /v1/media/download/:mediaId (302 to a
  * presigned URL) and the emulator's stand-in for object storage, GET /_emulator/storage/:token.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -147,7 +147,7 @@ export class RestApi {
     if (!tenant) return;
     const mediaId = safeDecode(encodedId);
     const now = this.ctx.clock.now();
-    // Unknown, expired and another tenant's media all answer 404 (UNSTATED, §4.4): no existence leak.
+    // Unknown, expired and another tenant's media all answer 404 (UNSTATED, docs/decisions/0027-emulator-rest-statuses.md): no existence leak.
     const stored = mediaId === undefined ? undefined : this.ctx.store.media.getOwned(mediaId, tenant.userId, now);
     if (!stored) {
       sendError(res, 404, ERROR_CODES.MEDIA_NOT_FOUND, "media not found or expired");
@@ -160,7 +160,7 @@ export class RestApi {
 
   private storage(req: IncomingMessage, res: ServerResponse, token: string): void {
     // Object storage refuses a second auth mechanism on a presigned URL; so do we, so a client that
-    // forwards its Bearer header across the redirect finds out here and not in production (§4.4).
+    // forwards its Bearer header across the redirect finds out here and not in production (docs/decisions/0015-media-download-redirect.md).
     if (req.headers.authorization !== undefined) {
       sendError(res, 400, ERROR_CODES.INVALID_REQUEST, "presigned URL: Authorization header not allowed");
       return;

@@ -1,11 +1,11 @@
-/** Which open sockets receive a live inbound message (§2.5). */
+/** Which open sockets receive a live inbound message (docs/protocol.md#scopes). */
 import type { InboundMessage } from "../lib/protocol";
 import { isOpen, type Connection } from "./connections";
 
 /**
  * User-scoped sockets of the tenant (minus those filtered to another pool number) plus the
  * conversation-scoped sockets of the message's conversation. A conversation match also reaches
- * user-scoped sockets (INFERRED yes, §2.5). fanOut "first" keeps only the oldest user-scoped socket;
+ * user-scoped sockets (INFERRED yes, docs/decisions/0024-emulator-fan-out.md). fanOut "first" keeps only the oldest user-scoped socket;
  * conversation-scoped sockets always all get it, since each asked for exactly this conversation.
  */
 export function liveTargets(tenantConnections: Connection[], message: InboundMessage, fanOut: "all" | "first"): Connection[] {

@@ -1,7 +1,7 @@
 /**
- * POST /v1/messages/send (§5.1): validates a send and records it. Checks run in this order: body
+ * POST /v1/messages/send (docs/protocol.md#sending-messages): validates a send and records it. Checks run in this order: body
  * shape, conversation, text/caption length, service window, then the media (mode auto-detected).
- * Status codes and error codes are UNSTATED by the docs; these are the emulator's (§7).
+ * Status codes and error codes are UNSTATED by the docs; these are the emulator's (docs/decisions/0027-emulator-rest-statuses.md).
  */
 import { ERROR_CODES, LIMITS, MEDIA_ID_PATTERN } from "../lib/protocol";
 import { compactBase64, decodedLength, isBase64 } from "./base64";
@@ -43,7 +43,7 @@ export function processSend(ctx: EmulatorContext, tenant: Tenant, body: Record<s
   if (text && text.length > LIMITS.textMax) {
     return fail(400, ERROR_CODES.TEXT_TOO_LONG, `text longer than ${LIMITS.textMax} characters`);
   }
-  // With media, `text` becomes the caption when `caption` is absent (§5.1), so it meets the caption limit too.
+  // With media, `text` becomes the caption when `caption` is absent (docs/protocol.md#sending-messages), so it meets the caption limit too.
   const effectiveCaption = media ? (caption ?? text) : caption;
   if (effectiveCaption && effectiveCaption.length > LIMITS.captionMax) {
     return fail(400, ERROR_CODES.CAPTION_TOO_LONG, `caption longer than ${LIMITS.captionMax} characters`);
@@ -117,7 +117,7 @@ function resolveMedia(
   if (byteSize > ctx.options().maxMediaBytes) {
     return fail(413, ERROR_CODES.MEDIA_TOO_LARGE, `media larger than ${ctx.options().maxMediaBytes} bytes`);
   }
-  // An upload becomes stored media, reusable by id within its TTL (§4.3).
+  // An upload becomes stored media, reusable by id within its TTL (docs/protocol.md#media-object).
   const stored = ctx.store.media.put(conversation.userId, Buffer.from(base64, "base64"), mimeType, now, fileName);
   const result: SentMedia = { mode: "base64", mediaId: stored.mediaId, mimeType, byteSize };
   if (fileName) result.fileName = fileName;

@@ -22,7 +22,7 @@ export class TenantRegistry {
     }
   }
 
-  /** Exact match only; the real service checks a bcrypt hash of the full key (§1.3). */
+  /** Exact match only; the real service checks a bcrypt hash of the full key (docs/protocol.md#api-keys). */
   byApiKey(apiKey: string | null | undefined): Tenant | undefined {
     return apiKey ? this.byKey.get(apiKey) : undefined;
   }

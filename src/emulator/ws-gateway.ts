@@ -1,5 +1,5 @@
 /**
- * The WebSocket side (§2): authenticates upgrades on /ws, greets with `connected`, delivers live
+ * The WebSocket side (docs/protocol.md#socket): authenticates upgrades on /ws, greets with `connected`, delivers live
  * messages or queues them, starts drains, and answers whatsapp_reply frames with reply_status.
  */
 import type { IncomingMessage } from "node:http";
@@ -17,7 +17,7 @@ import { liveTargets } from "./routing";
 import type { Tenant } from "./tenants";
 import type { ConnectionInfo, RefusedRecord } from "./types";
 
-/** Inbound WS frame limit; the real one is UNSTATED (§2.7). Replies are text-only, so a few MB is plenty. */
+/** Inbound WS frame limit; the real one is UNSTATED (docs/decisions/0028-emulator-size-limits.md). Replies are text-only, so a few MB is plenty. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
 const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" };
@@ -37,7 +37,7 @@ export class WsGateway {
     this.drains = new DrainManager(ctx, this.connections, (connection, message) => this.deliverTo(connection, message));
   }
 
-  /** http.Server "upgrade" handler. Refusals are written on the raw socket before any upgrade (§2.2). */
+  /** http.Server "upgrade" handler. Refusals are written on the raw socket before any upgrade (docs/protocol.md#upgrade-refusals). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", (error) => this.ctx.log(`ws: upgrade socket error: ${error.message}`));
     let url: URL;
@@ -52,7 +52,7 @@ export class WsGateway {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, req, outcome));
   }
 
-  /** Delivers a new inbound message live, or queues it when no open socket matches (§2.6). */
+  /** Delivers a new inbound message live, or queues it when no open socket matches (docs/protocol.md#offline-queue). */
   deliver(tenant: Tenant, message: InboundMessage): "live" | "queued" {
     const targets = liveTargets(this.connections.ofTenant(tenant.userId), message, this.ctx.options().fanOut);
     let delivered = false;
@@ -102,7 +102,7 @@ export class WsGateway {
     if (conversationId !== undefined) {
       const conversation = this.ctx.store.conversations.getOwned(conversationId, tenant.userId);
       if (!conversation) return { refusal: 403, reason: `conversation ${conversationId} unknown or not ${tenant.userId}'s` };
-      // How the two filters combine is UNSTATED (§2.1); a contradiction could never match anything.
+      // How the two filters combine is UNSTATED (docs/decisions/0017-pool-number-filter.md); a contradiction could never match anything.
       if (poolNumberId !== undefined && conversation.poolNumberId !== poolNumberId) {
         return { refusal: 403, reason: `conversation ${conversationId} is not on pool number ${poolNumberId}` };
       }

@@ -201,7 +201,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     return this.outbox.enqueueAll(parts, options);
   }
 
-  /** POST /v1/messages/send (REST ignores socket scoping, pipes-api.md §2.5). */
+  /** POST /v1/messages/send (REST ignores socket scoping, docs/protocol.md#scopes). */
   send(body: SendBody, data?: Buffer, timeoutMs?: number): Promise<SendMessageResponse> {
     if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
     // The server would accept it (REST ignores socket scoping), but a connection configured for one
@@ -227,7 +227,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   }
 
 
-  /** A conversation-scoped connection may only reply into its own conversation (pipes-api.md §2.5). */
+  /** A conversation-scoped connection may only reply into its own conversation (docs/decisions/0016-conversation-scope-checked-client-side.md). */
   scopeRefusal(conversationId: string): PipesError | undefined {
     if (this.scope === "conversation" && this.conversationId && conversationId !== this.conversationId) {
       return new PipesError(ERROR_CODES.OUT_OF_SCOPE, `this connection is scoped to conversation ${this.conversationId} and cannot reply to ${conversationId}`);

@@ -32,7 +32,7 @@ export interface MediaDownloader {
   maxBytes: number;
 }
 
-/** The msg.payload for an inbound message (pipes-api.md §3.2), downloading media when asked. */
+/** The msg.payload for an inbound message (docs/protocol.md#message-types), downloading media when asked. */
 export async function inboundPayload(message: InboundMessage, download?: MediaDownloader): Promise<InboundContent> {
   const ready = immediatePayload(message, download);
   if (ready) return ready;

@@ -7,7 +7,7 @@ export type MediaSource =
   | { mode: "url"; url: string }
   | { mode: "id"; mediaId: string };
 
-/** The kinds of WhatsApp media message; Pipes.bot picks one from the MIME type (INFERRED, pipes-api.md §5.1). */
+/** The kinds of WhatsApp media message; Pipes.bot picks one from the MIME type (INFERRED, docs/decisions/0006-media-kind-and-upload-size.md). */
 export type MediaKind = "image" | "audio" | "video" | "document" | "sticker";
 
 /** Largest Buffer sent as base64 unless the caller says otherwise; the server's own limit is UNSTATED. */

@@ -5,8 +5,8 @@ import { buildReplyFrame, ERROR_CODES, type ReplyStatus, type WhatsAppReply } fr
  * Outbound replies over the socket: a FIFO per conversation, stop-and-wait within a conversation,
  * parallel across conversations.
  *
- * Why stop-and-wait: `reply_status` carries no request id, only the conversationId (pipes-api.md
- * §2.3). With at most one unanswered reply per conversation, the next status for that conversation
+ * Why stop-and-wait: `reply_status` carries no request id, only the conversationId (docs/protocol.md#reply-status,
+ * docs/decisions/0001-reply-status-matching.md). With at most one unanswered reply per conversation, the next status for that conversation
  * can only belong to it. After a time-out the conversation pauses for a grace period waiting for the
  * late status; after that it sends again, but the first status to arrive within the late window
  * (statuses come in order) is still taken as the late one and discarded. So a late answer is never

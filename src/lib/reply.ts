@@ -40,7 +40,7 @@ export interface Route {
 /**
  * Where a reply goes: a value set on the node wins; an empty one takes the inbound event's
  * routing from `msg.pipes` (conversationId, poolNumberId, and fromNumber as the recipient).
- * A socket reply needs all three (pipes-api.md §2.4); a REST send needs only the conversation.
+ * A socket reply needs all three (docs/decisions/0003-reply-routing-fields.md); a REST send needs only the conversation.
  */
 export function resolveRoute(node: Partial<Record<keyof Route, unknown>>, pipes: unknown, needsNumbers: boolean): Route {
   const fromMsg = typeof pipes === "object" && pipes !== null ? (pipes as Record<string, unknown>) : {};
