@@ -178,7 +178,7 @@ describe("lib: protocol, redaction, backoff, ordering", function () {
   });
 
   it("parses server frames without ever throwing", function () {
-    for (const raw of ["", "nope", "[]", "null", "{}", '{"type":1}', '{"type":"mystery"}', '{"type":"whatsapp_message"}', '{"type":"whatsapp_message","data":{"messageId":"m"}}', '{"type":"reply_status","data":{}}', '{"type":"connected","userId":"u","connectionId":"c","scope":"team"}']) {
+    for (const raw of ["", "nope", "[]", "null", "{}", '{"type":1}', '{"type":"mystery"}', '{"type":"whatsapp_message"}', '{"type":"whatsapp_message","data":{"messageId":"m"}}', '{"type":"reply_status","data":{}}']) {
       const result = parseServerFrame(raw);
       assert.equal(result.ok, false, raw);
     }
@@ -186,10 +186,20 @@ describe("lib: protocol, redaction, backoff, ordering", function () {
     assert.ok(ok.ok && ok.value.type === "reply_status");
   });
 
+  it("accepts any 'connected' frame: the welcome of App keys and filtered sockets is unstated", function () {
+    for (const raw of ['{"type":"connected"}', '{"type":"connected","userId":"u","connectionId":"c","scope":"team","appId":"a1"}', '{"type":"connected","userId":7}']) {
+      const result = parseServerFrame(raw);
+      assert.ok(result.ok && result.value.type === "connected", raw);
+      assert.equal(typeof result.value.userId, "string");
+      assert.ok(result.value.scope === "user" || result.value.scope === "conversation");
+    }
+  });
+
   it("reads REST error bodies in every shape", function () {
     assert.deepEqual(readRestError({ error: { code: "X", message: "m" } }), { code: "X", message: "m" });
     assert.deepEqual(readRestError({ code: "Y", message: "n" }), { code: "Y", message: "n" });
     assert.deepEqual(readRestError({ error: "plain" }), { code: undefined, message: "plain" });
+    assert.deepEqual(readRestError({ code: "TOP", error: { message: "nested" } }), { code: "TOP", message: "nested" });
     assert.deepEqual(readRestError("text"), {});
   });
 

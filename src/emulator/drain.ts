@@ -35,7 +35,8 @@ export class DrainManager {
     // Conversation-scoped connections never drain (docs/protocol.md#offline-queue).
     if (scope !== "user" || !isOpen(connection)) return;
     if (this.active.has(userId)) {
-      // UNSTATED whether a second socket opened during a drain drains too; we let the first finish.
+      // UNSTATED whether a second socket opened during a drain drains too; we let the first finish
+      // (docs/decisions/0026).
       this.ctx.log(`drain: ${userId} already draining, ${connectionId} gets live messages only`);
       return;
     }

@@ -10,7 +10,7 @@ export type MediaSource =
 /** The kinds of WhatsApp media message; Pipes.bot picks one from the MIME type (INFERRED, docs/decisions/0006-media-kind-and-upload-size.md). */
 export type MediaKind = "image" | "audio" | "video" | "document" | "sticker";
 
-/** Largest Buffer sent as base64 unless the caller says otherwise; the server's own limit is UNSTATED. */
+/** Largest Buffer sent as base64 unless the caller says otherwise; the server's own limit is UNSTATED (docs/decisions/0006). */
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 
 /**

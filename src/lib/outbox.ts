@@ -25,7 +25,7 @@ export interface OutboxTransport {
 }
 
 export interface OutboxOptions {
-  /** Most replies held at once (queued + awaiting status), across conversations. */
+  /** Most replies waiting to be written, across conversations (written ones awaiting their status do not count). */
   limit: number;
   /** Longest a reply may wait to be sent. */
   maxWaitMs: number;

@@ -201,9 +201,9 @@ export interface SendMessageResponse {
 }
 
 /**
- * The REST error body is UNSTATED. We read, in order: `error.code`/`error.message`, then top-level
- * `code`/`message`, then a string `error` (client:byon-demo reads `error.message`, then `message`).
- * The emulator answers `{ success: false, error: { code, message } }`.
+ * The REST error body is UNSTATED (docs/decisions/0004). We read `error.code`/`error.message`, each
+ * falling back to the top-level `code`/`message`, then a string `error`. The emulator answers
+ * `{ success: false, error: { code, message } }`.
  */
 export interface RestErrorBody {
   success?: false;
@@ -216,7 +216,10 @@ export function readRestError(body: unknown): { code?: string; message?: string 
   if (!isRecord(body)) return {};
   const nested = body.error;
   if (isRecord(nested)) {
-    return { code: stringOrUndefined(nested.code), message: stringOrUndefined(nested.message) };
+    return {
+      code: stringOrUndefined(nested.code) ?? stringOrUndefined(body.code),
+      message: stringOrUndefined(nested.message) ?? stringOrUndefined(body.message),
+    };
   }
   return {
     code: stringOrUndefined(body.code),
@@ -231,7 +234,7 @@ export function readRestError(body: unknown): { code?: string; message?: string 
 export const ERROR_CODES = {
   // Documented server code.
   SERVICE_WINDOW_EXPIRED: "SERVICE_WINDOW_EXPIRED",
-  // Server-side codes the docs leave UNSTATED; the emulator uses these names.
+  // Server-side codes the docs leave UNSTATED; the emulator uses these names (docs/decisions/0027).
   CONVERSATION_NOT_FOUND: "CONVERSATION_NOT_FOUND",
   OUT_OF_SCOPE: "OUT_OF_SCOPE",
   TEXT_TOO_LONG: "TEXT_TOO_LONG",
@@ -334,12 +337,17 @@ export function parseServerFrame(raw: string | Buffer): ParseResult<ServerFrame>
   const frame = parsed.value;
   switch (frame.type) {
     case "connected": {
-      const missing = missingStrings(frame, ["userId", "connectionId", "scope"]);
-      if (missing.length) return { ok: false, reason: `connected frame lacks ${missing.join(", ")}` };
-      if (frame.scope !== "user" && frame.scope !== "conversation") {
-        return { ok: false, reason: `connected frame has unknown scope '${String(frame.scope).slice(0, 64)}'` };
-      }
-      return { ok: true, value: frame as unknown as ConnectedFrame };
+      // Lenient on purpose: the welcome of an App (ak_) key or of a poolNumberId-filtered socket is
+      // UNSTATED. Refusing a `connected` frame with other fields would leave the socket never open,
+      // reconnecting every handshake time-out forever. Only a string scope we know is kept.
+      const welcome: ConnectedFrame = {
+        ...frame,
+        type: "connected",
+        userId: stringOrUndefined(frame.userId) ?? "",
+        connectionId: stringOrUndefined(frame.connectionId) ?? "",
+        scope: frame.scope === "conversation" ? "conversation" : "user",
+      };
+      return { ok: true, value: welcome };
     }
     case "whatsapp_message": {
       if (!isRecord(frame.data)) return { ok: false, reason: "whatsapp_message frame has no data object" };

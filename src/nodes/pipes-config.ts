@@ -71,7 +71,8 @@ const nodeInit = (RED: NodeAPI): void => {
 
     if (tls?.rejectUnauthorized === false) node.warn(t("warnings.tls-unverified"));
 
-    const ownerKey = scope === "user" && apiKey ? `${baseUrl}\n${createHash("sha256").update(apiKey).digest("hex")}` : undefined;
+    // Two user-scoped sockets filtered to different pool numbers do not share a backlog: the number is part of the owner.
+    const ownerKey = scope === "user" && apiKey ? `${baseUrl}\n${createHash("sha256").update(apiKey).digest("hex")}\n${def.poolNumberId?.trim() ?? ""}` : undefined;
     if (ownerKey) {
       const owners = userScopedOwners.get(ownerKey) ?? new Set<string>();
       owners.add(node.id);
