@@ -153,6 +153,19 @@
     };
 
     /**
+     * Registers one of our node types: expands its template's rows, then registers what `build(kit, t)`
+     * returns (`t` translates the node's own strings), completed by nodeType() for a flow node or
+     * used as it is for a config node ({ config: true }).
+     */
+    editor.register = function (set, build, options) {
+        const config = Boolean(options && options.config);
+        const t = editor.translator(set);
+        editor.expandRows(set, { config: config });
+        const spec = build(editor, t);
+        RED.nodes.registerType(set, config ? spec : editor.nodeType(set, t, spec));
+    };
+
+    /**
      * Expands the short rows of a node's edit template into Node-RED's form rows, once, when the
      * node's .html loads (before the editor ever reads the template). A row is written as
      *
