@@ -367,7 +367,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   private unmatchedStatus(status: ReplyStatus): void {
     if (this.warnedUnmatched) return;
     this.warnedUnmatched = true;
-    this.options.logger?.warn(`received a reply_status for conversation ${status.conversationId} that no reply was waiting for (logged once)`);
+    this.options.logger?.warn(`received a reply_status for conversation ${shortText(status.conversationId)} that no reply was waiting for (logged once)`);
   }
 }
 

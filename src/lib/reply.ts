@@ -43,7 +43,7 @@ export interface Route {
  * A socket reply needs all three (docs/decisions/0003-reply-routing-fields.md); a REST send needs only the conversation.
  */
 export function resolveRoute(node: Partial<Record<keyof Route, unknown>>, pipes: unknown, needsNumbers: boolean): Route {
-  const fromMsg = typeof pipes === "object" && pipes !== null ? (pipes as Record<string, unknown>) : {};
+  const fromMsg = readRouting(pipes);
   const conversationId = pick(node.conversationId, fromMsg.conversationId, "conversationId");
   const poolNumberId = pick(node.poolNumberId, fromMsg.poolNumberId, "poolNumberId");
   const toNumber = pick(node.toNumber, fromMsg.fromNumber, "toNumber");
@@ -56,6 +56,17 @@ export function resolveRoute(node: Partial<Record<keyof Route, unknown>>, pipes:
     throw new PipesError(ERROR_CODES.MISSING_ROUTING, `cannot tell where to send: no ${missing.join(", ")} on the node or in msg.pipes (wire the msg from a pipes-in node, or set the node's fields)`);
   }
   return { conversationId: conversationId!, poolNumberId, toNumber };
+}
+
+/** The routing fields of msg.pipes; a msg.pipes whose properties throw when read is BAD_INPUT. */
+function readRouting(pipes: unknown): { conversationId?: unknown; poolNumberId?: unknown; fromNumber?: unknown } {
+  try {
+    if (typeof pipes !== "object" || pipes === null) return {};
+    const fields = pipes as Record<string, unknown>;
+    return { conversationId: fields.conversationId, poolNumberId: fields.poolNumberId, fromNumber: fields.fromNumber };
+  } catch (err) {
+    throw badInput(`cannot read msg.pipes: ${err instanceof Error ? err.message : "it throws when read"}`);
+  }
 }
 
 function pick(fromNode: unknown, fromMsg: unknown, what: string): string | undefined {

@@ -133,7 +133,8 @@ export class PipesRestClient {
       release();
     }
     if (response.statusCode >= 200 && response.statusCode < 300) {
-      const result = (parsed ?? {}) as SendMessageResponse;
+      // A 2xx whose body is not an object (a number, a string) still means sent, without an id.
+      const result = (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed : {}) as SendMessageResponse;
       if (result.success === false) throw this.httpError(response, parsed);
       return result;
     }
@@ -145,7 +146,14 @@ export class PipesRestClient {
    * storage URL, and fetch that WITHOUT the key (it must never reach the storage host). A 200 on the
    * first request is used as it is. Stops reading past `maxBytes`.
    */
-  async download(downloadUrl: string, maxBytes: number, timeoutMs?: number): Promise<DownloadedMedia> {
+  download(downloadUrl: string, maxBytes: number, timeoutMs?: number): Promise<DownloadedMedia> {
+    // A body that breaks off mid-read rejects with undici's own error: name it like any network failure.
+    return this.downloadOnce(downloadUrl, maxBytes, timeoutMs).catch((err: unknown) => {
+      throw err instanceof PipesError ? err : this.networkError(err);
+    });
+  }
+
+  private async downloadOnce(downloadUrl: string, maxBytes: number, timeoutMs?: number): Promise<DownloadedMedia> {
     const limit = timeoutMs ?? this.options.timeoutMs;
     const source = this.apiUrl(downloadUrl);
     const first = await this.call(source, limit, limit, {

@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 import type { PipesClient } from "../lib/client";
 import { partFailure } from "../lib/errors";
 import { prepareReplyParts, resolveRoute, type LongTextMode, type Route } from "../lib/reply";
-import { readFields } from "./shared/fields";
+import { msgPipes, readFields } from "./shared/fields";
 import { nodeStrings } from "./shared/i18n";
 import { sendNode } from "./shared/send-node";
 import type { PipesReplyDef } from "./shared/types";
@@ -43,7 +43,7 @@ const nodeInit = (RED: NodeAPI): void => {
       // queue for nobody): socket replies then go over REST, and msg.sent.transport says so.
       const overSocket = transport === "ws" && client.repliesOverSocket;
       const { text, ...routing } = values;
-      const route = resolveRoute(routing, (msg as { pipes?: unknown }).pipes, overSocket);
+      const route = resolveRoute(routing, msgPipes(msg), overSocket);
       const parts = prepareReplyParts(text, longText);
       if (!overSocket) return sendRest(client, route, parts, timeoutMs);
       // All parts are queued at once so no other reply into this conversation lands between them.

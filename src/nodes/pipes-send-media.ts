@@ -1,7 +1,7 @@
 import type { Node, NodeAPI } from "node-red";
 import { prepareMedia } from "../lib/media";
 import { resolveRoute } from "../lib/reply";
-import { readFields } from "./shared/fields";
+import { msgPipes, readFields } from "./shared/fields";
 import { nodeStrings } from "./shared/i18n";
 import { sendNode } from "./shared/send-node";
 import type { PipesSendMediaDef } from "./shared/types";
@@ -31,7 +31,7 @@ const nodeInit = (RED: NodeAPI): void => {
       describeSent: (sent) => (typeof sent.kind === "string" ? sent.kind : "media"),
       send: async (msg, { client, timeoutMs }) => {
         const { conversationId, ...media } = await readFields(RED, node, msg, fields);
-        const route = resolveRoute({ conversationId }, (msg as { pipes?: unknown }).pipes, false);
+        const route = resolveRoute({ conversationId }, msgPipes(msg), false);
         const prepared = prepareMedia(media);
         const result = await client.send(
           { conversationId: route.conversationId, media: prepared.media, mimeType: prepared.mimeType, fileName: prepared.fileName, caption: prepared.caption },

@@ -55,6 +55,15 @@ export function readFields<K extends string>(RED: NodeAPI, node: Node, msg: Node
   return Promise.all(fields.map((field) => (field instanceof Promise ? field : Promise.resolve(field)))).then((settled) => toRecord(names, settled));
 }
 
+/** msg.pipes, where the routing of a reply comes from; a getter that throws is BAD_INPUT, not a crash. */
+export function msgPipes(msg: NodeMessageInFlow): unknown {
+  try {
+    return (msg as { pipes?: unknown }).pipes;
+  } catch (err) {
+    throw unreadable("msg", "pipes", err);
+  }
+}
+
 function toRecord<K extends string>(names: K[], settled: Settled[]): Record<K, unknown> {
   const record = {} as Record<K, unknown>;
   settled.forEach((field, i) => {
