@@ -1,10 +1,11 @@
 /**
  * Test helpers for the emulator spec: a WebSocket client that buffers frames and hands them out in
- * order, an upgrade-status probe, and an event waiter. Every wait is bounded by a timeout that only
- * guards against a hang; nothing here sleeps for a fixed time.
+ * order, an upgrade-status probe, and an event recorder. Every wait goes through support/wait.ts and
+ * is bounded by a timeout that only guards against a hang; nothing here sleeps for a fixed time.
  */
-import type { EventEmitter } from "node:events";
+import { EventEmitter } from "node:events";
 import WebSocket from "ws";
+import { waitFor, waitUntil } from "./wait";
 
 const WAIT_LIMIT_MS = 3000;
 
@@ -21,22 +22,19 @@ export function textsOf(frames: Frame[]): string[] {
   return frames.map((frame) => String(frame.data?.text));
 }
 
-interface Waiter {
-  type: string | undefined;
-  resolve: (frame: Frame) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 export class TestSocket {
   private readonly buffered: Frame[] = [];
-  private readonly waiters: Waiter[] = [];
+  /** Emits "frame" after each frame was buffered. */
+  private readonly frames = new EventEmitter();
   /** Resolves with the close code once the socket is closed. */
   readonly closed: Promise<number>;
 
   private constructor(readonly ws: WebSocket) {
     // binaryType is the default "nodebuffer", so every message arrives as one Buffer.
-    ws.on("message", (data) => this.onFrame(JSON.parse((data as Buffer).toString("utf8")) as Frame));
+    ws.on("message", (data) => {
+      this.buffered.push(JSON.parse((data as Buffer).toString("utf8")) as Frame);
+      this.frames.emit("frame");
+    });
     // Errors end in a close, which `closed` reports; an unhandled 'error' would crash mocha.
     ws.on("error", () => undefined);
     this.closed = new Promise((resolve) => ws.once("close", (code) => resolve(code)));
@@ -46,9 +44,13 @@ export class TestSocket {
   static async open(baseUrl: string, query: Record<string, string | undefined>): Promise<{ socket: TestSocket; connected: Frame }> {
     const ws = new WebSocket(wsUrl(baseUrl, query));
     const socket = new TestSocket(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("close", () => reject(new Error("socket closed before opening")));
+    await waitFor(ws, ["open", "close"], {
+      what: "the socket to open",
+      timeoutMs: WAIT_LIMIT_MS,
+      until: (_value, { event }) => {
+        if (event === "close") throw new Error("socket closed before opening");
+        return true;
+      },
     });
     const connected = await socket.next("connected");
     return { socket, connected };
@@ -56,20 +58,10 @@ export class TestSocket {
 
   /** The first not-yet-taken frame of `type` (any type when omitted), in arrival order. */
   next(type?: string, timeoutMs = WAIT_LIMIT_MS): Promise<Frame> {
-    const index = this.buffered.findIndex((f) => type === undefined || f.type === type);
-    if (index >= 0) return Promise.resolve(this.buffered.splice(index, 1)[0]);
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        type,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          reject(new Error(`no '${type ?? "any"}' frame within ${timeoutMs} ms`));
-        }, timeoutMs),
-      };
-      this.waiters.push(waiter);
-    });
+    return waitUntil(`a '${type ?? "any"}' frame`, () => {
+      const index = this.buffered.findIndex((f) => type === undefined || f.type === type);
+      return index >= 0 ? this.buffered.splice(index, 1)[0] : undefined;
+    }, this.frames, ["frame"], timeoutMs);
   }
 
   /** Takes `count` frames of `type`, in order. */
@@ -96,17 +88,6 @@ export class TestSocket {
     if (this.ws.readyState !== WebSocket.CLOSED) this.ws.close();
     await this.closed;
   }
-
-  private onFrame(frame: Frame): void {
-    const index = this.waiters.findIndex((w) => w.type === undefined || w.type === frame.type);
-    if (index < 0) {
-      this.buffered.push(frame);
-      return;
-    }
-    const [waiter] = this.waiters.splice(index, 1);
-    clearTimeout(waiter.timer);
-    waiter.resolve(frame);
-  }
 }
 
 /** The HTTP status an upgrade attempt was refused with (rejects if the upgrade succeeds). */
@@ -124,26 +105,6 @@ export function upgradeStatus(url: string): Promise<number> {
     });
     // `on`, not `once`: terminate() may raise a second error after the first settled the promise.
     ws.on("error", (error) => reject(error));
-  });
-}
-
-/** Resolves with the first emission of `event` whose payload passes `match`. */
-export function nextEvent<T = any>(emitter: EventEmitter, event: string, match: (payload: T) => boolean = () => true, timeoutMs = WAIT_LIMIT_MS): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (payload: T): void => {
-      if (!match(payload)) return;
-      cleanup();
-      resolve(payload);
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      emitter.off(event, listener);
-    };
-    emitter.on(event, listener);
   });
 }
 

@@ -1,7 +1,7 @@
 import type { EventEmitter } from "node:events";
 import helper from "node-red-node-test-helper";
 import { nodeModules } from "./package";
-import { waitUntil } from "./wait";
+import { waitFor, waitUntil } from "./wait";
 
 // NODE_RED_FROM: a folder whose node_modules holds another Node-RED (e.g. v5 under Node 22).
 helper.init(require.resolve("node-red", process.env.NODE_RED_FROM ? { paths: [process.env.NODE_RED_FROM] } : undefined));
@@ -50,24 +50,20 @@ export function waitForStatus(id: string, text: string | RegExp, timeoutMs = 500
 
 /** The next msg a helper node receives. */
 export function nextInput<T = any>(id: string, timeoutMs = 5000): Promise<T> {
-  const node = helper.getNode(id);
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no msg reached ${id} within ${timeoutMs} ms`)), timeoutMs);
-    node.once("input", (msg: T) => {
-      clearTimeout(timer);
-      resolve(msg);
-    });
-  });
+  return waitFor<T>(helper.getNode(id), "input", { what: `a msg at ${id}`, timeoutMs });
+}
+
+/** The first msg to reach any of the helper nodes `ids`, and which one it reached. */
+export function firstInput<T = any>(ids: readonly string[], timeoutMs = 5000): Promise<{ id: string; msg: T }> {
+  const nodes = ids.map((id) => helper.getNode(id) as unknown as EventEmitter);
+  return waitFor(nodes, "input", { what: `a msg at ${ids.join(" or ")}`, timeoutMs, until: (msg: T, { emitter }) => ({ id: ids[nodes.indexOf(emitter)], msg }) });
 }
 
 /** The next error a node reports (done(err) or node.error), as the spied call's arguments. */
 export function nextError(id: string, timeoutMs = 5000): Promise<{ err: unknown; msg: any }> {
-  const node = helper.getNode(id) as unknown as EventEmitter;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no error from ${id} within ${timeoutMs} ms`)), timeoutMs);
-    node.once("call:error", (call: { args: unknown[] }) => {
-      clearTimeout(timer);
-      resolve({ err: call.args[0], msg: call.args[1] });
-    });
+  return waitFor(helper.getNode(id) as unknown as EventEmitter, "call:error", {
+    what: `an error from ${id}`,
+    timeoutMs,
+    until: (call: { args: unknown[] }) => ({ err: call.args[0], msg: call.args[1] }),
   });
 }

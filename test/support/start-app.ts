@@ -3,8 +3,10 @@
  * run dir, and waits on its output. Needs the built package (npm test builds it first).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { freePort, portIsFree } from "./ports";
+import { waitUntil } from "./wait";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -66,11 +68,23 @@ export async function startApp(options: StartOptions = {}): Promise<StartedApp> 
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
   let closed = false;
-  child.once("close", () => (closed = true));
+  /** Emits "change" after each chunk of output (already in `output`) and when the process has closed. */
+  const changes = new EventEmitter();
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+    changes.emit("change");
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+    changes.emit("change");
+  });
+  const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
+  // "close" comes after the last output of an exited process.
+  child.once("close", () => {
+    closed = true;
+    changes.emit("change");
+  });
 
   const matches = (pattern: RegExp | string): boolean => (typeof pattern === "string" ? output.includes(pattern) : pattern.test(output));
   const app: StartedApp = {
@@ -82,28 +96,16 @@ export async function startApp(options: StartOptions = {}): Promise<StartedApp> 
     editorUrl: `http://127.0.0.1:${nodeRedPort}`,
     phoneUrl: `http://127.0.0.1:${emulatorPort}/phone`,
     output: () => output,
-    waitForOutput(what, pattern, timeoutMs = 10_000) {
-      return new Promise<void>((resolveWait, reject) => {
-        const finish = (error?: Error): void => {
-          clearTimeout(timer);
-          child.stdout.off("data", check);
-          child.stderr.off("data", check);
-          child.off("close", check);
-          if (error) reject(new Error(`${error.message}\n--- start.js output ---\n${output}`));
-          else resolveWait();
-        };
-        // Registered after the collectors above, so `output` already holds the new chunk.
-        function check(): void {
-          if (matches(pattern)) finish();
-          else if (closed) finish(new Error(`start.js exited (${child.exitCode ?? child.signalCode}) before ${what}`));
-        }
-        const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-        child.stdout.on("data", check);
-        child.stderr.on("data", check);
-        // "close" comes after the last output of an exited process.
-        child.on("close", check);
-        check();
-      });
+    async waitForOutput(what, pattern, timeoutMs = 10_000) {
+      try {
+        await waitUntil(what, () => {
+          if (matches(pattern)) return true;
+          if (closed) throw new Error(`start.js exited (${child.exitCode ?? child.signalCode}) before ${what}`);
+          return undefined;
+        }, changes, ["change"], timeoutMs);
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\n--- start.js output ---\n${output}`, { cause: error });
+      }
     },
     exited: () => exited,
     async interrupt() {

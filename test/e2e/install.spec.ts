@@ -10,28 +10,29 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
-import { DEMO_API_KEY, PipesEmulator } from "../src/emulator";
-import { NODE_TYPES } from "./support/package";
-import { freePort } from "./support/ports";
-import { waitUntil } from "./support/wait";
+import { DEMO_API_KEY } from "../../src/emulator";
+import { useEmulator } from "../support/emulator-fixture";
+import { NODE_TYPES } from "../support/package";
+import { freePort } from "../support/ports";
+import { waitFor, waitUntil } from "../support/wait";
 
-const root = join(__dirname, "..");
+const root = join(__dirname, "..", "..");
 
 
 describe("install from a packed tarball into a real Node-RED", function () {
   this.timeout(120_000);
   let work: string;
   let nodeRed: ChildProcess | undefined;
-  let emu: PipesEmulator;
 
-  before(async function () {
-    work = mkdtempSync(join(tmpdir(), "pipes-install-"));
-    emu = new PipesEmulator({ drainPacingMs: 0 });
-    await emu.start(0, "127.0.0.1");
-  });
-  after(async function () {
+  // Registered before useEmulator(): Node-RED is killed before the emulator stops.
+  after(function () {
     if (nodeRed && nodeRed.exitCode === null) nodeRed.kill("SIGKILL");
-    await emu.stop();
+  });
+  const { emu, sockets } = useEmulator({ nodeRed: false, awaitSocketsClosed: false });
+  before(function () {
+    work = mkdtempSync(join(tmpdir(), "pipes-install-"));
+  });
+  after(function () {
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -86,7 +87,7 @@ describe("install from a packed tarball into a real Node-RED", function () {
     ];
     const deployed = await fetch(`${base}/flows`, { method: "POST", headers: { "content-type": "application/json", "node-red-deployment-type": "full" }, body: JSON.stringify(flow) });
     assert.equal(deployed.status, 204);
-    await waitUntil("the echo flow's socket", () => emu.connections().length === 1, emu, ["connection"], 10_000);
+    await sockets(1, 10_000);
 
     // The status the editor would show, from the comms socket: in Portuguese, from the runtime.
     const comms = new WebSocket(`ws://127.0.0.1:${port}/comms`);
@@ -112,9 +113,9 @@ describe("install from a packed tarball into a real Node-RED", function () {
     assert.ok(!exported.includes(DEMO_API_KEY));
 
     // 7. stop (by the PID we started) and the socket goes away.
-    const exited = new Promise<number | null>((resolve) => nodeRed!.once("exit", (code) => resolve(code)));
+    const exited = waitFor(nodeRed, "exit", { what: "Node-RED to exit on SIGINT", timeoutMs: 30_000 });
     nodeRed.kill("SIGINT");
     await exited;
-    await waitUntil("the socket closed", () => emu.connections().length === 0, emu, ["disconnect"], 5000);
+    await sockets(0, 5000);
   });
 });

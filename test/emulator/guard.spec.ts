@@ -5,7 +5,8 @@
 import * as assert from "node:assert/strict";
 import { request } from "node:http";
 import WebSocket from "ws";
-import { DEMO_API_KEY, PipesEmulator } from "../src/emulator";
+import { DEMO_API_KEY } from "../../src/emulator";
+import { useEmulator } from "../support/emulator-fixture";
 
 function get(url: string, path: string, headers: Record<string, string>, method = "GET"): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -34,14 +35,7 @@ function upgrade(url: string, origin?: string): Promise<number> {
 }
 
 describe("emulator: only this machine", function () {
-  let emu: PipesEmulator;
-  before(async function () {
-    emu = new PipesEmulator({ drainPacingMs: 0 });
-    await emu.start(0, "127.0.0.1");
-  });
-  after(async function () {
-    await emu.stop();
-  });
+  const { emu } = useEmulator({ nodeRed: false });
 
   it("refuses a foreign Host on every route (DNS rebinding) and a foreign Origin", async function () {
     const port = new URL(emu.url).port;

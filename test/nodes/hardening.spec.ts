@@ -6,10 +6,10 @@
  */
 import * as assert from "node:assert/strict";
 import type { EventEmitter } from "node:events";
-import { PipesEmulator } from "../src/emulator";
-import type { InboundMessage } from "../src/lib/protocol";
-import { configNode, helper, loadFlow, nextInput, statuses, waitForStatus } from "./support/nodered";
-import { collect, waitUntil } from "./support/wait";
+import type { InboundMessage } from "../../src/lib/protocol";
+import { useEmulator } from "../support/emulator-fixture";
+import { configNode, firstInput, helper, loadFlow, statuses, waitForStatus } from "../support/nodered";
+import { collect, waitFor, waitUntil } from "../support/wait";
 
 const KEY = "pk_test_hardening_0000000000000000";
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), Buffer.alloc(64, 1)]);
@@ -21,36 +21,19 @@ const logLines = (): LogEntry[] => (helper.log() as unknown as { args: LogEntry[
 
 describe("hardening: holes a hostile test found", function () {
   this.timeout(30_000);
-  let emu: PipesEmulator;
+  const { emu } = useEmulator({
+    tenants: [{ userId: "user_h", apiKey: KEY, poolNumbers: [{ id: "pn_h1", phoneNumber: "+15550000009" }] }],
+    settings: { replyStatusDelayMs: 0, storageDelayMs: 0 },
+  });
   let frames = 0;
-
-  before(async function () {
-    emu = new PipesEmulator({ drainPacingMs: 0, tenants: [{ userId: "user_h", apiKey: KEY, poolNumbers: [{ id: "pn_h1", phoneNumber: "+15550000009" }] }] });
-    await emu.start(0, "127.0.0.1");
-    emu.on("client-frame", () => frames++);
-  });
-  after(async function () {
-    await emu.stop();
-  });
-  beforeEach(function (done) {
-    emu.reset();
-    emu.configure({ replyStatusDelayMs: 0, storageDelayMs: 0 });
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-    await waitUntil("all sockets closed", () => emu.connections().length === 0, emu, ["disconnect"]);
-  });
+  emu.on("client-frame", () => frames++);
 
   const lastStatus = (id: string) => statuses(id).at(-1)?.text ?? "";
 
   /** The first msg on output 1 ("ok") or output 2 ("failed"). */
-  function outcome(timeoutMs = 5000): Promise<{ output: 1 | 2; msg: any }> {
-    return Promise.race([
-      nextInput("ok", timeoutMs).then((msg) => ({ output: 1 as const, msg })),
-      nextInput("failed", timeoutMs).then((msg) => ({ output: 2 as const, msg })),
-    ]);
+  async function outcome(timeoutMs = 5000): Promise<{ output: 1 | 2; msg: any }> {
+    const { id, msg } = await firstInput(["ok", "failed"], timeoutMs);
+    return { output: id === "ok" ? 1 : 2, msg };
   }
 
   describe("settings are checked once, with a clear problem on the node", function () {
@@ -175,7 +158,7 @@ describe("hardening: holes a hostile test found", function () {
       ];
       await loadFlow(flow, KEY);
       await waitForStatus("reply", "connected (user)");
-      const firstFrame = new Promise((resolve) => emu.once("client-frame", resolve));
+      const firstFrame = waitFor(emu, "client-frame", { what: "the first reply at the emulator" });
       for (let i = 0; i < 50; i++) helper.getNode("reply").receive({ payload: `reply ${i}`, pipes: conv });
       await firstFrame;
       // node.warn of the old pipes-reply (the helper emits "call:warn" on the node for each call).

@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assertPhoneBuilt, freePort, portIsFree, startApp, type StartedApp } from "./support/start-app";
+import { assertPhoneBuilt, freePort, portIsFree, startApp, type StartedApp } from "../support/start-app";
+import { poll } from "../support/wait";
 
 const PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
@@ -58,8 +59,9 @@ describe("npm start (scripts/start.js)", function () {
         return false;
       }
     };
-    // Bounded: Node-RED stops its flows (up to ~2 s) after its parent's channel closes.
-    for (let i = 0; i < 200 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    // Bounded: Node-RED stops its flows (up to ~2 s) after its parent's channel closes. It is not our
+    // child, so no event says when it is gone: its PID is polled; a time-out is left to the assertion.
+    await poll(`Node-RED (PID ${pid}) to exit after npm start was killed`, () => !alive(), { everyMs: 50, timeoutMs: 10_000 }).catch(() => undefined);
     assert.equal(alive(), false, `Node-RED (PID ${pid}) outlived a killed npm start`);
     await portIsFree(app.nodeRedPort);
   });
@@ -74,7 +76,7 @@ describe("npm start (scripts/start.js)", function () {
     assert.match(first.output(), new RegExp(`Phone page: +http://127\\.0\\.0\\.1:${first.emulatorPort}/phone`));
 
     // The Node-RED of the runtime under test (NODE_RED_FROM: npm test's Node-RED 5 pass).
-    const redPackage = require.resolve("node-red/package.json", { paths: [process.env.NODE_RED_FROM ?? join(__dirname, "..")] });
+    const redPackage = require.resolve("node-red/package.json", { paths: [process.env.NODE_RED_FROM ?? join(__dirname, "..", "..")] });
     const redVersion = (JSON.parse(readFileSync(redPackage, "utf8")) as { version: string }).version;
     assert.match(readFileSync(join(runDir, "node-red.log"), "utf8"), new RegExp(`Node-RED version: v${redVersion.replace(/\./g, "\\.")}`));
 

@@ -1,15 +1,15 @@
 /**
  * What the emulator adds for the phone page: the page's files (with a strict CSP), the live feed
  * (GET /_emulator/events, Server-Sent Events), stored media by id, the refused-send log, and the
- * control API refusing cross-origin POSTs. The page itself is driven in test/phone.browser.spec.ts.
+ * control API refusing cross-origin POSTs. The page itself is driven in test/e2e/phone.browser.spec.ts.
  */
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { get, type ClientRequest, type IncomingMessage } from "node:http";
-import { ERROR_CODES } from "../src/lib/protocol";
-import { DEMO_API_KEY, PipesEmulator, type RefusedRecord } from "../src/emulator";
-import { TestSocket } from "./support/emulator-client";
-import { waitUntil } from "./support/wait";
+import { ERROR_CODES } from "../../src/lib/protocol";
+import { DEMO_API_KEY, PipesEmulator, type RefusedRecord } from "../../src/emulator";
+import { TestSocket } from "../support/emulator-client";
+import { waitUntil } from "../support/wait";
 
 const ANA = "+15550001111";
 const DAY_MS = 24 * 60 * 60 * 1000;

@@ -41,14 +41,14 @@ import { inspect } from "node:util";
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import fc from "fast-check";
-import { PipesEmulator } from "../src/emulator";
-import { PipesClient } from "../src/lib/client";
-import { PipesError } from "../src/lib/errors";
-import type { InboundMessage } from "../src/lib/protocol";
-import { splitText } from "../src/lib/text";
-import { frames, HostileServer, type HttpAnswer } from "./support/hostile-server";
-import { configNode, coreNodes, helper, PIPES_NODES, statuses, waitForStatus } from "./support/nodered";
-import { waitUntil } from "./support/wait";
+import { PipesEmulator } from "../../src/emulator";
+import { PipesClient } from "../../src/lib/client";
+import { PipesError } from "../../src/lib/errors";
+import type { InboundMessage } from "../../src/lib/protocol";
+import { splitText } from "../../src/lib/text";
+import { frames, HostileServer, type HttpAnswer } from "../support/hostile-server";
+import { configNode, coreNodes, helper, PIPES_NODES, statuses, waitForStatus } from "../support/nodered";
+import { waitUntil } from "../support/wait";
 
 // ---------------------------------------------------------------------------------------------
 // Run configuration

@@ -11,29 +11,40 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { PipesEmulator } from "../src/emulator";
-import { launchBrowser, requireChromium, type BrowserSession } from "./support/browser";
-import { freePort } from "./support/ports";
-import { waitUntil } from "./support/wait";
+import { launchBrowser, requireChromium, type BrowserSession } from "../support/browser";
+import { useEmulator } from "../support/emulator-fixture";
+import { freePort } from "../support/ports";
+import { waitUntil } from "../support/wait";
 
 const KEY = "pk_editor_test_key_0000000000000000";
-const root = join(__dirname, "..");
+const root = join(__dirname, "..", "..");
 /** The pencil beside a config-node select (Node-RED 4 and 5 name it this way; older ones "lookup"). */
 const CONFIG_EDIT_BUTTON = "#node-input-btn-connection-edit, #node-input-lookup-connection";
 
 
 describe("editor in Chromium", function () {
   this.timeout(90_000);
-  let emu: PipesEmulator;
   let nodeRed: ChildProcess | undefined;
   let session: BrowserSession | undefined;
   let work: string;
   let base: string;
 
+  // Registered before useEmulator(): the browser and Node-RED stop before the emulator does.
+  after(async function () {
+    await session?.close();
+    if (nodeRed && nodeRed.exitCode === null) {
+      const exited = new Promise((resolve) => nodeRed!.once("exit", resolve));
+      nodeRed.kill("SIGINT");
+      const force = setTimeout(() => nodeRed?.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(force);
+    }
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+  const { emu } = useEmulator({ nodeRed: false, awaitSocketsClosed: false, tenants: [{ userId: "user_e", apiKey: KEY }] });
+
   before(async function () {
     requireChromium(this); // CI installs it (.ci/run); a developer machine without it skips, and says so
-    emu = new PipesEmulator({ drainPacingMs: 0, tenants: [{ userId: "user_e", apiKey: KEY }] });
-    await emu.start(0, "127.0.0.1");
     work = mkdtempSync(join(tmpdir(), "pipes-editor-"));
     mkdirSync(join(work, "node_modules", "@pipes.bot"), { recursive: true });
     symlinkSync(root, join(work, "node_modules", "@pipes.bot", "node-red"), "dir");
@@ -67,19 +78,6 @@ describe("editor in Chromium", function () {
     }, nodeRed.stdout!, ["data"], 30_000);
     base = `http://127.0.0.1:${port}`;
     session = await launchBrowser({ viewport: { width: 1400, height: 850 }, timeoutMs: 20_000 });
-  });
-
-  after(async function () {
-    await session?.close();
-    if (nodeRed && nodeRed.exitCode === null) {
-      const exited = new Promise((resolve) => nodeRed!.once("exit", resolve));
-      nodeRed.kill("SIGINT");
-      const force = setTimeout(() => nodeRed?.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(force);
-    }
-    await emu?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   /** Opens a node's edit dialog by double-clicking it on the canvas. */

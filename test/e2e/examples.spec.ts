@@ -5,13 +5,14 @@
 import * as assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEMO_API_KEY, PipesEmulator } from "../src/emulator";
-import { coreNodes, FAST_TUNING, helper, PIPES_NODES } from "./support/nodered";
-import { NODE_TYPES } from "./support/package";
-import { waitUntil } from "./support/wait";
+import { DEMO_API_KEY } from "../../src/emulator";
+import { useEmulator } from "../support/emulator-fixture";
+import { coreNodes, FAST_TUNING, helper, nextInput, PIPES_NODES } from "../support/nodered";
+import { NODE_TYPES } from "../support/package";
+import { waitUntil } from "../support/wait";
 
 const CORE_NODES = coreNodes("function/10-function.js", "function/10-switch.js", "common/21-debug.js", "common/25-catch.js", "common/90-comment.js");
-const EXAMPLES = join(__dirname, "..", "examples", "flows");
+const EXAMPLES = join(__dirname, "..", "..", "examples", "flows");
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(32, 2)]);
 
 type FlowNode = { id: string; type: string; z?: string; [key: string]: unknown };
@@ -21,30 +22,14 @@ function example(name: string): FlowNode[] {
 }
 
 describe("example flows", function () {
-  let emu: PipesEmulator;
-
-  before(async function () {
-    emu = new PipesEmulator({ drainPacingMs: 0 });
-    await emu.start(0, "127.0.0.1");
-  });
-  after(async function () {
-    await emu.stop();
-  });
-  beforeEach(function (done) {
-    emu.reset();
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-  });
+  const { emu, sockets } = useEmulator();
 
   /** Loads an example on a tab, pointed at the emulator with the demo key, and waits for its socket. */
   async function run(name: string): Promise<FlowNode[]> {
     const nodes = example(name).map((n) => (n.type === "pipes-config" ? { ...n, baseUrl: emu.url, tuning: FAST_TUNING } : { ...n, z: "tab" }));
     const config = nodes.find((n) => n.type === "pipes-config")!;
     await helper.load([...PIPES_NODES, ...CORE_NODES] as never, [{ id: "tab", type: "tab" }, ...nodes] as never, { [config.id]: { apiKey: DEMO_API_KEY } });
-    await waitUntil("the example's socket", () => emu.connections().length === 1, emu, ["connection"]);
+    await sockets(1);
     return nodes;
   }
 
@@ -85,7 +70,7 @@ describe("example flows", function () {
     const nodes = await run("error-handling.json");
     const windowDebug = nodes.find((n) => n.id === "errors-window");
     assert.ok(windowDebug, "the example has an errors-window debug node");
-    const reached = new Promise<any>((resolve) => helper.getNode("errors-window").once("input", resolve));
+    const reached = nextInput("errors-window");
     emu.configure({ replyStatusDelayMs: 0 });
     // The 24 h window closes between the user's message and the bot's answer.
     emu.on("delivered", function closeWindow() {

@@ -15,9 +15,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PipesEmulator } from "../src/emulator";
-import { freePort } from "./support/ports";
-import { configNode, coreNodes, helper, nextInput, statuses, waitForStatus, PIPES_NODES } from "./support/nodered";
+import { PipesEmulator } from "../../src/emulator";
+import { freePort } from "../support/ports";
+import { configNode, coreNodes, helper, nextInput, statuses, waitForStatus, PIPES_NODES } from "../support/nodered";
+import { poll, waitFor } from "../support/wait";
 
 const KEY = "pk_network_spec_key_000000000000000";
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(40, 5)]);
@@ -92,9 +93,9 @@ class Tinyproxy {
       [`Port ${this.port}`, "Listen 127.0.0.1", "Allow 127.0.0.1", `LogFile "${this.log}"`, "LogLevel Connect", "MaxClients 50", "Timeout 30", this.basicAuth ? `BasicAuth ${this.basicAuth.user} ${this.basicAuth.password}` : ""].join("\n"),
     );
     writeFileSync(this.log, "");
-    this.child = spawn(which("tinyproxy")!, ["-d", "-c", conf], { stdio: "ignore" });
-    // Ready when the port accepts a connection: a bounded readiness poll (up to 250 × 20 ms).
-    for (let i = 0; i < 250; i++) {
+    const child = (this.child = spawn(which("tinyproxy")!, ["-d", "-c", conf], { stdio: "ignore" }));
+    // Ready when the port accepts a connection: another program's port announces nothing, so it is polled.
+    await poll(`tinyproxy (${this.name}) to accept connections on port ${this.port}`, async () => {
       const up = await new Promise<boolean>((resolve) => {
         const socket = connect(this.port, "127.0.0.1");
         socket.once("connect", () => {
@@ -103,11 +104,10 @@ class Tinyproxy {
         });
         socket.once("error", () => resolve(false));
       });
-      if (up) return `http://127.0.0.1:${this.port}`;
-      if (this.child.exitCode !== null) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error("tinyproxy did not start");
+      if (!up && child.exitCode !== null) throw new Error(`tinyproxy did not start (exit code ${child.exitCode})`);
+      return up;
+    }, { everyMs: 20, timeoutMs: 5000 });
+    return `http://127.0.0.1:${this.port}`;
   }
   /** The host:port of every CONNECT tunnel it opened so far ("Request (file descriptor N): CONNECT host:port"). */
   tunnels(): string[] {
@@ -118,7 +118,7 @@ class Tinyproxy {
   }
   async stop(): Promise<void> {
     if (!this.child || this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child!.once("exit", resolve));
+    const exited = waitFor(this.child, "exit", { what: `tinyproxy (${this.name}) to exit on SIGTERM` });
     this.child.kill("SIGTERM");
     await exited;
   }

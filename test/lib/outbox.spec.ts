@@ -1,9 +1,9 @@
 import * as assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import { PipesError } from "../src/lib/errors";
-import { Outbox, type OutboxTransport } from "../src/lib/outbox";
-import type { ReplyStatus, WhatsAppReply } from "../src/lib/protocol";
-import { waitUntil } from "./support/wait";
+import { PipesError } from "../../src/lib/errors";
+import { Outbox, type OutboxTransport } from "../../src/lib/outbox";
+import type { ReplyStatus, WhatsAppReply } from "../../src/lib/protocol";
+import { waitUntil } from "../support/wait";
 
 /** A transport that records written frames and can be opened and closed by the test. */
 class FakeTransport extends EventEmitter implements OutboxTransport {

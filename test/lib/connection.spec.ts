@@ -6,9 +6,9 @@ import * as assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
-import { PipesConnection, type ConnectionOptions, type StateChange } from "../src/lib/connection";
-import type { InboundMessage } from "../src/lib/protocol";
-import { collect, waitUntil } from "./support/wait";
+import { PipesConnection, type ConnectionOptions, type StateChange } from "../../src/lib/connection";
+import type { InboundMessage } from "../../src/lib/protocol";
+import { collect, waitUntil } from "../support/wait";
 
 const KEY = "pk_raw_server_test_key_00000000000";
 const CONNECTED = JSON.stringify({ type: "connected", userId: "u", connectionId: "c1", scope: "user" });

@@ -9,11 +9,11 @@ import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Agent, type Dispatcher } from "undici";
-import { PipesEmulator } from "../src/emulator";
-import { PipesError } from "../src/lib/errors";
-import { REST_PATHS } from "../src/lib/protocol";
-import { PipesRestClient, SEND_SLICE_BYTES, type RestClientOptions } from "../src/lib/rest";
-import { waitUntil } from "./support/wait";
+import { PipesError } from "../../src/lib/errors";
+import { REST_PATHS } from "../../src/lib/protocol";
+import { encodeSendBody, PipesRestClient, SEND_SLICE_BYTES, type RestClientOptions } from "../../src/lib/rest";
+import { useEmulator } from "../support/emulator-fixture";
+import { waitUntil } from "../support/wait";
 
 const KEY = "pk_rest_spec_key_0000000000000000000";
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), Buffer.alloc(200, 7)]);
@@ -140,18 +140,7 @@ describe("PipesRestClient against local HTTP servers", function () {
   });
 
   describe("normal paths against the emulator", function () {
-    let emu: PipesEmulator;
-
-    before(async function () {
-      emu = new PipesEmulator({ drainPacingMs: 0, tenants: [{ userId: "user_rest", apiKey: KEY }] });
-      await emu.start(0, "127.0.0.1");
-    });
-    after(async function () {
-      await emu.stop();
-    });
-    beforeEach(function () {
-      emu.reset();
-    });
+    const { emu } = useEmulator({ nodeRed: false, tenants: [{ userId: "user_rest", apiKey: KEY }] });
 
     it("sends text and returns the server's messageId", async function () {
       const inbound = emu.inject({ fromNumber: "+15550100001", text: "hi" });
@@ -590,11 +579,13 @@ describe("PipesRestClient against local HTTP servers", function () {
     });
 
     it("refuses a chunked download (no Content-Length) once the streamed size passes maxBytes, and stops reading", async function () {
-      let streamClosedEarly!: Promise<void>;
+      let storageResponse!: ServerResponse;
+      let streamClosed = false;
       const storage = await rawServer((_req, res) => {
         res.writeHead(200, { "content-type": "video/mp4" });
         // Writes without end: only the client giving up ends this response.
-        streamClosedEarly = new Promise<void>((resolve) => res.on("close", () => resolve()));
+        storageResponse = res;
+        res.on("close", () => (streamClosed = true));
         const chunk = Buffer.alloc(16 * 1024, 2);
         const pump = () => {
           while (!res.destroyed && res.write(chunk));
@@ -610,10 +601,7 @@ describe("PipesRestClient against local HTTP servers", function () {
       const error = await failure(client.download("/v1/media/download/x", 100_000));
       assert.equal(error.code, "MEDIA_TOO_LARGE");
       assert.equal(storage.requests[0].headers["content-length"], undefined);
-      await Promise.race([
-        streamClosedEarly,
-        new Promise((_, reject) => setTimeout(() => reject(new Error("the client kept the endless download open")), 2000)),
-      ]);
+      await waitUntil("the client to close the endless download", () => streamClosed, storageResponse, ["close"], 2000);
     });
 
     it("accepts a chunked download of exactly maxBytes", async function () {
@@ -705,5 +693,20 @@ describe("PipesRestClient against local HTTP servers", function () {
       assert.equal(error.status, 403);
       assert.ok(["DOWNLOAD_FAILED", "FORBIDDEN"].includes(error.code), error.code);
     });
+  });
+});
+
+describe("lib/rest: the streamed send body", function () {
+  it("streams a send body that is exactly the JSON of the same request", async function () {
+    for (const size of [1, 2, 3, 4, 1000, SEND_SLICE_BYTES + 5, 3 * 256 * 1024 + 5]) {
+      const data = Buffer.alloc(size, 7);
+      const body = { conversationId: "conv_1", mimeType: "image/png", caption: "hi \"there\"" };
+      const { payload, length } = encodeSendBody(body, data);
+      const chunks: Buffer[] = [];
+      for await (const chunk of payload) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString();
+      assert.equal(Buffer.byteLength(text), length);
+      assert.deepEqual(JSON.parse(text), { ...body, media: data.toString("base64") });
+    }
   });
 });

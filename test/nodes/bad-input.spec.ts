@@ -8,10 +8,11 @@
  */
 import * as assert from "node:assert/strict";
 import type { EventEmitter } from "node:events";
-import { PipesEmulator, type ReplyEvent } from "../src/emulator";
-import type { InboundMessage, ReplyStatus } from "../src/lib/protocol";
-import { FAST_TUNING, helper, nextError, PIPES_NODES, waitForStatus } from "./support/nodered";
-import { waitUntil } from "./support/wait";
+import type { PipesEmulator, ReplyEvent } from "../../src/emulator";
+import type { InboundMessage, ReplyStatus } from "../../src/lib/protocol";
+import { useEmulator } from "../support/emulator-fixture";
+import { FAST_TUNING, firstInput, helper, nextError, nextInput, PIPES_NODES, waitForStatus } from "../support/nodered";
+import { waitUntil } from "../support/wait";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const core = (file: string): unknown => require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [process.env.NODE_RED_FROM ?? process.cwd()] }));
@@ -284,19 +285,22 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
 
   const fresh = (): InboundMessage => emu.inject({ fromNumber: `+1555${String(2_000_000 + ++numbers)}`, text: "hello" });
 
+  const fixture = useEmulator({
+    // One runtime and one flow for the whole table; the conversations made below stay for every row.
+    nodeRed: "suite",
+    reset: false,
+    log: (line) => {
+      emuLog.push(line);
+      if (line.startsWith("[pipes-emulator] rest:")) restCalls++;
+    },
+    tenants: [
+      { userId: "user_a", apiKey: KEY_A, poolNumbers: [{ id: "pn_a1", phoneNumber: "+15550000001" }] },
+      { userId: "user_b", apiKey: KEY_B, poolNumbers: [{ id: "pn_b1", phoneNumber: "+15550000002" }] },
+    ],
+  });
+  emu = fixture.emu;
+
   before(async function () {
-    emu = new PipesEmulator({
-      drainPacingMs: 0,
-      log: (line) => {
-        emuLog.push(line);
-        if (line.startsWith("[pipes-emulator] rest:")) restCalls++;
-      },
-      tenants: [
-        { userId: "user_a", apiKey: KEY_A, poolNumbers: [{ id: "pn_a1", phoneNumber: "+15550000001" }] },
-        { userId: "user_b", apiKey: KEY_B, poolNumbers: [{ id: "pn_b1", phoneNumber: "+15550000002" }] },
-      ],
-    });
-    await emu.start(0, "127.0.0.1");
     emu.on("client-frame", () => frames++);
     const scoped = emu.inject({ fromNumber: "+15557770000", text: "scoped" });
     const foreign = emu.inject({ apiKey: KEY_B, fromNumber: "+15558880000", text: "not yours" });
@@ -304,7 +308,6 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
     foreign3 = emu.inject({ apiKey: KEY_B, fromNumber: "+15558880003", text: "nor this one" });
     ctxBase = { scoped, foreign, foreign2 };
 
-    await new Promise<void>((resolve, reject) => helper.startServer((err?: Error) => (err ? reject(err) : resolve())));
     const config = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: "pipes-config", name: `test ${id.length}`, baseUrl: emu.url, scope: "user", tuning: FAST_TUNING, ...extra });
     const flow = [
       { id: "tab", type: "tab", label: "bad input" },
@@ -326,7 +329,7 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
       { id: "caught", type: "helper", z: "tab" },
     ];
     await helper.load([...PIPES_NODES, CATCH_NODE] as never, flow, { cfg: { apiKey: KEY_A }, cfgScoped: { apiKey: KEY_A } });
-    await waitUntil("both sockets", () => emu.connections().length === 2, emu, ["connection"]);
+    await fixture.sockets(2);
     await waitForStatus("reply", "connected (user)");
     await waitForStatus("replyScoped", `connected (${scoped.conversationId})`);
     for (const id of ["ok", "failed", "caught"] as const) {
@@ -341,36 +344,10 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
     }
   });
 
-  after(async function () {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-    await waitUntil("all sockets closed", () => emu.connections().length === 0, emu, ["disconnect"]);
-    await emu.stop();
-  });
-
   /** The first msg to reach output 1 ("ok") or output 2 ("failed"). */
-  function nextOutcome(timeoutMs = 6000): Promise<{ output: 1 | 2; msg: any }> {
-    const okNode = helper.getNode("ok");
-    const failedNode = helper.getNode("failed");
-    return new Promise((resolve, reject) => {
-      const finish = (output: 1 | 2) => (msg: any) => {
-        cleanup();
-        resolve({ output, msg });
-      };
-      const onOk = finish(1);
-      const onFailed = finish(2);
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`no msg on either output within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        okNode.off("input", onOk);
-        failedNode.off("input", onFailed);
-      };
-      okNode.on("input", onOk);
-      failedNode.on("input", onFailed);
-    });
+  async function nextOutcome(timeoutMs = 6000): Promise<{ output: 1 | 2; msg: any }> {
+    const { id, msg } = await firstInput(["ok", "failed"], timeoutMs);
+    return { output: id === "ok" ? 1 : 2, msg };
   }
 
   const tableNames: string[] = [];
@@ -480,13 +457,7 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
         if (msg.advance) emu.advanceClock(DAY + 60_000);
         const failedBefore = outputs.failed;
         const reported = nextError(node, 6000);
-        const caught = new Promise<any>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error("the Catch node got nothing")), 6000);
-          helper.getNode("caught").once("input", (m: any) => {
-            clearTimeout(timer);
-            resolve(m);
-          });
-        });
+        const caught = nextInput("caught", 6000);
         helper.getNode(node).receive(msg);
         const { err, msg: reportedMsg } = await reported;
         assert.equal((err as { code?: string }).code, code);

@@ -6,11 +6,11 @@ import * as assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
-import { PipesEmulator } from "../src/emulator";
-import { PipesClient, type ClientOptions } from "../src/lib/client";
-import { PipesError } from "../src/lib/errors";
-import type { InboundMessage } from "../src/lib/protocol";
-import { collect, waitUntil } from "./support/wait";
+import { PipesClient, type ClientOptions } from "../../src/lib/client";
+import { PipesError } from "../../src/lib/errors";
+import type { InboundMessage } from "../../src/lib/protocol";
+import { useEmulator } from "../support/emulator-fixture";
+import { collect, waitFor, waitUntil } from "../support/wait";
 
 const KEY = "pk_client_spec_key_000000000000000";
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(16, 3)]);
@@ -26,23 +26,14 @@ async function rejection(promise: Promise<unknown>): Promise<PipesError> {
 }
 
 describe("client", function () {
-  let emu: PipesEmulator;
   let client: PipesClient | undefined;
-
-  before(async function () {
-    emu = new PipesEmulator({ drainPacingMs: 0, tenants: [{ userId: "u", apiKey: KEY }] });
-    await emu.start(0, "127.0.0.1");
-  });
-  after(async function () {
-    await emu.stop();
-  });
-  beforeEach(function () {
-    emu.reset();
-  });
-  afterEach(async function () {
-    await client?.stop();
-    client = undefined;
-    await waitUntil("sockets closed", () => emu.connections().length === 0, emu, ["disconnect"]);
+  const { emu, sockets } = useEmulator({
+    nodeRed: false,
+    tenants: [{ userId: "u", apiKey: KEY }],
+    cleanup: async () => {
+      await client?.stop();
+      client = undefined;
+    },
   });
 
   function make(extra: Partial<ClientOptions> = {}): PipesClient {
@@ -61,7 +52,7 @@ describe("client", function () {
     c.acquireSocket(b);
     await released;
     await state(c, "open");
-    await waitUntil("one socket", () => emu.connections().length === 1, emu, ["connection", "disconnect"]);
+    await sockets(1);
   });
 
   it("holds messages that arrive with no receiver and gives them to every receiver that starts", async function () {
@@ -69,7 +60,7 @@ describe("client", function () {
     const c = make({ logger: { info: () => undefined, warn: (text) => events.emit("warn", text) } });
     c.acquireSocket({});
     await state(c, "open");
-    const warned = new Promise((resolve) => events.once("warn", resolve));
+    const warned = waitFor(events, "warn", { what: "a warning about the held message" });
     const held = emu.inject({ fromNumber: "+1", text: "while nobody listened" });
     assert.match(String(await warned), /no pipes-in node/);
     const first: InboundMessage[] = [];

@@ -3,44 +3,22 @@
  * 127.0.0.1: every node, every message type, every failure path of the core contract.
  */
 import * as assert from "node:assert/strict";
-import { PipesEmulator } from "../src/emulator";
-import { configNode, helper, loadFlow, nextError, nextInput, statuses, waitForStatus } from "./support/nodered";
-import { collect, waitUntil } from "./support/wait";
+import { useEmulator } from "../support/emulator-fixture";
+import { configNode, helper, loadFlow, nextError, nextInput, statuses, waitForStatus } from "../support/nodered";
+import { collect } from "../support/wait";
 
 const KEY_A = "pk_test_tenant_a_000000000000000000";
 const KEY_B = "pk_test_tenant_b_000000000000000000";
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), Buffer.alloc(64, 1)]);
 
 describe("nodes against the emulator", function () {
-  let emu: PipesEmulator;
-
-  before(async function () {
-    emu = new PipesEmulator({
-      drainPacingMs: 0,
-      tenants: [
-        { userId: "user_a", apiKey: KEY_A, poolNumbers: [{ id: "pn_a1", phoneNumber: "+15550000001" }] },
-        { userId: "user_b", apiKey: KEY_B, poolNumbers: [{ id: "pn_b1", phoneNumber: "+15550000002" }] },
-      ],
-    });
-    await emu.start(0, "127.0.0.1");
+  const { emu, sockets } = useEmulator({
+    tenants: [
+      { userId: "user_a", apiKey: KEY_A, poolNumbers: [{ id: "pn_a1", phoneNumber: "+15550000001" }] },
+      { userId: "user_b", apiKey: KEY_B, poolNumbers: [{ id: "pn_b1", phoneNumber: "+15550000002" }] },
+    ],
+    settings: { replyStatusDelayMs: 0 },
   });
-  after(async function () {
-    await emu.stop();
-  });
-  beforeEach(function (done) {
-    emu.reset();
-    emu.configure({ replyStatusDelayMs: 0 });
-    helper.startServer(done);
-  });
-  afterEach(async function () {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-    // Every socket of the test is gone once the flows are stopped.
-    await waitUntil("all sockets closed", () => emu.connections().length === 0, emu, ["disconnect"]);
-  });
-
-  /** Waits until `n` sockets are connected to the emulator. */
-  const sockets = (n: number) => waitUntil(`${n} socket(s)`, () => emu.connections().length === n, emu, ["connection", "disconnect"]);
 
   function echoFlow(extra: Record<string, unknown> = {}, config: Record<string, unknown> = {}) {
     return [

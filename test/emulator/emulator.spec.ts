@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { performance } from "node:perf_hooks";
-import { ERROR_CODES, LIMITS, MEDIA_ID_PATTERN } from "../src/lib/protocol";
-import { parseCliArgs } from "../src/emulator/cli-args";
-import { startFromCli } from "../src/emulator/cli";
-import { DEMO_API_KEY, PipesEmulator, type EmulatorOptions, type SentRecord } from "../src/emulator";
-import { collectEvents, nextEvent, TestSocket, textsOf, upgradeStatus, wsUrl, type Frame } from "./support/emulator-client";
+import { ERROR_CODES, LIMITS, MEDIA_ID_PATTERN } from "../../src/lib/protocol";
+import { parseCliArgs } from "../../src/emulator/cli-args";
+import { startFromCli } from "../../src/emulator/cli";
+import { DEMO_API_KEY, PipesEmulator, type EmulatorOptions, type SentRecord } from "../../src/emulator";
+import { collectEvents, TestSocket, textsOf, upgradeStatus, wsUrl, type Frame } from "../support/emulator-client";
+import { waitFor } from "../support/wait";
 
 const KEY_A = "pk_tenant_a_0000000000000000000000000";
 const KEY_B = "pk_tenant_b_0000000000000000000000000";
@@ -23,6 +24,8 @@ const TWO_TENANTS: EmulatorOptions["tenants"] = [
 const ANA = "+15550001111";
 const BEN = "+15550002222";
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** The time limit of the waits here (it only guards against a hang). */
+const WAIT_MS = 3000;
 
 interface HttpAnswer {
   status: number;
@@ -97,7 +100,7 @@ describe("PipesEmulator", function () {
 
     it("greets both scopes with a connected frame and reports the connection", async function () {
       const message = emulator.inject({ apiKey: KEY_A, fromNumber: ANA, text: "hi" });
-      const connection = nextEvent(emulator, "connection");
+      const connection = waitFor(emulator, "connection", { what: "the connection event", timeoutMs: WAIT_MS });
       const user = await TestSocket.open(url, { apiKey: KEY_A });
       opened.push(user.socket);
       assert.equal((await connection).userId, "user_a");
@@ -187,7 +190,7 @@ describe("PipesEmulator", function () {
       assert.equal(queued.items.length, 3);
       assert.equal(emulator.queueSize(), 3);
 
-      const drainedAll = nextEvent(emulator, "delivered", (d) => d.message.text === "a3");
+      const drainedAll = waitFor(emulator, "delivered", { what: "a3 delivered", timeoutMs: WAIT_MS, until: (d) => (d.message.text === "a3" ? d : undefined) });
       const { socket } = await connect();
       const texts = textsOf(await socket.take("whatsapp_message", 3));
       assert.deepEqual(texts, ["b1", "a2", "a3"]);
@@ -245,7 +248,7 @@ describe("PipesEmulator", function () {
       for (let i = 1; i <= 3; i++) emulator.inject({ fromNumber: ANA, text: `r${i}` });
       const drainer = await connect();
       assert.equal((await drainer.socket.next("whatsapp_message")).data.text, "r1");
-      const gone = nextEvent(emulator, "disconnect");
+      const gone = waitFor(emulator, "disconnect", { what: "the drainer gone", timeoutMs: WAIT_MS });
       await drainer.socket.close();
       await gone;
       assert.equal(emulator.queueSize(), 2);
@@ -259,7 +262,7 @@ describe("PipesEmulator", function () {
       for (let i = 1; i <= 3; i++) emulator.inject({ fromNumber: ANA, text: `d${i}` });
       const dropper = await connect();
       await dropper.socket.next("whatsapp_message");
-      const goneAgain = nextEvent(emulator, "disconnect");
+      const goneAgain = waitFor(emulator, "disconnect", { what: "the dropper gone", timeoutMs: WAIT_MS });
       await dropper.socket.close();
       await goneAgain;
       assert.equal(emulator.queueSize(), 0);
@@ -272,7 +275,7 @@ describe("PipesEmulator", function () {
       const { socket, connected } = await connect();
       const inbound = emulator.inject({ fromNumber: ANA, text: "hi" });
       await socket.next("whatsapp_message");
-      const sentEvent = nextEvent<SentRecord>(emulator, "sent");
+      const sentEvent = waitFor<SentRecord>(emulator, "sent", { what: "the sent event", timeoutMs: WAIT_MS });
       reply(socket, inbound.conversationId, "hello back");
       const status = await socket.next("reply_status");
       assert.equal(status.data.success, true);
@@ -327,7 +330,7 @@ describe("PipesEmulator", function () {
       const ofB = emulator.inject({ apiKey: KEY_B, fromNumber: BEN, text: "b" });
       const { socket } = await connect({ apiKey: KEY_B });
       await socket.take("whatsapp_message", 1);
-      const silent = nextEvent(emulator, "reply", (r) => r.data.conversationId === ofA.conversationId);
+      const silent = waitFor(emulator, "reply", { what: "the reply to the foreign conversation", timeoutMs: WAIT_MS, until: (r) => (r.data.conversationId === ofA.conversationId ? r : undefined) });
       reply(socket, ofA.conversationId, "intrusion", { poolNumberId: "pn_demo1", toNumber: ANA });
       assert.equal((await silent).status, null);
       reply(socket, ofB.conversationId, "mine", { poolNumberId: "pn_demo1", toNumber: BEN });
@@ -602,7 +605,7 @@ describe("PipesEmulator", function () {
       const drainer = await connect();
       await drainer.socket.next("whatsapp_message");
       reply(drainer.socket, emulator.state().conversations[0].conversationId);
-      await nextEvent(emulator, "reply");
+      await waitFor(emulator, "reply", { what: "the reply at the emulator", timeoutMs: WAIT_MS });
       const other = await connect();
       const started = performance.now();
       await emulator.stop();

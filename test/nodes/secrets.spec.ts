@@ -12,9 +12,10 @@ import { createServer as createNetServer, type Server as NetServer } from "node:
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { inspect } from "node:util";
-import { PipesEmulator } from "../src/emulator";
-import { FAST_TUNING, helper, nextError, nextInput, PIPES_NODES, statuses, waitForStatus } from "./support/nodered";
-import { collect, waitUntil } from "./support/wait";
+import { PipesEmulator } from "../../src/emulator";
+import { useEmulator } from "../support/emulator-fixture";
+import { FAST_TUNING, firstInput, helper, nextError, nextInput, PIPES_NODES, statuses, waitForStatus } from "../support/nodered";
+import { collect, waitUntil } from "../support/wait";
 
 const SECRET = "pk_SECRET_do_not_leak_1234567890ab";
 const OTHER_KEY = "pk_other_tenant_key_000000000000000";
@@ -77,37 +78,33 @@ const runtimeModule = (path: string): any =>
   require(require.resolve(path, { paths: [process.env.NODE_RED_FROM ?? process.cwd()] }));
 
 describe("secrets: the API key never leaks", function () {
-  let emu: PipesEmulator;
+  const emulatorLog: string[] = [];
+  // One Node-RED runtime for the block; each test loads its flow and unloads it (afterEach below).
+  const fixture = useEmulator({ nodeRed: "suite", log: (line) => emulatorLog.push(line), tenants: [{ userId: "user_secret", apiKey: SECRET }] });
+  const { emu } = fixture;
   let emuOther: PipesEmulator;
   let resetServer: NetServer;
   let resetPort = 0;
-  const emulatorLog: string[] = [];
   /** Everything captured by every scenario, checked once more at the end. */
   const everything: Capture[] = [];
   let capture: Capture;
   let logHandler: EventEmitter | undefined;
 
   before(async function () {
-    emu = new PipesEmulator({ drainPacingMs: 0, log: (line) => emulatorLog.push(line), tenants: [{ userId: "user_secret", apiKey: SECRET }] });
     emuOther = new PipesEmulator({ drainPacingMs: 0, log: (line) => emulatorLog.push(line), tenants: [{ userId: "user_other", apiKey: OTHER_KEY }] });
-    await emu.start(0, "127.0.0.1");
     await emuOther.start(0, "127.0.0.1");
     // Accepts TCP and resets it at once: the socket upgrade and every REST call fail with a network error.
     resetServer = createNetServer((socket) => socket.resetAndDestroy());
     await new Promise<void>((resolve) => resetServer.listen(0, "127.0.0.1", () => resolve()));
     resetPort = (resetServer.address() as AddressInfo).port;
-    await new Promise<void>((resolve, reject) => helper.startServer((err?: Error) => (err ? reject(err) : resolve())));
   });
 
   after(async function () {
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
     await new Promise<void>((resolve) => resetServer.close(() => resolve()));
-    await emu.stop();
     await emuOther.stop();
   });
 
   beforeEach(function () {
-    emu.reset();
     emuOther.reset();
     emulatorLog.length = 0;
     capture = { spied: [], handled: [], statuses: [], msgs: [], errors: [], emulator: [] };
@@ -123,7 +120,7 @@ describe("secrets: the API key never leaks", function () {
   afterEach(async function () {
     // Whatever the test did, stop the flows (their close-time log lines are captured too).
     await helper.unload();
-    await waitUntil("every socket closed", () => emu.connections().length === 0, emu, ["disconnect"]);
+    await fixture.sockets(0);
     if (logHandler) (helper as unknown as { _log: { removeHandler(h: EventEmitter): void } })._log.removeHandler(logHandler);
     capture.emulator.push(...emulatorLog);
   });
@@ -326,7 +323,7 @@ describe("secrets: the API key never leaks", function () {
       { id: "received", type: "helper", z: "tab" },
     ];
     await helper.request().post("/flows").set("Node-RED-Deployment-Type", "full").send(deployed).expect(204);
-    await waitUntil("the redeployed socket", () => emu.connections().length === 1, emu, ["connection", "disconnect"], 5000);
+    await fixture.sockets(1, 5000);
     const after = await helper.request().get("/flows").expect(200);
     assertNoSecret("GET /flows after a deploy with credentials", JSON.stringify(after.body));
     assert.ok(!after.body.some((n: { credentials?: unknown }) => n.credentials !== undefined), "a node in GET /flows carries credentials after a deploy");
@@ -334,7 +331,7 @@ describe("secrets: the API key never leaks", function () {
     assert.deepEqual(credsAfter.body, { has_apiKey: true, proxyUsername: "", has_proxyPassword: false });
 
     // The editor side declares the key as a password credential, not as a (exported) default.
-    const html = readFileSync(join(__dirname, "..", "src", "nodes", "pipes-config.html"), "utf8");
+    const html = readFileSync(join(__dirname, "..", "..", "src", "nodes", "pipes-config.html"), "utf8");
     assert.match(html, /credentials\s*:\s*\{[^}]*apiKey\s*:\s*\{[^}]*type\s*:\s*["']password["']/);
     const defaults = /defaults\s*:\s*\{([\s\S]*?)\n\s*\}\s*,/.exec(html)?.[1] ?? "";
     assert.ok(defaults.length > 0, "found the defaults block of pipes-config.html");
@@ -363,23 +360,8 @@ describe("secrets: the API key never leaks", function () {
   });
 
   /** The first msg to reach any of the helper nodes `ids`. */
-  function firstMsg(ids: string[], timeoutMs = 5000): Promise<any> {
-    const nodes = ids.map((id) => helper.getNode(id));
-    return new Promise((resolve, reject) => {
-      const onInput = (msg: unknown) => {
-        cleanup();
-        resolve(msg);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`no msg reached ${ids.join(" or ")} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        for (const node of nodes) node.off("input", onInput);
-      };
-      for (const node of nodes) node.on("input", onInput);
-    });
+  async function firstMsg(ids: string[], timeoutMs = 5000): Promise<any> {
+    return (await firstInput(ids, timeoutMs)).msg;
   }
 
   /** Node-RED's own admin handlers for /flows and /credentials, on the helper's admin app. */

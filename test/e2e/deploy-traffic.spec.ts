@@ -18,11 +18,11 @@ import * as assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PipesEmulator } from "../src/emulator";
-import type { ConnectionInfo } from "../src/emulator/types";
-import { configNode, FAST_TUNING, helper, PIPES_NODES } from "./support/nodered";
-import { TcpProxy } from "./support/tcp-proxy";
-import { waitUntil } from "./support/wait";
+import type { ConnectionInfo } from "../../src/emulator/types";
+import { useEmulator } from "../support/emulator-fixture";
+import { configNode, FAST_TUNING, helper, PIPES_NODES } from "../support/nodered";
+import { TcpProxy } from "../support/tcp-proxy";
+import { waitFor, waitUntil } from "../support/wait";
 
 const KEY = "pk_deploy_traffic_key_000000000000";
 const DEPLOYS = 20;
@@ -74,25 +74,27 @@ interface LogRecord {
 
 describe("full redeploys under inbound traffic", function () {
   this.timeout(60_000);
-  let emu: PipesEmulator;
   let proxy: TcpProxy | undefined;
   let logHandler: EventEmitter | undefined;
   const logs: LogRecord[] = [];
-
-  before(async function () {
-    emu = new PipesEmulator({ drainPacingMs: 0, tenants: [{ userId: "user_deploys", apiKey: KEY }] });
-    await emu.start(0, "127.0.0.1");
+  const fixture = useEmulator({
+    tenants: [{ userId: "user_deploys", apiKey: KEY }],
+    // After the flows are unloaded, before the runtime stops.
+    cleanup: () => {
+      hooks().remove("onSend.deployTraffic");
+      if (logHandler) (helper as any)._log.removeHandler(logHandler);
+      logHandler = undefined;
+    },
   });
-  after(async function () {
-    await emu.stop();
+  const { emu } = fixture;
+
+  after(function () {
     printFigures();
   });
-  beforeEach(async function () {
-    emu.reset();
+  beforeEach(function () {
     recorded.ids.length = 0;
     recorded.emittedByPipesIn.length = 0;
     logs.length = 0;
-    await new Promise<void>((resolve, reject) => helper.startServer((err?: Error) => (err ? reject(err) : resolve())));
     // Added after startServer (which resets the handlers): sees every record, close-time ones too.
     const handler = new EventEmitter();
     handler.on("log", (record: LogRecord) => logs.push(record));
@@ -105,12 +107,6 @@ describe("full redeploys under inbound traffic", function () {
     });
   });
   afterEach(async function () {
-    await helper.unload();
-    hooks().remove("onSend.deployTraffic");
-    if (logHandler) (helper as any)._log.removeHandler(logHandler);
-    logHandler = undefined;
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-    await waitUntil("every socket closed at the emulator", () => emu.connections().length === 0, emu, ["disconnect"]);
     const p = proxy;
     proxy = undefined;
     if (p) {
@@ -217,7 +213,7 @@ describe("full redeploys under inbound traffic", function () {
 
     let injector: NodeJS.Timeout | undefined;
     try {
-      await waitUntil("the first socket", () => emu.connections().length === 1, emu, ["connection"], 10_000);
+      await fixture.sockets(1, 10_000);
       for (const c of emu.connections()) sockets.set(c.connectionId, { openedAt: performance.now() });
 
       // The load: RATE_PER_SECOND from SENDERS numbers, paced by a timer (catching up if a turn was
@@ -237,7 +233,7 @@ describe("full redeploys under inbound traffic", function () {
       for (let i = 0; i < DEPLOYS; i++) {
         // Every other deploy starts the moment the emulator has written a message to the socket, so
         // that message is on its way while the flows stop; the others start the moment one arrived.
-        if (i % 2 === 0) await nextEvent(emu, "delivered", 10_000);
+        if (i % 2 === 0) await waitFor(emu, "delivered", { what: `a delivery before deploy ${i + 1}`, timeoutMs: 10_000 });
         const known = new Set(sockets.keys());
         const deployAt = Date.now();
         deployStarts.push({ seq, at: performance.now() });
@@ -318,20 +314,6 @@ describe("full redeploys under inbound traffic", function () {
   }
 });
 
-/** Resolves at the next `event` of `emitter` (bounded). */
-async function nextEvent(emitter: EventEmitter, event: string, timeoutMs: number): Promise<void> {
-  let fired = false;
-  const onEvent = () => {
-    fired = true;
-  };
-  emitter.on(event, onEvent);
-  try {
-    await waitUntil(`a '${event}' event`, () => fired, emitter, [event], timeoutMs);
-  } finally {
-    emitter.off(event, onEvent);
-  }
-}
-
 /**
  * A full deploy through the runtime API the editor's Deploy button uses (the same on Node-RED 4 and
  * 5): every node stops, the config node included, and new ones start with the same ids. Resolves
@@ -359,7 +341,7 @@ function printFigures(): void {
     for (const [name, value] of Object.entries(values)) lines.push(`      ${name}: ${value}`);
   }
   console.log(lines.join("\n"));
-  const dir = join(__dirname, "..", "test-results");
+  const dir = join(__dirname, "..", "..", "test-results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "deploy-traffic.json"), `${JSON.stringify(figures, null, 2)}\n`);
 }

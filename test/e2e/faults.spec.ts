@@ -12,10 +12,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { WebSocketServer } from "ws";
-import { PipesEmulator } from "../src/emulator";
-import { configNode, coreNodes, helper, loadFlow, nextInput, waitForStatus, PIPES_NODES } from "./support/nodered";
-import { TcpProxy } from "./support/tcp-proxy";
-import { collect, waitUntil } from "./support/wait";
+import { useEmulator } from "../support/emulator-fixture";
+import { configNode, coreNodes, helper, loadFlow, nextInput, waitForStatus, PIPES_NODES } from "../support/nodered";
+import { TcpProxy } from "../support/tcp-proxy";
+import { collect, waitUntil } from "../support/wait";
 
 const KEY = "pk_fault_suite_key_0000000000000000";
 const FUNCTION_NODE = coreNodes("function/10-function.js");
@@ -26,35 +26,28 @@ const figures: Record<string, Record<string, number | string>> = {};
 
 describe("fault suite", function () {
   this.timeout(60_000);
-  let emu: PipesEmulator;
+  const fixture = useEmulator({ tenants: [{ userId: "user_f", apiKey: KEY }], settings: { replyStatusDelayMs: 0 } });
+  const { emu } = fixture;
   let proxy: TcpProxy;
 
   before(async function () {
-    emu = new PipesEmulator({ drainPacingMs: 0, tenants: [{ userId: "user_f", apiKey: KEY }] });
-    const url = await emu.start(0, "127.0.0.1");
-    proxy = new TcpProxy(Number(new URL(url).port));
+    proxy = new TcpProxy(Number(new URL(emu.url).port));
     await proxy.start();
   });
   after(async function () {
     await proxy.stop();
-    await emu.stop();
     printFigures();
   });
-  beforeEach(function (done) {
-    emu.reset();
-    emu.configure({ replyStatusDelayMs: 0 });
+  beforeEach(function () {
     proxy.setBlackHole(false);
-    helper.startServer(done);
   });
   afterEach(async function () {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
     if (!proxy.port || proxy.openConnections === 0) return;
     await waitUntil("proxy connections closed", () => proxy.openConnections === 0, proxy, ["closed"]);
   });
 
   const viaProxy = () => `http://127.0.0.1:${proxy.port}`;
-  const sockets = (n: number, timeoutMs = 10_000) => waitUntil(`${n} socket(s) at the emulator`, () => emu.connections().length === n, emu, ["connection", "disconnect"], timeoutMs);
+  const sockets = (n: number, timeoutMs = 10_000) => fixture.sockets(n, timeoutMs);
 
   /** pipes-in -> "You said" function -> pipes-reply, with counters on every output. */
   function echoFlow(config: Record<string, unknown> = {}, reply: Record<string, unknown> = {}) {
@@ -385,7 +378,7 @@ function printFigures(): void {
     for (const [name, value] of Object.entries(values)) lines.push(`      ${name}: ${value}`);
   }
   console.log(lines.join("\n"));
-  const dir = join(__dirname, "..", "test-results");
+  const dir = join(__dirname, "..", "..", "test-results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "faults.json"), `${JSON.stringify(figures, null, 2)}\n`);
 }

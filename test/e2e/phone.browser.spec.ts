@@ -12,10 +12,10 @@ import * as assert from "node:assert/strict";
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
-import { launchBrowser, requireChromium, type BrowserSession } from "./support/browser";
-import { assertPhoneBuilt, startApp, type StartedApp } from "./support/start-app";
+import { launchBrowser, requireChromium, type BrowserSession } from "../support/browser";
+import { assertPhoneBuilt, startApp, type StartedApp } from "../support/start-app";
 
-const ROOT = join(__dirname, "..");
+const ROOT = join(__dirname, "..", "..");
 const MAX_SCREENSHOT_BYTES = 200 * 1024;
 
 /** A width×height RGB PNG with a colour gradient and a diagonal stripe: visibly an image once rendered. */

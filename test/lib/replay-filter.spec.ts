@@ -1,0 +1,27 @@
+import * as assert from "node:assert/strict";
+import * as v8 from "node:v8";
+import { runInNewContext } from "node:vm";
+import { ReplayFilter } from "../../src/lib/replay-filter";
+
+describe("lib/replay-filter", function () {
+  it("remembers huge message ids by their hash: bounded memory, replays still caught", function () {
+    const filter = new ReplayFilter(1000);
+    const before = heapAfterGc();
+    const huge = (n: number) => Buffer.alloc(256 * 1024, 97 + (n % 26)).toString("latin1") + n; // 256 KB, flat
+    for (let i = 0; i < 300; i++) assert.equal(filter.isReplay(huge(i)), false);
+    assert.equal(filter.isReplay(huge(7)), true, "a replayed huge id is still caught");
+    const grown = heapAfterGc() - before;
+    // 300 ids of 256 KB kept as they are: 75 MB. As hashes: a few tens of KB.
+    assert.ok(grown < 8 * 1024 * 1024, `the filter grew the heap by ${(grown / 1024 / 1024).toFixed(1)} MB`);
+    assert.equal(filter.isReplay("short-id"), false);
+    assert.equal(filter.isReplay("short-id"), true);
+  });
+});
+
+function heapAfterGc(): number {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
