@@ -161,6 +161,11 @@ export function injectInputFromJson(body: Record<string, unknown>): InjectInput 
     if (!isRecord(body.reaction) || typeof body.reaction.messageId !== "string") throw new EmulatorInputError("reaction needs a messageId");
     input.reaction = body.reaction as unknown as InjectInput["reaction"];
   }
+  if (body.answer !== undefined) {
+    // Checked in full by inject(); here only that it is an object.
+    if (!isRecord(body.answer)) throw new EmulatorInputError("answer must be an object");
+    input.answer = body.answer as unknown as InjectInput["answer"];
+  }
   if (body.extra !== undefined) {
     if (!isRecord(body.extra)) throw new EmulatorInputError("extra must be an object");
     input.extra = body.extra;

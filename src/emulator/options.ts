@@ -63,6 +63,30 @@ export interface EmulatorOptions {
   fanOut?: "all" | "first";
   /** The draining socket closes mid-drain: UNSTATED (docs/decisions/0025-emulator-drain-on-disconnect.md). Default "requeue" the rest, so no message is lost. */
   drainOnDisconnect?: "requeue" | "drop";
+  /**
+   * POST /v1/messages/passthrough: check the limits only third-party SDK docs state (SOFT_MESSAGE_LIMITS: list button label,
+   * section title, link button text) as Meta would refuse them, or let them through (docs/decisions/0035-emulator-passthrough-validation.md).
+   * Default "enforce": a client that keeps to them works either way.
+   */
+  softLimits?: "enforce" | "ignore";
+  /**
+   * The first-party client's `whatsapp_reaction` socket frame, not in the public docs: "accept" (default) sends it and answers
+   * reply_status like a reply; "refuse" answers reply_status UNSUPPORTED_FRAME (docs/decisions/0036-emulator-reaction-and-media-frames.md).
+   */
+  reactionFrame?: "accept" | "refuse";
+  /** The same for the first-party client's `whatsapp_media_reply` socket frame. Default "accept". */
+  mediaReplyFrame?: "accept" | "refuse";
+  /**
+   * Largest frame a client may send; a bigger one closes its socket (1009). UNSTATED; the first-party client sends media replies
+   * of up to 50 MB as one frame (docs/decisions/0037-emulator-frame-size.md). Default 64 MiB. Applies to sockets opened after a change.
+   */
+  maxFrameBytes?: number;
+  /**
+   * How an injected answer to buttons or a list reaches the socket; UNSTATED (docs/decisions/0038-emulator-interactive-answers.md).
+   * "meta" (default): Meta's webhook shape (`type: "interactive"` with `button_reply`/`list_reply`, or `type: "button"` for a
+   * template button, and `context.id`); "flat": `type: "button_reply" | "list_reply" | "template_button"`, `answer`, `replyTo`.
+   */
+  answerShape?: "meta" | "flat";
   /** Receives one human-readable line per notable event. Default: no logging. */
   log?: (line: string) => void;
 }
@@ -89,6 +113,11 @@ function defaults(): ResolvedOptions {
     requireReplyRouting: true,
     fanOut: "all",
     drainOnDisconnect: "requeue",
+    softLimits: "enforce",
+    reactionFrame: "accept",
+    mediaReplyFrame: "accept",
+    maxFrameBytes: 64 * 1024 * 1024,
+    answerShape: "meta",
     log: () => undefined,
   };
 }
@@ -102,13 +131,17 @@ const NON_NEGATIVE_NUMBERS = [
   "replyStatusDelayMs",
   "storageDelayMs",
 ] as const;
-const POSITIVE_INTEGERS = ["queuePerSender", "maxMediaBytes"] as const;
+const POSITIVE_INTEGERS = ["queuePerSender", "maxMediaBytes", "maxFrameBytes"] as const;
 
 const CHOICES: { [K in keyof EmulatorOptions]?: readonly string[] } = {
   foreignConversationReply: ["silent", "error"],
   outOfScopeReply: ["error", "silent"],
   fanOut: ["all", "first"],
   drainOnDisconnect: ["requeue", "drop"],
+  softLimits: ["enforce", "ignore"],
+  reactionFrame: ["accept", "refuse"],
+  mediaReplyFrame: ["accept", "refuse"],
+  answerShape: ["meta", "flat"],
 };
 
 /** Throws a RangeError naming the first bad option; unknown keys are ignored like any options bag. */

@@ -1,5 +1,6 @@
 /**
- * The REST side (docs/protocol.md#media-download, #sending-messages): POST /v1/messages/send, GET /v1/media/download/:mediaId (302 to a
+ * The REST side (docs/protocol.md#media-download, #sending-messages): POST /v1/messages/send, POST /v1/messages/passthrough
+ * (Meta bodies, docs/decisions/0035-emulator-passthrough-validation.md), GET /v1/media/download/:mediaId (302 to a
  * presigned URL) and the emulator's stand-in for object storage, GET /_emulator/storage/:token.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -9,9 +10,11 @@ import type { EmulatorContext } from "./context";
 import { parseJsonObject, readBody, sendError, sendJson, sendTooLarge } from "./http-util";
 import { maskKey } from "../lib/redact";
 import { processSend } from "./send-message";
+import { processPassthrough } from "./passthrough";
+import { PASSTHROUGH_TYPES } from "./meta-validator";
 import { TenantRegistry, type Tenant } from "./tenants";
 import { mediaKindFor, mimeTypeFromFileName } from "../lib/media";
-import type { RefusedRecord } from "./types";
+import type { RefusedRecord, SentKind } from "./types";
 
 export const STORAGE_PATH_PREFIX = "/_emulator/storage/";
 
@@ -37,7 +40,7 @@ export class RestApi {
 
   constructor(private readonly ctx: EmulatorContext) {}
 
-  /** The next `count` sends (authenticated POST /v1/messages/send) answer `failure` instead. */
+  /** The next `count` sends (authenticated POST /v1/messages/send or /v1/messages/passthrough) answer `failure` instead. */
   failNextSends(count: number, failure: InjectedSendFailure): void {
     if (!Number.isInteger(count) || count < 0) throw new RangeError("failNextSends needs an integer count >= 0");
     if (!failure || !Number.isInteger(failure.status) || failure.status < 400 || failure.status > 599) {
@@ -58,6 +61,10 @@ export class RestApi {
     const path = url.pathname;
     if (path === "/v1/messages/send" && req.method === "POST") {
       await this.send(req, res);
+      return true;
+    }
+    if (path === "/v1/messages/passthrough" && req.method === "POST") {
+      await this.passthrough(req, res);
       return true;
     }
     if (path.startsWith("/v1/media/download/") && req.method === "GET") {
@@ -81,29 +88,45 @@ export class RestApi {
     return tenant;
   }
 
-  private async send(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Authenticates and reads a send's JSON body; answers the request itself (401, 413, an injected failure) and resolves
+   * undefined when there is nothing more to do.
+   */
+  private async readSend(
+    req: IncomingMessage,
+    res: ServerResponse,
+    what: "send" | "passthrough",
+  ): Promise<{ tenant: Tenant; json: Record<string, unknown> | undefined } | undefined> {
     const tenant = this.authenticate(req, res);
-    if (!tenant) return;
+    if (!tenant) return undefined;
     const maxMediaBytes = this.ctx.options().maxMediaBytes;
     const body = await readBody(req, bodyLimitFor(maxMediaBytes));
     if (!body.ok) {
-      this.ctx.log("rest: send refused 413, body over the size limit");
+      this.ctx.log(`rest: ${what} refused 413, body over the size limit`);
       const message = `request body too large (media limit ${maxMediaBytes} bytes)`;
-      this.recordRefusal(tenant, undefined, 413, ERROR_CODES.MEDIA_TOO_LARGE, message);
+      this.recordRefusal(tenant, undefined, 413, ERROR_CODES.MEDIA_TOO_LARGE, message, what);
       sendTooLarge(res, ERROR_CODES.MEDIA_TOO_LARGE, message);
-      return;
+      return undefined;
     }
     const json = parseJsonObject(body.body);
     if (this.injected) {
       const { failure } = this.injected;
       if (--this.injected.remaining <= 0) this.injected = undefined;
       const code = failure.code ?? DEFAULT_CODE_BY_STATUS[failure.status] ?? "INTERNAL_ERROR";
-      const headers: Record<string, string> = failure.retryAfterSeconds !== undefined ? { "Retry-After": String(failure.retryAfterSeconds) } : {};
-      this.ctx.log(`rest: send answered with injected failure ${failure.status} ${code}`);
-      this.recordRefusal(tenant, json, failure.status, code, "injected failure (failNextSends)");
+      const headers: Record<string, string> =
+        failure.retryAfterSeconds !== undefined ? { "Retry-After": String(failure.retryAfterSeconds) } : {};
+      this.ctx.log(`rest: ${what} answered with injected failure ${failure.status} ${code}`);
+      this.recordRefusal(tenant, json, failure.status, code, "injected failure (failNextSends)", what);
       sendError(res, failure.status, code, "injected failure (failNextSends)", headers);
-      return;
+      return undefined;
     }
+    return { tenant, json };
+  }
+
+  private async send(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const read = await this.readSend(req, res, "send");
+    if (!read) return;
+    const { tenant, json } = read;
     const outcome = processSend(this.ctx, tenant, json);
     if (!outcome.ok) {
       this.ctx.log(`rest: send refused ${outcome.status} ${outcome.code}: ${outcome.message}`);
@@ -112,21 +135,55 @@ export class RestApi {
       return;
     }
     const { record } = outcome;
-    this.ctx.store.sent.add(record);
+    this.ctx.store.recordSent(record);
     this.ctx.log(`rest: sent ${record.kind} ${record.messageId} on ${record.conversationId}`);
     this.ctx.emit("sent", structuredClone(record));
     sendJson(res, 200, { success: true, messageId: record.messageId, conversationId: record.conversationId });
   }
 
+  /** Meta bodies (docs/decisions/0035-emulator-passthrough-validation.md): Pipes' checks, then Meta's, then Meta's answer. */
+  private async passthrough(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const read = await this.readSend(req, res, "passthrough");
+    if (!read) return;
+    const { tenant, json } = read;
+    const outcome = processPassthrough(this.ctx, tenant, json);
+    if (outcome.ok) {
+      const { record } = outcome;
+      this.ctx.store.recordSent(record);
+      this.ctx.log(`rest: passthrough sent ${record.kind} ${record.messageId} on ${record.conversationId}`);
+      this.ctx.emit("sent", structuredClone(record));
+      sendJson(res, 200, outcome.response);
+      return;
+    }
+    if ("meta" in outcome) {
+      const { meta } = outcome;
+      this.ctx.log(`rest: passthrough refused 400 (#${meta.code}): ${meta.details}`);
+      this.recordRefusal(tenant, json, 400, `WHATSAPP_${meta.code}`, meta.message, "passthrough");
+      sendJson(res, 400, meta.body());
+      return;
+    }
+    this.ctx.log(`rest: passthrough refused ${outcome.status} ${outcome.code}: ${outcome.message}`);
+    this.recordRefusal(tenant, json, outcome.status, outcome.code, outcome.message, "passthrough");
+    sendError(res, outcome.status, outcome.code, outcome.message);
+  }
+
   /** Keeps what the bot tried to send (as far as the body says) for the refused log and its event. */
-  private recordRefusal(tenant: Tenant, body: Record<string, unknown> | undefined, httpStatus: number, code: string, message: string): void {
+  private recordRefusal(
+    tenant: Tenant,
+    body: Record<string, unknown> | undefined,
+    httpStatus: number,
+    code: string,
+    message: string,
+    endpoint: "send" | "passthrough" = "send",
+  ): void {
     const str = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
     const conversationId = str(body?.conversationId);
     const media = str(body?.media);
+    const meta = endpoint === "passthrough" ? metaSummary(body) : undefined;
     const refused: RefusedRecord = {
       via: "rest",
       userId: tenant.userId,
-      kind: media ? mediaKindFor(str(body?.mimeType) ?? mimeTypeFromFileName(str(body?.fileName))) : "text",
+      kind: meta?.kind ?? (media ? mediaKindFor(str(body?.mimeType) ?? mimeTypeFromFileName(str(body?.fileName))) : "text"),
       code,
       message,
       httpStatus,
@@ -137,7 +194,7 @@ export class RestApi {
       const toNumber = this.ctx.store.conversations.getOwned(conversationId, tenant.userId)?.fromNumber;
       if (toNumber) refused.toNumber = toNumber;
     }
-    const text = media ? (str(body?.caption) ?? str(body?.text)) : str(body?.text);
+    const text = meta ? meta.text : media ? (str(body?.caption) ?? str(body?.text)) : str(body?.text);
     if (text) refused.text = text;
     this.ctx.emit("refused", this.ctx.store.refused.add(refused));
   }
@@ -154,7 +211,11 @@ export class RestApi {
       return;
     }
     const token = this.ctx.store.media.presign(stored.mediaId, now);
-    res.writeHead(302, { Location: `${this.ctx.baseUrl()}${STORAGE_PATH_PREFIX}${token}`, "Content-Length": "0", "Cache-Control": "no-store" });
+    res.writeHead(302, {
+      Location: `${this.ctx.baseUrl()}${STORAGE_PATH_PREFIX}${token}`,
+      "Content-Length": "0",
+      "Cache-Control": "no-store",
+    });
     res.end();
   }
 
@@ -191,6 +252,16 @@ export class RestApi {
     res.writeHead(200, headers);
     res.end(stored.bytes);
   }
+}
+
+/** A passthrough body (a Meta `type` and its object) as far as the refused log shows it: its kind and any text in it. */
+function metaSummary(body: Record<string, unknown> | undefined): { kind: SentKind; text?: string } | undefined {
+  const type = body?.type;
+  if (typeof type !== "string" || !(PASSTHROUGH_TYPES as readonly string[]).includes(type)) return undefined;
+  const content = body?.[type] as { body?: unknown; caption?: unknown } | undefined;
+  const inner = typeof content === "object" && content !== null ? content : {};
+  const text = type === "text" ? inner.body : type === "interactive" ? (inner.body as { text?: unknown } | undefined)?.text : inner.caption;
+  return { kind: type as SentKind, text: typeof text === "string" && text !== "" ? text : undefined };
 }
 
 function safeDecode(value: string): string | undefined {

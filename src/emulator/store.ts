@@ -1,10 +1,12 @@
-/** All emulator state that reset() forgets: conversations, media, offline queues, the sent and refused logs. */
+/** All emulator state that reset() forgets: conversations, media, offline queues, the sent and refused logs, message ids. */
 import { ConversationStore } from "./conversations";
 import { MediaStore } from "./media-store";
+import { MessageIndex } from "./message-index";
 import { OfflineQueues } from "./offline-queue";
 import type { ResolvedOptions } from "./options";
 import { RefusedLog } from "./refused-log";
 import { SentLog } from "./sent-log";
+import type { SentRecord } from "./types";
 
 export class EmulatorStore {
   readonly conversations = new ConversationStore();
@@ -12,11 +14,18 @@ export class EmulatorStore {
   readonly queues: OfflineQueues;
   readonly sent = new SentLog();
   readonly refused = new RefusedLog();
+  readonly messages = new MessageIndex();
 
   /** `options` is read on every use, so configure() takes effect at once. */
   constructor(options: () => ResolvedOptions) {
     this.media = new MediaStore(options);
     this.queues = new OfflineQueues(options);
+  }
+
+  /** Every successful send goes through here: the sent log, and its wamid for reactions. */
+  recordSent(record: SentRecord): void {
+    this.sent.add(record);
+    this.messages.addOutbound(record.conversationId, record.messageId);
   }
 
   reset(): void {
@@ -25,5 +34,6 @@ export class EmulatorStore {
     this.queues.clear();
     this.sent.clear();
     this.refused.clear();
+    this.messages.clear();
   }
 }

@@ -26,6 +26,11 @@ export interface InjectInput {
   location?: LocationObject;
   contacts?: ContactCard[];
   reaction?: ReactionObject;
+  /**
+   * A tap on a reply button, a list row or a template's quick-reply button, answering `toMessageId` (a wamid the bot sent).
+   * Its shape on the socket follows the answerShape option; `text` and `body` carry the title.
+   */
+  answer?: InboundAnswer;
   /** Default "msg_" + random. */
   messageId?: string;
   /** Default the emulator clock, ISO 8601. */
@@ -33,6 +38,23 @@ export interface InjectInput {
   /** Raw fields merged into data last (to test unknown fields and unknown types). */
   extra?: Record<string, unknown>;
 }
+
+export interface InboundAnswer {
+  kind: "button" | "list" | "template_button";
+  /** The button's or row's id (a template button's payload). */
+  id: string;
+  title: string;
+  /** List rows only. */
+  description?: string;
+  /** The message whose button or row was tapped. */
+  toMessageId?: string;
+}
+
+/** What a sent or refused message was. The last four come from POST /v1/messages/passthrough or the socket's reaction frame. */
+export type SentKind = "text" | MediaKind | "interactive" | "location" | "contacts" | "reaction";
+
+/** The client frames the emulator answers with reply_status. */
+export type ClientFrameType = "whatsapp_reply" | "whatsapp_reaction" | "whatsapp_media_reply";
 
 export interface SentMedia {
   mode: "id" | "url" | "base64";
@@ -53,8 +75,12 @@ export interface SentRecord {
   toNumber: string;
   text?: string;
   caption?: string;
-  kind: "text" | MediaKind;
+  kind: SentKind;
   media?: SentMedia;
+  /** POST /v1/messages/passthrough: the Meta body as the bot sent it (without conversationId). */
+  message?: Record<string, unknown>;
+  /** Reactions (passthrough or socket frame): the message reacted to and the emoji ("" removes the reaction). */
+  reaction?: { messageId: string; emoji: string };
   /** Emulator clock. */
   at: number;
 }
@@ -73,7 +99,7 @@ export interface RefusedRecord {
   toNumber?: string;
   /** The text or caption the bot tried to send, cut to 4,100 characters. */
   text?: string;
-  kind: "text" | MediaKind;
+  kind: SentKind;
   code: string;
   message: string;
   /** REST: the HTTP status of the answer. */
@@ -103,11 +129,24 @@ export interface ReplyEvent {
   status: ReplyStatus | null;
 }
 
+/** A whatsapp_reaction or whatsapp_media_reply frame and its answer (events "reaction" and "media-reply"). */
+export interface FrameReplyEvent {
+  connectionId: string;
+  /** The frame's `data` as sent (a media reply's base64 included). */
+  data: Record<string, unknown>;
+  /** The reply_status that will be sent, or null when the emulator stays silent. */
+  status: ReplyStatus | null;
+}
+
 export interface EmulatorEvents {
   connection: [ConnectionInfo];
   disconnect: [ConnectionInfo];
   "client-frame": [{ connectionId: string; raw: string }];
   reply: [ReplyEvent];
+  /** A whatsapp_reaction frame, answered (or refused, per the reactionFrame option). */
+  reaction: [FrameReplyEvent];
+  /** A whatsapp_media_reply frame, answered (or refused, per the mediaReplyFrame option). */
+  "media-reply": [FrameReplyEvent];
   sent: [SentRecord];
   queued: [InboundMessage];
   delivered: [{ connectionId: string; message: InboundMessage }];

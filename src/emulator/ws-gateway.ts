@@ -1,24 +1,25 @@
 /**
  * The WebSocket side (docs/protocol.md#socket): authenticates upgrades on /ws, greets with `connected`, delivers live
- * messages or queues them, starts drains, and answers whatsapp_reply frames with reply_status.
+ * messages or queues them, starts drains, and answers whatsapp_reply frames (and the first-party client's
+ * whatsapp_reaction and whatsapp_media_reply, docs/decisions/0036-emulator-reaction-and-media-frames.md) with reply_status.
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type RawData, type WebSocket } from "ws";
-import { parseClientFrame, type ConnectedFrame, type InboundMessage, type ReplyStatus, type WhatsAppReply } from "../lib/protocol";
+import { ERROR_CODES, type ConnectedFrame, type InboundMessage, type ReplyStatus, type WhatsAppReply } from "../lib/protocol";
+import { mediaKindFor } from "../lib/media";
 import { ConnectionRegistry, sendFrame, type Connection } from "./connections";
 import type { EmulatorContext } from "./context";
 import { DrainManager } from "./drain";
 import { newConnectionId } from "./ids";
 import { OrderedDelayedSender } from "./ordered-delayed-sender";
 import { maskKey } from "../lib/redact";
-import { decideReply } from "./reply-handler";
+import { decideMediaReply, decideReaction, decideReply, type FrameData, type ReplyDecision } from "./reply-handler";
 import { liveTargets } from "./routing";
 import type { Tenant } from "./tenants";
-import type { ConnectionInfo, RefusedRecord } from "./types";
+import type { ClientFrameType, ConnectionInfo, RefusedRecord, SentKind } from "./types";
 
-/** Inbound WS frame limit; the real one is UNSTATED (docs/decisions/0028-emulator-size-limits.md). Replies are text-only, so a few MB is plenty. */
-const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+const ANSWERED_FRAMES: readonly string[] = ["whatsapp_reply", "whatsapp_reaction", "whatsapp_media_reply"] satisfies ClientFrameType[];
 
 const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" };
 
@@ -31,7 +32,8 @@ interface UpgradeTarget {
 export class WsGateway {
   readonly connections = new ConnectionRegistry();
   private readonly drains: DrainManager;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  /** maxPayload is set from the maxFrameBytes option at each upgrade (docs/decisions/0037-emulator-frame-size.md). */
+  private readonly wss = new WebSocketServer({ noServer: true });
 
   constructor(private readonly ctx: EmulatorContext) {
     this.drains = new DrainManager(ctx, this.connections, (connection, message) => this.deliverTo(connection, message));
@@ -49,6 +51,8 @@ export class WsGateway {
     if (url.pathname !== "/ws") return this.refuse(socket, 404, `no WebSocket endpoint at ${url.pathname}`);
     const outcome = this.authorize(url.searchParams);
     if ("refusal" in outcome) return this.refuse(socket, outcome.refusal, outcome.reason);
+    // ws reads maxPayload when it adopts the socket, so a configure() applies to the sockets opened after it.
+    this.wss.options.maxPayload = this.ctx.options().maxFrameBytes;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, req, outcome));
   }
 
@@ -143,7 +147,9 @@ export class WsGateway {
     const welcome: ConnectedFrame = { type: "connected", userId: tenant.userId, connectionId: info.connectionId, scope: info.scope };
     if (conversationId) welcome.conversationId = conversationId;
     sendFrame(connection, welcome, (error) => this.ctx.log(`ws: welcome failed: ${error.message}`));
-    this.ctx.log(`ws: ${info.connectionId} open for ${tenant.userId} scope=${info.scope}${conversationId ? ` ${conversationId}` : ""}${poolNumberId ? ` pool=${poolNumberId}` : ""}`);
+    this.ctx.log(
+      `ws: ${info.connectionId} open for ${tenant.userId} scope=${info.scope}${conversationId ? ` ${conversationId}` : ""}${poolNumberId ? ` pool=${poolNumberId}` : ""}`,
+    );
     this.ctx.emit("connection", { ...info });
     this.drains.start(connection);
   }
@@ -164,56 +170,134 @@ export class WsGateway {
     return sent;
   }
 
-  /** Bad frames are logged and ignored; the socket stays open (the docs define no error frame). */
+  /**
+   * whatsapp_reply, whatsapp_reaction and whatsapp_media_reply are answered with reply_status (or refused, per option)
+   * whenever they name a conversation; other frames, and those without a conversationId, are logged and ignored, and the
+   * socket stays open (the docs define no error frame).
+   */
   private onFrame(connection: Connection, raw: RawData): void {
     const text = rawToString(raw);
-    this.ctx.emit("client-frame", { connectionId: connection.info.connectionId, raw: text });
-    const parsed = parseClientFrame(text);
-    if (!parsed.ok) {
-      this.ctx.log(`ws: ${connection.info.connectionId} ignored frame: ${parsed.reason}`);
+    const id = connection.info.connectionId;
+    this.ctx.emit("client-frame", { connectionId: id, raw: text });
+    const frame = parseFrame(text);
+    if (typeof frame === "string") {
+      this.ctx.log(`ws: ${id} ignored frame: ${frame}`);
+      return;
+    }
+    if (!ANSWERED_FRAMES.includes(frame.type)) {
+      this.ctx.log(`ws: ${id} ignored frame: unknown frame type '${frame.type.slice(0, 64)}'`);
+      return;
+    }
+    const type = frame.type as ClientFrameType;
+    const data = frame.data;
+    if (!isRecord(data) || typeof data.conversationId !== "string" || data.conversationId === "") {
+      // Without a conversation there is nothing a reply_status could name: logged and kept in the refused log.
+      const reason = `${type} ${isRecord(data) ? "lacks conversationId" : "has no data object"}`;
+      this.ctx.log(`ws: ${id} ignored frame: ${reason}`);
+      const refused: RefusedRecord = {
+        via: "ws",
+        userId: connection.info.userId,
+        kind: frameKind(type, isRecord(data) ? data : {}),
+        code: ERROR_CODES.INVALID_REQUEST,
+        message: `${reason}; no reply_status sent`,
+        silent: true,
+        at: this.ctx.clock.now(),
+      };
+      this.ctx.emit("refused", this.ctx.store.refused.add(refused));
       return;
     }
     try {
-      this.onReply(connection, parsed.value.data);
+      this.onAnswered(connection, type, data as FrameData);
     } catch (error) {
       // A frame must never take the emulator (or the socket) down.
-      this.ctx.log(`ws: ${connection.info.connectionId} reply failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.ctx.log(`ws: ${id} ${type} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
-  private onReply(connection: Connection, reply: WhatsAppReply): void {
-    const { status, record, silentCode } = decideReply(this.ctx, connection, reply);
+  private onAnswered(connection: Connection, type: ClientFrameType, data: FrameData): void {
+    const options = this.ctx.options();
+    let decision: ReplyDecision;
+    if (type === "whatsapp_reply") decision = decideReply(this.ctx, connection, data);
+    else if ((type === "whatsapp_reaction" ? options.reactionFrame : options.mediaReplyFrame) === "refuse") {
+      decision = {
+        status: {
+          conversationId: data.conversationId,
+          success: false,
+          code: "UNSUPPORTED_FRAME",
+          error: `${type} frames are not supported`,
+        },
+      };
+    } else if (type === "whatsapp_reaction") decision = decideReaction(this.ctx, connection, data);
+    else decision = decideMediaReply(this.ctx, connection, data);
+
+    const { status, record, silentCode } = decision;
     if (record) {
-      this.ctx.store.sent.add(record);
+      this.ctx.store.recordSent(record);
       this.ctx.emit("sent", { ...record });
     } else {
-      this.recordRefusal(connection, reply, status, silentCode);
+      this.recordRefusal(connection, type, data, status, silentCode);
     }
+    const what = type === "whatsapp_reply" ? "reply" : type.slice("whatsapp_".length);
     this.ctx.log(
-      `ws: reply on ${reply.conversationId} -> ${status ? (status.success ? `ok ${String(status.messageId)}` : String(status.code)) : "no reply_status (silent)"}`,
+      `ws: ${what} on ${data.conversationId} -> ${status ? (status.success ? `ok ${String(status.messageId)}` : String(status.code)) : "no reply_status (silent)"}`,
     );
-    this.ctx.emit("reply", { connectionId: connection.info.connectionId, data: reply, status });
-    if (status) connection.statuses.push(JSON.stringify({ type: "reply_status", data: status }), this.ctx.options().replyStatusDelayMs);
+    const connectionId = connection.info.connectionId;
+    if (type === "whatsapp_reply") this.ctx.emit("reply", { connectionId, data: data as unknown as WhatsAppReply, status });
+    else this.ctx.emit(type === "whatsapp_reaction" ? "reaction" : "media-reply", { connectionId, data, status });
+    if (status) connection.statuses.push(JSON.stringify({ type: "reply_status", data: status }), options.replyStatusDelayMs);
   }
 
-  private recordRefusal(connection: Connection, reply: WhatsAppReply, status: ReplyStatus | null, silentCode: string | undefined): void {
+  private recordRefusal(
+    connection: Connection,
+    type: ClientFrameType,
+    data: FrameData,
+    status: ReplyStatus | null,
+    silentCode: string | undefined,
+  ): void {
     const { userId } = connection.info;
-    const owned = this.ctx.store.conversations.getOwned(reply.conversationId, userId);
+    const owned = this.ctx.store.conversations.getOwned(data.conversationId, userId);
     const refused: RefusedRecord = {
       via: "ws",
       userId,
-      conversationId: reply.conversationId,
-      kind: "text",
+      conversationId: data.conversationId,
+      kind: frameKind(type, data),
       code: status && !status.success ? String(status.code ?? "ERROR") : (silentCode ?? "NO_REPLY_STATUS"),
       message: status && !status.success ? String(status.error ?? "") : "no reply_status sent (the client times out)",
       at: this.ctx.clock.now(),
     };
-    const toNumber = owned?.fromNumber ?? (typeof reply.toNumber === "string" ? reply.toNumber : undefined);
+    const toNumber = owned?.fromNumber ?? (typeof data.toNumber === "string" ? data.toNumber : undefined);
     if (toNumber) refused.toNumber = toNumber;
-    if (typeof reply.text === "string") refused.text = reply.text;
+    const text = type === "whatsapp_reply" ? data.text : type === "whatsapp_media_reply" ? data.caption : data.emoji;
+    if (typeof text === "string" && text !== "") refused.text = text;
     if (!status) refused.silent = true;
     this.ctx.emit("refused", this.ctx.store.refused.add(refused));
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A JSON object with a string `type`, or why not. */
+function parseFrame(text: string): { type: string; data?: unknown } | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return "frame is not JSON";
+  }
+  if (!isRecord(value)) return "frame is not a JSON object";
+  if (typeof value.type !== "string") return "frame has no string 'type'";
+  return { type: value.type, data: value.data };
+}
+
+/** What a frame was trying to send, for the refused log. */
+function frameKind(type: ClientFrameType, data: Record<string, unknown>): SentKind {
+  if (type === "whatsapp_reaction") return "reaction";
+  if (type === "whatsapp_reply") return "text";
+  const media = data.media;
+  const mimeType = isRecord(media) && typeof media.mimeType === "string" ? media.mimeType : undefined;
+  return mediaKindFor(mimeType);
 }
 
 function rawToString(raw: RawData): string {

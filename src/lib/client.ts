@@ -5,8 +5,8 @@ import { DownloadGate } from "./download-gate";
 import { PipesError } from "./errors";
 import { claimHandovers, depositHandover, type Handover, type HeldMessage } from "./handover";
 import { Outbox } from "./outbox";
-import { ERROR_CODES, type ConnectionScope, type InboundMessage, type ReplyStatus, type WhatsAppReply } from "./protocol";
-import { PipesRestClient, type DownloadedMedia, type SendBody } from "./rest";
+import { buildReactionFrame, ERROR_CODES, type ConnectionScope, type InboundMessage, type ReplyStatus, type WhatsAppReaction, type WhatsAppReply } from "./protocol";
+import { PipesRestClient, type DownloadedMedia, type PassthroughBody, type SendBody } from "./rest";
 import type { SendMessageResponse } from "./protocol";
 import { shortText } from "./redact";
 import { ReplayFilter } from "./replay-filter";
@@ -199,6 +199,29 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     const terminal = this.terminalState();
     if (terminal) return Promise.reject(terminal);
     return this.outbox.enqueueAll(parts, options);
+  }
+
+  /**
+   * A reaction over the socket (`whatsapp_reaction`, with the Pipes messageId an inbound event
+   * carries), answered by a `reply_status` like a reply. Needs the socket: a user-scoped one is open
+   * only while a pipes-in uses the connection (docs/decisions/0010, 0033).
+   */
+  react(reaction: WhatsAppReaction, options: { timeoutMs: number; owner?: object }): Promise<ReplyStatus> {
+    if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
+    const refusal = this.scopeRefusal(reaction.conversationId) ?? this.terminalState();
+    if (refusal) return Promise.reject(refusal);
+    if (!this.repliesOverSocket) {
+      return Promise.reject(new PipesError(ERROR_CODES.NOT_CONNECTED, "a reaction to a received message goes over the socket, which only a pipes-in on this connection opens"));
+    }
+    return this.outbox.enqueueFrame(reaction.conversationId, buildReactionFrame(reaction), options);
+  }
+
+  /** POST /v1/messages/passthrough: a Meta message body into a conversation (scope checked like send). */
+  passthrough(body: PassthroughBody, timeoutMs?: number): Promise<SendMessageResponse> {
+    if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
+    const refusal = this.scopeRefusal(body.conversationId);
+    if (refusal) return Promise.reject(refusal);
+    return this.rest.passthrough(body, timeoutMs);
   }
 
   /** POST /v1/messages/send (REST ignores socket scoping, docs/protocol.md#scopes). */

@@ -19,6 +19,63 @@ export function acceptsType(filter: TypeFilter, type: string): boolean {
   return filter.has(known ? type : "unsupported");
 }
 
+/** A user's answer to one of our interactive messages: a reply button, a list row, a template quick reply. */
+export interface Answer {
+  kind: "button" | "list" | "template_button";
+  id: string;
+  title: string;
+  description?: string;
+  /** Which of our messages it answers, when the event says so. */
+  toMessageId?: string;
+}
+
+/**
+ * The answer an inbound message carries, in either shape we accept (how the socket carries answers
+ * is UNSTATED, docs/decisions/0034): Meta's (`type: "interactive"` with `button_reply` /
+ * `list_reply`, or `type: "button"` for a template quick reply, `context.id`) or flat
+ * (`type: "button_reply" | "list_reply" | "template_button"`, `answer: {id, title, description}`,
+ * `replyTo`). Anything else is not an answer.
+ */
+export function answerOf(message: InboundMessage): Answer | undefined {
+  const record = message as Record<string, unknown>;
+  const context = record.context;
+  const contextId = isObject(context) && typeof context.id === "string" ? context.id : undefined;
+  const toMessageId = contextId ?? (typeof record.replyTo === "string" ? record.replyTo : undefined);
+  const build = (kind: Answer["kind"], source: unknown, idKey = "id", titleKey = "title"): Answer | undefined => {
+    if (!isObject(source) || typeof source[idKey] !== "string" || typeof source[titleKey] !== "string") return undefined;
+    const description = typeof source.description === "string" ? source.description : undefined;
+    return { kind, id: source[idKey], title: source[titleKey], ...(description ? { description } : {}), ...(toMessageId ? { toMessageId } : {}) };
+  };
+  switch (message.type) {
+    case "interactive": {
+      const interactive = record.interactive;
+      if (!isObject(interactive)) return undefined;
+      if (interactive.type === "button_reply") return build("button", interactive.button_reply);
+      if (interactive.type === "list_reply") return build("list", interactive.list_reply);
+      return undefined;
+    }
+    case "button":
+      return build("template_button", record.button, "payload", "text");
+    case "button_reply":
+      return build("button", record.answer);
+    case "list_reply":
+      return build("list", record.answer);
+    case "template_button":
+      return build("template_button", record.answer);
+  }
+  return undefined;
+}
+
+/** The type a receiver filters on: an answer is button_reply or list_reply whatever shape it came in. */
+export function messageKind(message: InboundMessage, answer = answerOf(message)): string {
+  if (answer) return answer.kind === "list" ? "list_reply" : "button_reply";
+  return message.type;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 export interface InboundContent {
   payload: unknown;
   mimetype?: string;
@@ -54,6 +111,8 @@ export async function inboundPayload(message: InboundMessage, download?: MediaDo
  */
 export function immediatePayload(message: InboundMessage, download?: MediaDownloader): InboundContent | undefined {
   const text = message.text ?? message.body;
+  const answer = answerOf(message);
+  if (answer) return { payload: { id: answer.id, title: answer.title, ...(answer.description ? { description: answer.description } : {}) } };
   switch (message.type) {
     case "text":
       return { payload: text ?? "" };

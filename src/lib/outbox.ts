@@ -47,7 +47,7 @@ export interface EnqueueOptions {
 }
 
 interface Entry {
-  reply: WhatsAppReply;
+  conversationId: string;
   frame: string;
   options: EnqueueOptions;
   enqueuedAt: number;
@@ -96,14 +96,22 @@ export class Outbox {
 
   /** Resolves with the success status; rejects with a PipesError (the server's code, or ours). */
   enqueue(reply: WhatsAppReply, options: EnqueueOptions): Promise<ReplyStatus> {
+    return this.enqueueFrame(reply.conversationId, buildReplyFrame(reply), options);
+  }
+
+  /**
+   * Any frame that Pipes.bot answers with a `reply_status` for its conversation (a reply, a
+   * reaction): it waits its turn in that conversation like a reply.
+   */
+  enqueueFrame(conversationId: string, frame: string, options: EnqueueOptions): Promise<ReplyStatus> {
     if (this.waiting >= this.options.limit) {
       return Promise.reject(new PipesError(ERROR_CODES.QUEUE_FULL, `${this.waiting} replies are already waiting to be sent (limit ${this.options.limit}); this one was not sent`));
     }
     return new Promise<ReplyStatus>((resolve, reject) => {
-      const conversation = this.conversation(reply.conversationId);
-      conversation.queue.push({ reply, frame: buildReplyFrame(reply), options, enqueuedAt: Date.now(), resolve, reject });
+      const conversation = this.conversation(conversationId);
+      conversation.queue.push({ conversationId, frame, options, enqueuedAt: Date.now(), resolve, reject });
       this.count++;
-      this.pump(reply.conversationId, conversation);
+      this.pump(conversationId, conversation);
       this.ensureSweeper();
     });
   }
@@ -230,7 +238,7 @@ export class Outbox {
   private fail(entry: Entry, error: PipesError): void {
     entry.reject(error);
     const group = entry.options.group;
-    const conversation = this.conversations.get(entry.reply.conversationId);
+    const conversation = this.conversations.get(entry.conversationId);
     if (!group || !conversation) return;
     conversation.queue = conversation.queue.filter((queued) => {
       if (queued.options.group !== group) return true;

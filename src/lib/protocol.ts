@@ -32,6 +32,37 @@ export const LIMITS = {
   offlineDrainPacingMs: 750,
 } as const;
 
+/**
+ * WhatsApp's limits on the message kinds sent through POST /v1/messages/passthrough (Meta Cloud API
+ * bodies). `soft` ones come only from third-party SDK docs: checked by default, relaxable by an option
+ * (docs/protocol.md#message-kinds). Lengths count characters as a person sees them (code points).
+ */
+export const MESSAGE_LIMITS = {
+  /** Interactive body text (buttons, list, cta_url). */
+  bodyText: 1024,
+  /** Interactive header text, footer text. */
+  headerText: 60,
+  footerText: 60,
+  /** Reply buttons: how many, title length, id length. */
+  buttonsMin: 1,
+  buttonsMax: 3,
+  buttonTitle: 20,
+  buttonId: 256,
+  /** List: sections, rows across all sections, row fields, the button that opens it, section titles. */
+  sectionsMax: 10,
+  rowsMax: 10,
+  rowId: 200,
+  rowTitle: 24,
+  rowDescription: 72,
+  /** Soft (third-party SDK docs only). */
+  listButton: 20,
+  sectionTitle: 24,
+  ctaText: 20,
+} as const;
+
+/** The limits in MESSAGE_LIMITS that only third-party SDK docs state. */
+export const SOFT_MESSAGE_LIMITS: readonly (keyof typeof MESSAGE_LIMITS)[] = ["listButton", "sectionTitle", "ctaText"];
+
 /** Pool keys (pool numbers) and App keys (the business's own numbers, BYON) start with these. */
 export const API_KEY_PREFIXES = ["pk_", "ak_"] as const;
 
@@ -52,6 +83,10 @@ export const MESSAGE_TYPES = [
   "location",
   "contacts",
   "reaction",
+  // Answers to our buttons (and template quick replies) and lists: how the socket carries them is
+  // UNSTATED; see inbound.ts answerOf (docs/decisions/0034).
+  "button_reply",
+  "list_reply",
   "unsupported",
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
@@ -171,7 +206,32 @@ export interface WhatsAppReplyFrame {
   data: WhatsAppReply;
 }
 
-export type ClientFrame = WhatsAppReplyFrame;
+/**
+ * A reaction over the socket, as the first-party client sends it (NOT in the public docs): the
+ * Pipes messageId of the message reacted to, which is all an inbound event gives us
+ * (docs/decisions/0033). Answered by a `reply_status` like a reply (UNSTATED; the emulator does).
+ */
+export interface WhatsAppReaction {
+  conversationId: string;
+  poolNumberId: string;
+  toNumber: string;
+  messageId: string;
+  /** Empty removes the reaction. */
+  emoji: string;
+}
+
+export interface WhatsAppReactionFrame {
+  type: "whatsapp_reaction";
+  data: WhatsAppReaction;
+}
+
+/** A media reply over the socket, as the first-party client sends it (NOT in the public docs). */
+export interface WhatsAppMediaReplyFrame {
+  type: "whatsapp_media_reply";
+  data: { conversationId: string; poolNumberId: string; toNumber: string; media: { data: string; mimeType: string; fileName?: string }; caption?: string };
+}
+
+export type ClientFrame = WhatsAppReplyFrame | WhatsAppReactionFrame | WhatsAppMediaReplyFrame;
 
 // ---------------------------------------------------------------------------------------------
 // REST (docs/protocol.md#rest)
@@ -179,6 +239,7 @@ export type ClientFrame = WhatsAppReplyFrame;
 
 export const REST_PATHS = {
   send: "/v1/messages/send",
+  passthrough: "/v1/messages/passthrough",
   mediaDownload: (mediaId: string) => `/v1/media/download/${encodeURIComponent(mediaId)}`,
 } as const;
 
@@ -216,9 +277,13 @@ export function readRestError(body: unknown): { code?: string; message?: string 
   if (!isRecord(body)) return {};
   const nested = body.error;
   if (isRecord(nested)) {
+    // Meta's own error, forwarded by the passthrough: a numeric code and the details apart.
+    const metaCode = typeof nested.code === "number" ? `WHATSAPP_${nested.code}` : undefined;
+    const details = isRecord(nested.error_data) ? stringOrUndefined(nested.error_data.details) : undefined;
+    const message = stringOrUndefined(nested.message) ?? stringOrUndefined(body.message);
     return {
-      code: stringOrUndefined(nested.code) ?? stringOrUndefined(body.code),
-      message: stringOrUndefined(nested.message) ?? stringOrUndefined(body.message),
+      code: stringOrUndefined(nested.code) ?? metaCode ?? stringOrUndefined(body.code),
+      message: details && message ? `${message}: ${details}` : (details ?? message),
     };
   }
   return {
@@ -260,6 +325,8 @@ export const ERROR_CODES = {
   DOWNLOAD_FAILED: "DOWNLOAD_FAILED",
   TLS_ERROR: "TLS_ERROR",
   PROXY_ERROR: "PROXY_ERROR",
+  /** A rich message WhatsApp would refuse (a limit, a missing field): found before sending. */
+  INVALID_MESSAGE: "INVALID_MESSAGE",
   /** A node's own settings are unusable (a number out of range, a password in the proxy URL, ...). */
   INVALID_CONFIG: "INVALID_CONFIG",
   /** A fault inside this package (a bug, or a msg that broke our code); never a network problem. */
@@ -373,13 +440,27 @@ export function parseClientFrame(raw: string | Buffer): ParseResult<ClientFrame>
   const parsed = parseJsonObject(raw);
   if (!parsed.ok) return parsed;
   const frame = parsed.value;
-  if (frame.type !== "whatsapp_reply") {
-    return { ok: false, reason: `unknown frame type '${String(frame.type).slice(0, 64)}'` };
+  const type = frame.type;
+  if (type !== "whatsapp_reply" && type !== "whatsapp_reaction" && type !== "whatsapp_media_reply") {
+    return { ok: false, reason: `unknown frame type '${String(type).slice(0, 64)}'` };
   }
-  if (!isRecord(frame.data)) return { ok: false, reason: "whatsapp_reply frame has no data object" };
-  const missing = missingStrings(frame.data, ["conversationId", "text"]);
-  if (missing.length) return { ok: false, reason: `whatsapp_reply lacks ${missing.join(", ")}` };
-  return { ok: true, value: frame as unknown as WhatsAppReplyFrame };
+  const data = frame.data;
+  if (!isRecord(data)) return { ok: false, reason: `${type} frame has no data object` };
+  if (typeof data.conversationId !== "string" || data.conversationId === "") return { ok: false, reason: `${type} lacks conversationId` };
+  // Empty strings are the server's to refuse (an empty text, an emoji that removes a reaction).
+  if (type === "whatsapp_reply" && typeof data.text !== "string") return { ok: false, reason: "whatsapp_reply lacks text" };
+  if (type === "whatsapp_reaction" && (typeof data.messageId !== "string" || (data.emoji !== undefined && typeof data.emoji !== "string"))) {
+    return { ok: false, reason: "whatsapp_reaction lacks messageId or has a non-text emoji" };
+  }
+  if (type === "whatsapp_media_reply" && !(isRecord(data.media) && typeof data.media.data === "string" && typeof data.media.mimeType === "string")) {
+    return { ok: false, reason: "whatsapp_media_reply lacks media.data or media.mimeType" };
+  }
+  return { ok: true, value: frame as unknown as ClientFrame };
+}
+
+export function buildReactionFrame(reaction: WhatsAppReaction): string {
+  const frame: WhatsAppReactionFrame = { type: "whatsapp_reaction", data: reaction };
+  return JSON.stringify(frame);
 }
 
 export function buildReplyFrame(reply: WhatsAppReply): string {

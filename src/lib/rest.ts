@@ -36,6 +36,16 @@ export interface SendBody extends Omit<SendMessageRequest, "media"> {
   media?: string;
 }
 
+/** The body of POST /v1/messages/passthrough for a pool key: routing plus Meta's `type` and its object. */
+export interface PassthroughBody {
+  conversationId: string;
+  messaging_product: "whatsapp";
+  type: string;
+  [meta: string]: unknown;
+}
+
+type JsonBody = { conversationId: string } & object;
+
 const RETRYABLE_STATUS = new Set([429, 503]);
 /** Errors raised before the server could have accepted the request: safe to retry. */
 const CONNECT_ERRORS = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
@@ -88,9 +98,26 @@ export class PipesRestClient {
 
   /** Sends text or media into a conversation; `data` is base64-streamed as the `media` field. */
   send(body: SendBody, data?: Buffer, timeoutMs?: number): Promise<SendMessageResponse> {
+    return this.post(REST_PATHS.send, body, data, timeoutMs);
+  }
+
+  /**
+   * Forwards a Meta Cloud API message body (buttons, lists, location, ...) into a conversation:
+   * POST /v1/messages/passthrough. The answer is Meta's (`messages[0].id`), read as a send's.
+   */
+  async passthrough(body: PassthroughBody, timeoutMs?: number): Promise<SendMessageResponse> {
+    const answer = await this.post(REST_PATHS.passthrough, body, undefined, timeoutMs);
+    const messages = (answer as { messages?: unknown }).messages;
+    const first: unknown = Array.isArray(messages) ? messages[0] : undefined;
+    const id = typeof first === "object" && first !== null ? (first as { id?: unknown }).id : undefined;
+    return { ...answer, success: true, messageId: typeof id === "string" ? id : answer.messageId, conversationId: body.conversationId };
+  }
+
+  /** One JSON POST into a conversation: in order per conversation, retried when safe, within one deadline. */
+  private post(path: string, body: JsonBody, data: Buffer | undefined, timeoutMs: number | undefined): Promise<SendMessageResponse> {
     const limit = timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + limit;
-    const task = this.order.run(body.conversationId, () => this.sendWithRetry(body, data, deadline, limit));
+    const task = this.order.run(body.conversationId, () => this.sendWithRetry(path, body, data, deadline, limit));
     // The deadline also covers the wait behind earlier sends to the same conversation; a send that
     // starts after its deadline gives up at once without a request.
     let timer: NodeJS.Timeout | undefined;
@@ -100,12 +127,12 @@ export class PipesRestClient {
     return Promise.race([task, expiry]).finally(() => clearTimeout(timer));
   }
 
-  private async sendWithRetry(body: SendBody, data: Buffer | undefined, deadline: number, limit: number): Promise<SendMessageResponse> {
+  private async sendWithRetry(path: string, body: JsonBody, data: Buffer | undefined, deadline: number, limit: number): Promise<SendMessageResponse> {
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw timeoutError(limit);
       try {
-        return await this.sendOnce(body, data, remaining, limit);
+        return await this.sendOnce(path, body, data, remaining, limit);
       } catch (err) {
         const error = err instanceof PipesError ? err : this.networkError(err);
         const retryable = error.retryable === true || (error.status !== undefined && RETRYABLE_STATUS.has(error.status));
@@ -119,9 +146,9 @@ export class PipesRestClient {
     }
   }
 
-  private async sendOnce(body: SendBody, data: Buffer | undefined, timeoutMs: number, limit: number): Promise<SendMessageResponse> {
+  private async sendOnce(path: string, body: JsonBody, data: Buffer | undefined, timeoutMs: number, limit: number): Promise<SendMessageResponse> {
     const { payload, length } = encodeSendBody(body, data);
-    const { response, release } = await this.call(restUrl(this.options.baseUrl, REST_PATHS.send), timeoutMs, limit, {
+    const { response, release } = await this.call(restUrl(this.options.baseUrl, path), timeoutMs, limit, {
       method: "POST",
       headers: { "content-type": "application/json", "content-length": String(length), authorization: `Bearer ${this.options.apiKey}` },
       body: payload,
@@ -329,7 +356,7 @@ async function readMedia(result: Dispatcher.ResponseData, maxBytes: number, fail
  * as base64 in slices (a multiple of 3 bytes, so the slices join into valid base64). This keeps a
  * 16 MB upload from existing as one 21 MB string plus copies.
  */
-export function encodeSendBody(body: SendBody, data?: Buffer): { payload: Readable; length: number } {
+export function encodeSendBody(body: JsonBody | SendBody, data?: Buffer): { payload: Readable; length: number } {
   if (!data) {
     const json = Buffer.from(JSON.stringify(body));
     return { payload: Readable.from([json]), length: json.length };

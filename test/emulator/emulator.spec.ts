@@ -364,7 +364,7 @@ describe("PipesEmulator", function () {
       assert.deepEqual(emulator.sent().map((r) => [r.poolNumberId, r.toNumber]).at(-1), ["pn_demo1", ANA], "falls back to the conversation's routing");
     });
 
-    it("ignores malformed and unknown frames without closing the socket", async function () {
+    it("ignores malformed and unknown frames without closing the socket; answers incomplete replies and reactions with a failure", async function () {
       await boot();
       const { socket } = await connect();
       const inbound = emulator.inject({ fromNumber: ANA, text: "hi" });
@@ -376,9 +376,12 @@ describe("PipesEmulator", function () {
       socket.send({ type: "whatsapp_reply", data: { conversationId: inbound.conversationId } });
       socket.send(Buffer.from([0xff, 0x00, 0x7b]));
       reply(socket, inbound.conversationId, "still here");
-      const status = await socket.next("reply_status");
+      // The reaction without a messageId and the reply without text in a known conversation get a
+      // failure reply_status (a client waits for one); the frames without a conversation are ignored.
+      const statuses = [await socket.next("reply_status"), await socket.next("reply_status"), await socket.next("reply_status")];
       frames.stop();
-      assert.equal(status.data.success, true);
+      assert.deepEqual(statuses.map((s) => s.data.code ?? "ok"), ["INVALID_REQUEST", "INVALID_REQUEST", "ok"]);
+      assert.equal(statuses[2].data.success, true);
       assert.equal(frames.items.length, 7);
       assert.equal(frames.items[0].raw, "not json at all");
       assert.ok(socket.isOpen);
