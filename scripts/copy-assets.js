@@ -38,6 +38,7 @@ const constants = {
   mediaMessageTypes: protocol.MEDIA_MESSAGE_TYPES,
   apiKeyPrefixes: protocol.API_KEY_PREFIXES,
   limits: protocol.LIMITS,
+  messageLimits: protocol.MESSAGE_LIMITS,
   plainHttpHosts: settings.PLAIN_HTTP_HOSTS,
   numberSettings: settings.NUMBER_SETTINGS,
 };

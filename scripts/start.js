@@ -6,6 +6,7 @@
 //    page (http://127.0.0.1:3977/phone), a WhatsApp-like chat with the bot;
 // 3. prepares a Node-RED user dir (.run/node-red) that links this package in, and starts Node-RED;
 // 4. deploys, through the admin API, one tab each: examples/flows/echo-bot.json (answers text),
+//    examples/flows/menu-bot.json (buttons, a list, a location: write "menu"),
 //    examples/flows/send-media.json (sends received media back) and a follow-up flow (below), all
 //    pointed at the emulator with the demo key as a credential (the example files carry no key);
 // 5. on a terminal, every line you type arrives at the bot as a WhatsApp message and what the bot
@@ -151,8 +152,9 @@ function followUpTab() {
 function demoFlows(baseUrl) {
   const echo = exampleTab("echo-bot.json", { id: "pipes-echo-tab", type: "tab", label: "Echo bot (local emulator)" });
   const media = exampleTab("send-media.json", { id: "pipes-media-tab", type: "tab", label: "Send media back" });
+  const menu = exampleTab("menu-bot.json", { id: "pipes-menu-tab", type: "tab", label: "Menu bot (write \"menu\")" });
   const config = { ...echo.config, baseUrl, credentials: { apiKey: DEMO_API_KEY } };
-  return [...echo.nodes, ...media.nodes, ...followUpTab(), config];
+  return [...echo.nodes, ...menu.nodes, ...media.nodes, ...followUpTab(), config];
 }
 
 async function deploy(editorUrl, flow) {

@@ -183,6 +183,7 @@
      *   data-autocomplete="x"  the input's autocomplete attribute
      *   data-hint              a hint under the input: "<set>.hint.<field>"
      *   data-id="x"            the row's element id
+     *   data-class="a b"       extra classes on the row (e.g. to show it for some choices only)
      * data-row="name" is Node-RED's own Name row. Rows that need more stay written out in full.
      */
     editor.expandRows = function (set, options) {
@@ -198,6 +199,9 @@
             const row = $("<div/>", { class: "form-row" });
             if (spec.attr("data-id")) {
                 row.attr("id", spec.attr("data-id"));
+            }
+            if (spec.attr("data-class")) {
+                row.addClass(spec.attr("data-class"));
             }
             const label = $("<label/>", { for: id }).appendTo(row);
             $("<i/>", { class: "fa fa-" + (spec.attr("data-icon") || (isName ? "tag" : "pencil")) }).appendTo(label);
@@ -240,6 +244,52 @@
             spec.replaceWith(row);
         });
         template.text(form.html());
+    };
+
+    /**
+     * An editable list of rows with a few text columns (reply buttons: id + title; list rows: id +
+     * title + description), built on Node-RED's editableList. `columns` are
+     * [{ key, placeholder }]; returns an object whose items() reads the rows back for oneditsave.
+     */
+    editor.rowsEditor = function (selector, options) {
+        const container = $(selector);
+        const columns = options.columns;
+        const width = Math.floor(96 / columns.length) + "%";
+        container.css("min-height", "120px").editableList({
+            addItem: function (row, _index, data) {
+                columns.forEach(function (column) {
+                    $("<input/>", { type: "text", class: "pipes-rows-" + column.key, placeholder: column.placeholder || column.key })
+                        .css({ width: width, marginRight: "4px" })
+                        .val(data[column.key] || "")
+                        .appendTo(row);
+                });
+            },
+            removable: true,
+            sortable: true,
+            height: options.height || 160
+        });
+        (options.items || []).forEach(function (item) {
+            container.editableList("addItem", item);
+        });
+        return {
+            items: function () {
+                const rows = [];
+                container.editableList("items").each(function () {
+                    const row = $(this);
+                    const item = {};
+                    columns.forEach(function (column) {
+                        const value = String(row.find(".pipes-rows-" + column.key).val() || "").trim();
+                        if (value) {
+                            item[column.key] = value;
+                        }
+                    });
+                    if (Object.keys(item).length) {
+                        rows.push(item);
+                    }
+                });
+                return rows;
+            }
+        };
     };
 
     editor.ready = true;

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeMessage } from "node-red";
-import { acceptsType, immediatePayload, inboundPayload, parseTypeFilter, type InboundContent } from "../lib/inbound";
+import { acceptsType, answerOf, immediatePayload, inboundPayload, messageKind, parseTypeFilter, type InboundContent } from "../lib/inbound";
 import type { InboundMessage } from "../lib/protocol";
 import { KeyedSerialQueue } from "../lib/serial";
 import { shortText } from "../lib/redact";
@@ -38,11 +38,13 @@ const nodeInit = (RED: NodeAPI): void => {
     const downloader = downloadMedia ? { client, maxBytes } : undefined;
 
     const emit = (message: InboundMessage, content: InboundContent): void => {
+      // An answer to our buttons or list says so in msg.pipes.answer, whichever shape it came in.
+      const answer = answerOf(message);
       const msg: NodeMessage & Record<string, unknown> = {
         _msgid: RED.util.generateId(),
         payload: content.payload,
         topic: message.conversationId,
-        pipes: message,
+        pipes: answer ? { ...message, answer } : message,
       };
       if (content.mimetype) msg.mimetype = content.mimetype;
       if (content.filename) msg.filename = content.filename;
@@ -65,7 +67,7 @@ const nodeInit = (RED: NodeAPI): void => {
     const chained = new Map<string, number>();
 
     const receive = (message: InboundMessage) => {
-      if (!acceptsType(accepted, message.type)) return;
+      if (!acceptsType(accepted, messageKind(message))) return;
       const conversationId = message.conversationId;
       // Nothing to download and nothing of this conversation in the chain: send it now. Same order
       // and content as through the chain, without its promises (several per message).
