@@ -25,7 +25,12 @@ export interface OutboxTransport {
 }
 
 export interface OutboxOptions {
-  /** Most replies waiting to be written, across conversations (written ones awaiting their status do not count). */
+  /**
+   * Most replies waiting for the connection while it is down, across conversations (written ones
+   * awaiting their status do not count). While it is open, replies wait only for their turn in
+   * their conversation, and CONNECTED_LIMIT_FACTOR times as many may wait (a burst into many
+   * conversations is answered, a runaway loop still meets a bound).
+   */
   limit: number;
   /** Longest a reply may wait to be sent. */
   maxWaitMs: number;
@@ -68,6 +73,14 @@ interface Conversation {
   graceTimer?: NodeJS.Timeout;
 }
 
+/**
+ * While connected, replies wait only for their turn in their conversation (stop-and-wait): a burst
+ * of 10,000 messages from 100 conversations queues ~9,900 replies that will all go out. They are
+ * allowed up to this many times the limit (20,000 by default): memory stays bounded (a few MB of
+ * short replies) against a flow that replies in a loop.
+ */
+export const CONNECTED_LIMIT_FACTOR = 20;
+
 export class Outbox {
   private readonly conversations = new Map<string, Conversation>();
   private count = 0;
@@ -94,6 +107,18 @@ export class Outbox {
     return this.count - this.written;
   }
 
+  /** How many replies may wait now: `limit` while the connection is down, far more while it is open. */
+  private get currentLimit(): number {
+    return this.transport.isOpen ? this.options.limit * CONNECTED_LIMIT_FACTOR : this.options.limit;
+  }
+
+  private queueFull(adding: number): PipesError | undefined {
+    const limit = this.currentLimit;
+    if (this.waiting + adding <= limit) return undefined;
+    const why = this.transport.isOpen ? `waiting for their turn (limit ${limit} while connected)` : `waiting for the connection (limit ${limit})`;
+    return new PipesError(ERROR_CODES.QUEUE_FULL, `${this.waiting} replies are already ${why}; ${adding > 1 ? `this message (${adding} parts)` : "this one"} was not sent`);
+  }
+
   /** Resolves with the success status; rejects with a PipesError (the server's code, or ours). */
   enqueue(reply: WhatsAppReply, options: EnqueueOptions): Promise<ReplyStatus> {
     return this.enqueueFrame(reply.conversationId, buildReplyFrame(reply), options);
@@ -104,9 +129,8 @@ export class Outbox {
    * reaction): it waits its turn in that conversation like a reply.
    */
   enqueueFrame(conversationId: string, frame: string, options: EnqueueOptions): Promise<ReplyStatus> {
-    if (this.waiting >= this.options.limit) {
-      return Promise.reject(new PipesError(ERROR_CODES.QUEUE_FULL, `${this.waiting} replies are already waiting to be sent (limit ${this.options.limit}); this one was not sent`));
-    }
+    const full = this.queueFull(1);
+    if (full) return Promise.reject(full);
     return new Promise<ReplyStatus>((resolve, reject) => {
       const conversation = this.conversation(conversationId);
       conversation.queue.push({ conversationId, frame, options, enqueuedAt: Date.now(), resolve, reject });
@@ -144,9 +168,8 @@ export class Outbox {
    * rejects with the first failure, saying how many parts went out before it.
    */
   enqueueAll(replies: WhatsAppReply[], options: EnqueueOptions): Promise<ReplyStatus[]> {
-    if (this.waiting + replies.length > this.options.limit) {
-      return Promise.reject(new PipesError(ERROR_CODES.QUEUE_FULL, `${this.waiting} replies are already waiting to be sent (limit ${this.options.limit}); this message (${replies.length} parts) was not sent`));
-    }
+    const full = this.queueFull(replies.length);
+    if (full) return Promise.reject(full);
     // One part (nearly every reply): no group to cancel and no part count to add to an error, so
     // skip the bookkeeping below; the reply is queued exactly as it would be there.
     if (replies.length === 1) return this.enqueue(replies[0], options).then(asList);

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { PipesError } from "../../src/lib/errors";
-import { Outbox, type OutboxTransport } from "../../src/lib/outbox";
+import { CONNECTED_LIMIT_FACTOR, Outbox, type OutboxTransport } from "../../src/lib/outbox";
 import type { ReplyStatus, WhatsAppReply } from "../../src/lib/protocol";
 import { waitUntil } from "../support/wait";
 
@@ -101,12 +101,23 @@ describe("outbox: stop-and-wait per conversation", function () {
     const written = ["a", "b", "c"].map((c) => bounded.enqueue(reply(c, c), { timeoutMs: 5000 }));
     assert.equal(transport.written.length, 3);
     assert.equal(bounded.waiting, 0);
-    // Behind them in their conversations, two may wait; the third is refused.
-    const queued = [bounded.enqueue(reply("a", "a2"), { timeoutMs: 5000 }), bounded.enqueue(reply("b", "b2"), { timeoutMs: 5000 })];
-    assert.equal((await rejection(bounded.enqueue(reply("c", "c2"), { timeoutMs: 5000 }))).code, "QUEUE_FULL");
+    // Behind them in their conversations, while connected, 20 x the limit may wait for their turn
+    // (a burst is answered); one more is refused.
+    const queued = Array.from({ length: 2 * CONNECTED_LIMIT_FACTOR }, (_, i) => bounded.enqueue(reply("abc"[i % 3], `n${i}`), { timeoutMs: 5000 }));
+    const full = await rejection(bounded.enqueue(reply("c", "one too many"), { timeoutMs: 5000 }));
+    assert.equal(full.code, "QUEUE_FULL");
+    assert.match(full.message, /waiting for their turn \(limit 40 while connected\)/);
+    // Disconnected, the limit is the configured one: nothing more is taken while 40 wait.
+    transport.isOpen = false;
+    assert.match((await rejection(bounded.enqueue(reply("d", "d1"), { timeoutMs: 5000 }))).message, /waiting for the connection \(limit 2\)/);
+    transport.isOpen = true;
     for (const c of ["a", "b", "c"]) bounded.handleStatus(ok(c, `w-${c}`));
     await Promise.all(written);
-    for (const c of ["a", "b"]) bounded.handleStatus(ok(c, `w-${c}2`));
+    // Each status lets the next reply of its conversation out, in order.
+    for (let round = 0; round < queued.length; round++) {
+      const conversation = "abc"[round % 3];
+      bounded.handleStatus(ok(conversation, `w-${round}`));
+    }
     await Promise.all(queued);
     assert.equal(bounded.size, 0);
     assert.equal(bounded.waiting, 0);
@@ -159,7 +170,8 @@ describe("outbox: stop-and-wait per conversation", function () {
     assert.match(failure.message, /part 2 of 3; 1 sent before it, the rest not sent/);
     assert.equal(transport.written.length, 2, "part 3 was never written");
     assert.equal(outbox.size, 0);
-    // All parts fit or none is queued.
+    // All parts fit or none is queued (disconnected, the limit of 5 applies).
+    transport.isOpen = false;
     assert.equal((await rejection(outbox.enqueueAll(Array.from({ length: 6 }, (_, i) => reply("b", String(i))), { timeoutMs: 5000 }))).code, "QUEUE_FULL");
     assert.equal(outbox.size, 0);
   });
