@@ -16,11 +16,10 @@
  */
 import * as assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { ConnectionInfo } from "../../src/emulator/types";
 import { useEmulator } from "../support/emulator-fixture";
 import { configNode, FAST_TUNING, helper, PIPES_NODES } from "../support/nodered";
+import { reportFigures } from "../support/figures";
 import { TcpProxy } from "../support/tcp-proxy";
 import { waitFor, waitUntil } from "../support/wait";
 
@@ -335,13 +334,5 @@ async function fullDeploy(flow: unknown[], credentials: Record<string, unknown>)
 }
 
 function printFigures(): void {
-  const lines = ["", "  deploy traffic figures"];
-  for (const [scenario, values] of Object.entries(figures)) {
-    lines.push(`    ${scenario}`);
-    for (const [name, value] of Object.entries(values)) lines.push(`      ${name}: ${value}`);
-  }
-  console.log(lines.join("\n"));
-  const dir = join(__dirname, "..", "..", "test-results");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "deploy-traffic.json"), `${JSON.stringify(figures, null, 2)}\n`);
+  reportFigures("deploy traffic figures", "deploy-traffic.json", figures);
 }

@@ -7,13 +7,12 @@
 import * as assert from "node:assert/strict";
 import { createHook } from "node:async_hooks";
 import { EventEmitter } from "node:events";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { WebSocketServer } from "ws";
 import { useEmulator } from "../support/emulator-fixture";
 import { configNode, coreNodes, helper, loadFlow, nextInput, waitForStatus, PIPES_NODES } from "../support/nodered";
+import { reportFigures, type Figures } from "../support/figures";
 import { TcpProxy } from "../support/tcp-proxy";
 import { collect, waitUntil } from "../support/wait";
 
@@ -22,7 +21,7 @@ const FUNCTION_NODE = coreNodes("function/10-function.js");
 /** Fast timings so faults are detected in milliseconds; the defaults are 10 s / 25 s / 50 s / 1 s / 60 s. */
 const TUNING = { handshakeTimeoutMs: 500, pingIntervalMs: 100, pongTimeoutMs: 400, backoffBaseMs: 20, stableAfterMs: 200, idleCloseMs: 100 };
 
-const figures: Record<string, Record<string, number | string>> = {};
+const figures: Figures = {};
 
 describe("fault suite", function () {
   this.timeout(60_000);
@@ -372,13 +371,5 @@ describe("fault suite", function () {
 });
 
 function printFigures(): void {
-  const lines = ["", "  fault suite figures"];
-  for (const [scenario, values] of Object.entries(figures)) {
-    lines.push(`    ${scenario}`);
-    for (const [name, value] of Object.entries(values)) lines.push(`      ${name}: ${value}`);
-  }
-  console.log(lines.join("\n"));
-  const dir = join(__dirname, "..", "..", "test-results");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "faults.json"), `${JSON.stringify(figures, null, 2)}\n`);
+  reportFigures("fault suite figures", "faults.json", figures);
 }

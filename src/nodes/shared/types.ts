@@ -59,15 +59,19 @@ export interface PipesInDef extends UsesConnection {
   maxMediaMB?: number | string;
 }
 
-export interface PipesReplyDef extends UsesConnection {
-  text?: string;
-  textType?: TypedInputType;
+/** Where a message goes, as typedInputs; empty fields take their value from msg.pipes. */
+interface RoutingFields {
   conversationId?: string;
   conversationIdType?: TypedInputType;
   poolNumberId?: string;
   poolNumberIdType?: TypedInputType;
   toNumber?: string;
   toNumberType?: TypedInputType;
+}
+
+export interface PipesReplyDef extends UsesConnection, RoutingFields {
+  text?: string;
+  textType?: TypedInputType;
   transport?: "ws" | "rest";
   longText?: LongTextMode;
   timeout?: number | string;
@@ -96,7 +100,7 @@ export interface ListRow {
   description?: string;
 }
 
-export interface PipesSendDef extends UsesConnection {
+export interface PipesSendDef extends UsesConnection, RoutingFields {
   /** What to send: one of the forms, or "msg" (the whole message from `message`, default msg.payload). */
   kind?: "msg" | "buttons" | "list" | "cta_url" | "location" | "contacts" | "reaction" | "raw";
   message?: string;
@@ -138,12 +142,6 @@ export interface PipesSendDef extends UsesConnection {
   reactToType?: TypedInputType;
   emoji?: string;
   emojiType?: TypedInputType;
-  conversationId?: string;
-  conversationIdType?: TypedInputType;
-  poolNumberId?: string;
-  poolNumberIdType?: TypedInputType;
-  toNumber?: string;
-  toNumberType?: TypedInputType;
   /** Check the limits only third-party SDK docs state (default true). */
   softLimits?: boolean;
   /** How a reaction travels: auto (a wamid. id by REST passthrough, a Pipes id by the socket), socket, passthrough. */
