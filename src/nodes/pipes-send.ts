@@ -6,7 +6,64 @@ import { resolveRoute } from "../lib/reply";
 import { msgPipes, readFields, type FieldSpec } from "./shared/fields";
 import { nodeStrings } from "./shared/i18n";
 import { sendNode } from "./shared/send-node";
-import type { PipesSendDef } from "./shared/types";
+import type { RoutingFields, TypedInputType, UsesConnection } from "./shared/types";
+
+/** One row of a list message as the editor stores it. */
+interface ListRow {
+  id: string;
+  title: string;
+  description?: string;
+}
+
+interface PipesSendDef extends UsesConnection, RoutingFields {
+  /** What to send: one of the forms, or "msg" (the whole message from `message`, default msg.payload). */
+  kind?: "msg" | "buttons" | "list" | "cta_url" | "location" | "contacts" | "reaction" | "raw";
+  message?: string;
+  messageType?: TypedInputType;
+  body?: string;
+  bodyType?: TypedInputType;
+  header?: string;
+  headerType?: TypedInputType;
+  footer?: string;
+  footerType?: TypedInputType;
+  /** Reply buttons, as typed in the editor. */
+  buttons?: { id: string; title: string }[];
+  /** List: the label of the button that opens it, one section's title and rows. */
+  listButton?: string;
+  listButtonType?: TypedInputType;
+  sectionTitle?: string;
+  rows?: ListRow[];
+  /** Link button: its text and address. */
+  linkText?: string;
+  linkTextType?: TypedInputType;
+  url?: string;
+  urlType?: TypedInputType;
+  /** Location ("place" is its name: the node has a name of its own). */
+  latitude?: string;
+  latitudeType?: TypedInputType;
+  longitude?: string;
+  longitudeType?: TypedInputType;
+  place?: string;
+  placeType?: TypedInputType;
+  address?: string;
+  addressType?: TypedInputType;
+  /** Contacts: one card from the form (several come from msg). */
+  contactName?: string;
+  contactNameType?: TypedInputType;
+  contactPhone?: string;
+  contactPhoneType?: TypedInputType;
+  /** Reaction: the message reacted to (default msg.pipes.messageId) and the emoji (empty removes it). */
+  reactTo?: string;
+  reactToType?: TypedInputType;
+  emoji?: string;
+  emojiType?: TypedInputType;
+  /** Check the limits only third-party SDK docs state (default true). */
+  softLimits?: boolean;
+  /** How a reaction travels: auto (a wamid. id by REST passthrough, a Pipes id by the socket), socket, passthrough. */
+  reactVia?: "auto" | "socket" | "passthrough";
+  timeout?: number | string;
+  wires: string[][];
+}
 
 /**
  * pipes-send: every WhatsApp message kind beyond text and media (reply buttons, lists, link

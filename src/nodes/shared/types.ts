@@ -49,7 +49,7 @@ export interface PipesConfigNode extends Node<PipesConfigCredentials> {
   configError?: string;
 }
 
-interface UsesConnection extends NodeDef {
+export interface UsesConnection extends NodeDef {
   connection: string;
 }
 
@@ -60,7 +60,7 @@ export interface PipesInDef extends UsesConnection {
 }
 
 /** Where a message goes, as typedInputs; empty fields take their value from msg.pipes. */
-interface RoutingFields {
+export interface RoutingFields {
   conversationId?: string;
   conversationIdType?: TypedInputType;
   poolNumberId?: string;
@@ -89,63 +89,6 @@ export interface PipesSendMediaDef extends UsesConnection {
   filenameType?: TypedInputType;
   conversationId?: string;
   conversationIdType?: TypedInputType;
-  timeout?: number | string;
-  wires: string[][];
-}
-
-/** One row of a list message as the editor stores it. */
-export interface ListRow {
-  id: string;
-  title: string;
-  description?: string;
-}
-
-export interface PipesSendDef extends UsesConnection, RoutingFields {
-  /** What to send: one of the forms, or "msg" (the whole message from `message`, default msg.payload). */
-  kind?: "msg" | "buttons" | "list" | "cta_url" | "location" | "contacts" | "reaction" | "raw";
-  message?: string;
-  messageType?: TypedInputType;
-  body?: string;
-  bodyType?: TypedInputType;
-  header?: string;
-  headerType?: TypedInputType;
-  footer?: string;
-  footerType?: TypedInputType;
-  /** Reply buttons, as typed in the editor. */
-  buttons?: { id: string; title: string }[];
-  /** List: the label of the button that opens it, one section's title and rows. */
-  listButton?: string;
-  listButtonType?: TypedInputType;
-  sectionTitle?: string;
-  rows?: ListRow[];
-  /** Link button: its text and address. */
-  linkText?: string;
-  linkTextType?: TypedInputType;
-  url?: string;
-  urlType?: TypedInputType;
-  /** Location ("place" is its name: the node has a name of its own). */
-  latitude?: string;
-  latitudeType?: TypedInputType;
-  longitude?: string;
-  longitudeType?: TypedInputType;
-  place?: string;
-  placeType?: TypedInputType;
-  address?: string;
-  addressType?: TypedInputType;
-  /** Contacts: one card from the form (several come from msg). */
-  contactName?: string;
-  contactNameType?: TypedInputType;
-  contactPhone?: string;
-  contactPhoneType?: TypedInputType;
-  /** Reaction: the message reacted to (default msg.pipes.messageId) and the emoji (empty removes it). */
-  reactTo?: string;
-  reactToType?: TypedInputType;
-  emoji?: string;
-  emojiType?: TypedInputType;
-  /** Check the limits only third-party SDK docs state (default true). */
-  softLimits?: boolean;
-  /** How a reaction travels: auto (a wamid. id by REST passthrough, a Pipes id by the socket), socket, passthrough. */
-  reactVia?: "auto" | "socket" | "passthrough";
   timeout?: number | string;
   wires: string[][];
 }
