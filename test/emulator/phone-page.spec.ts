@@ -123,6 +123,16 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     assert.equal((await fetch(`${url}/phone/other.js`)).status, 404);
   });
 
+  it("the page's files keep to its CSP and set text only as text (no HTML parsing, no inline code or style)", async function () {
+    const script = await (await fetch(`${url}/phone/phone.js`)).text();
+    for (const sink of [/\.innerHTML\b/, /\.outerHTML\b/, /insertAdjacentHTML/, /document\.write/, /\beval\(/, /new Function\b/, /setAttribute\(\s*["'](style|on\w+|href|src)["']/]) {
+      assert.doesNotMatch(script, sink);
+    }
+    const html = await (await fetch(`${url}/phone/`)).text();
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, "no inline script");
+    assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i, "no inline style or handlers");
+  });
+
   it("feed: hello with history and status, then inbound, sent, refused and status events; reset starts over", async function () {
     const socket = await bot();
     const before = await post("/_emulator/inbound", { fromNumber: ANA, text: "first" });
@@ -160,6 +170,60 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     const again = await client.next("hello");
     assert.deepEqual(again.events, []);
     assert.deepEqual(again.status.conversations, []);
+  });
+
+  it("feed: what the page draws rich messages from: the Meta body of a passthrough send, a reaction's target, an answer's message", async function () {
+    const socket = await bot();
+    const client = await feed();
+    await client.next("hello");
+    const { conversationId, messageId: greetingIn } = (await (await post("/_emulator/inbound", { fromNumber: ANA, text: "menu" })).json()) as { conversationId: string; messageId: string };
+    await socket.next("whatsapp_message");
+
+    const buttons = { type: "button", body: { text: "Pick one" }, action: { buttons: [{ type: "reply", reply: { id: "a", title: "A" } }] } };
+    const sent = await fetch(`${url}/v1/messages/passthrough`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${DEMO_API_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ conversationId, messaging_product: "whatsapp", type: "interactive", interactive: buttons }),
+    });
+    assert.equal(sent.status, 200);
+    const wamid = ((await sent.json()) as { messages: { id: string }[] }).messages[0].id;
+    const interactive = await client.next("chat", (e) => e.type === "sent");
+    assert.deepEqual(
+      { messageId: interactive.record.messageId, kind: interactive.record.kind, toNumber: interactive.record.toNumber, message: interactive.record.message },
+      { messageId: wamid, kind: "interactive", toNumber: ANA, message: { messaging_product: "whatsapp", type: "interactive", interactive: buttons } },
+    );
+
+    // The tap, as the page posts it: the inbound event names the bot message it answers.
+    const tap = await post("/_emulator/inbound", { fromNumber: ANA, answer: { kind: "button", id: "a", title: "A", toMessageId: wamid } });
+    assert.equal(tap.status, 200);
+    const answer = await client.next("chat", (e) => e.type === "inbound");
+    assert.deepEqual(
+      { text: answer.message.text, context: answer.message.context, interactive: answer.message.interactive },
+      { text: "A", context: { id: wamid }, interactive: { type: "button_reply", button_reply: { id: "a", title: "A" } } },
+    );
+    await socket.next("whatsapp_message");
+
+    // Reactions: the bot's (socket frame) to my message, mine to the bot's; each names its target.
+    socket.send({ type: "whatsapp_reaction", data: { conversationId, poolNumberId: "pn_demo1", toNumber: ANA, messageId: greetingIn, emoji: "👍" } });
+    const botReaction = await client.next("chat", (e) => e.type === "sent");
+    assert.deepEqual([botReaction.record.kind, botReaction.record.reaction], ["reaction", { messageId: greetingIn, emoji: "👍" }]);
+    assert.equal((await post("/_emulator/inbound", { fromNumber: ANA, reaction: { messageId: wamid, emoji: "" } })).status, 200);
+    const myReaction = await client.next("chat", (e) => e.type === "inbound");
+    assert.deepEqual([myReaction.message.type, myReaction.message.reaction], ["reaction", { messageId: wamid, emoji: "" }]);
+
+    // A media reply over the socket is a stored picture, drawn like a REST send.
+    socket.send({
+      type: "whatsapp_media_reply",
+      data: { conversationId, poolNumberId: "pn_demo1", toNumber: ANA, media: { data: PNG_1X1.toString("base64"), mimeType: "image/png" }, caption: "dot" },
+    });
+    const media = await client.next("chat", (e) => e.type === "sent");
+    assert.deepEqual([media.record.kind, media.record.caption, media.record.media.mimeType], ["image", "dot", "image/png"]);
+    assert.ok((await fetch(`${url}/_emulator/media/${media.record.media.mediaId}`)).ok);
+
+    // Everything above is in the history a (re)connecting page redraws from.
+    const replay = await feed();
+    const history = (await replay.next("hello")).events as { type: string; record?: { kind: string } }[];
+    assert.deepEqual(history.map((e) => e.record?.kind ?? e.type), ["inbound", "interactive", "inbound", "reaction", "inbound", "image"]);
   });
 
   it("feed: a message queued while the bot is offline reports queued, then delivered when it is drained", async function () {
