@@ -30,7 +30,16 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: {
       sourceType: "commonjs",
-      globals: { require: "readonly", module: "writable", console: "readonly", process: "readonly", __dirname: "readonly", fetch: "readonly", setTimeout: "readonly", clearTimeout: "readonly" },
+      globals: {
+        require: "readonly",
+        module: "writable",
+        console: "readonly",
+        process: "readonly",
+        __dirname: "readonly",
+        fetch: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+      },
     },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },

@@ -19,7 +19,9 @@ function copyTree(from, to, keep) {
 }
 copyTree(path.join(root, "src"), path.join(root, "dist"), (name) => /\.(html|json)$/.test(name));
 // The emulator's phone page is plain files served as they are (no build step): copy all of them.
-copyTree(path.join(root, "src", "emulator", "phone"), path.join(root, "dist", "emulator", "phone"), (name) => /\.(html|css|js)$/.test(name));
+copyTree(path.join(root, "src", "emulator", "phone"), path.join(root, "dist", "emulator", "phone"), (name) =>
+  /\.(html|css|js)$/.test(name),
+);
 // Node-RED 4 looks for a node's icons in an icons/ folder beside its .js file; icons/ at the
 // package root is their single source.
 copyTree(path.join(root, "icons"), path.join(root, "dist", "nodes", "icons"), (name) => /\.(svg|png)$/.test(name));

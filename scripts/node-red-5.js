@@ -22,7 +22,10 @@ function ensure() {
   if (installedMajor("node") === WANT.node && installedMajor("node-red") === WANT["node-red"] && fs.existsSync(binary)) return binary;
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "pipes-nr5-runtime", private: true }, null, 2));
-  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", `node@${WANT.node}`, `node-red@${WANT["node-red"]}`], { cwd: dir, stdio: "inherit" });
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", `node@${WANT.node}`, `node-red@${WANT["node-red"]}`], {
+    cwd: dir,
+    stdio: "inherit",
+  });
   return binary;
 }
 

@@ -78,8 +78,10 @@ async function checkPorts() {
     else if (code) problems.push(`cannot listen on 127.0.0.1:${port} (${name}, ${what}): ${code}`);
   }
   if (problems.length) {
-    fail(`${problems.join("; ")}.\nIs another \`npm start\` still running? Stop it, or choose free ports, e.g. ` +
-      `PIPES_EMULATOR_PORT=${emulatorPort + 10} NODE_RED_PORT=${nodeRedPort + 10} npm start`);
+    fail(
+      `${problems.join("; ")}.\nIs another \`npm start\` still running? Stop it, or choose free ports, e.g. ` +
+        `PIPES_EMULATOR_PORT=${emulatorPort + 10} NODE_RED_PORT=${nodeRedPort + 10} npm start`,
+    );
   }
 }
 
@@ -92,7 +94,10 @@ function prepareUserDir() {
   for (const file of ["flows.json", "flows_cred.json", ".flows.json.backup", ".flows_cred.json.backup"]) {
     fs.rmSync(path.join(userDir, file), { force: true });
   }
-  fs.writeFileSync(path.join(userDir, "package.json"), JSON.stringify({ name: "pipes-local-node-red", private: true, dependencies: { "@pipes.bot/node-red": `file:${root}` } }, null, 2));
+  fs.writeFileSync(
+    path.join(userDir, "package.json"),
+    JSON.stringify({ name: "pipes-local-node-red", private: true, dependencies: { "@pipes.bot/node-red": `file:${root}` } }, null, 2),
+  );
   const settings = {
     uiHost: "127.0.0.1",
     uiPort: nodeRedPort,
@@ -121,28 +126,117 @@ function exampleTab(file, tab) {
 /** The bot writes first: on the inject (pressed by this script when the emulator clock moves). */
 function followUpTab() {
   const z = "pipes-followup-tab";
-  const debug = (id, name, complete, y) => ({ id, type: "debug", z, name, active: true, tosidebar: true, console: false, tostatus: false, complete, targetType: "msg", statusVal: "", statusType: "auto", x: 760, y, wires: [] });
+  const debug = (id, name, complete, y) => ({
+    id,
+    type: "debug",
+    z,
+    name,
+    active: true,
+    tosidebar: true,
+    console: false,
+    tostatus: false,
+    complete,
+    targetType: "msg",
+    statusVal: "",
+    statusType: "auto",
+    x: 760,
+    y,
+    wires: [],
+  });
   return [
     { id: z, type: "tab", label: "Follow-up (24 h window)", info: "npm start's demo of the 24 h service window." },
     {
-      id: "followup-comment", type: "comment", z, name: "Follow-up: the bot writes first, when the emulator clock moves", x: 260, y: 60, wires: [],
-      info: "`npm start` presses \"Clock moved\" whenever the emulator clock is moved (the phone page's \"Move clock +25 h\"\nbutton). The bot then sends \"Following up\" to every chat it has seen. After more than 24 h without a\nmessage from the person, Pipes.bot refuses it: pipes-reply sends the msg to output 2 with\n`msg.error.code` SERVICE_WINDOW_EXPIRED, and the phone page shows a red \"not delivered\" bubble.",
-    },
-    { id: "followup-in", type: "pipes-in", z, name: "", connection: CONFIG_ID, types: [], downloadMedia: false, maxMediaMB: 16, x: 150, y: 120, wires: [["followup-remember"]] },
-    {
-      id: "followup-remember", type: "function", z, name: "Remember the chat", outputs: 0, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [], x: 370, y: 120, wires: [],
-      func: "const chats = flow.get(\"chats\") || {};\nconst { conversationId, poolNumberId, fromNumber } = msg.pipes;\nchats[conversationId] = { conversationId, poolNumberId, fromNumber };\nflow.set(\"chats\", chats);\nreturn null;",
-    },
-    {
-      id: FOLLOW_UP_INJECT, type: "inject", z, name: "Clock moved", props: [{ p: "payload" }], repeat: "", crontab: "", once: false, onceDelay: 0.1, topic: "", payload: "", payloadType: "date", x: 150, y: 200, wires: [["followup-compose"]],
+      id: "followup-comment",
+      type: "comment",
+      z,
+      name: "Follow-up: the bot writes first, when the emulator clock moves",
+      x: 260,
+      y: 60,
+      wires: [],
+      info: '`npm start` presses "Clock moved" whenever the emulator clock is moved (the phone page\'s "Move clock +25 h"\nbutton). The bot then sends "Following up" to every chat it has seen. After more than 24 h without a\nmessage from the person, Pipes.bot refuses it: pipes-reply sends the msg to output 2 with\n`msg.error.code` SERVICE_WINDOW_EXPIRED, and the phone page shows a red "not delivered" bubble.',
     },
     {
-      id: "followup-compose", type: "function", z, name: "Following up", outputs: 1, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [], x: 350, y: 200, wires: [["followup-reply"]],
-      func: "const chats = Object.values(flow.get(\"chats\") || {});\nreturn [chats.map((pipes) => ({ payload: \"Following up: anything else I can do for you?\", pipes }))];",
+      id: "followup-in",
+      type: "pipes-in",
+      z,
+      name: "",
+      connection: CONFIG_ID,
+      types: [],
+      downloadMedia: false,
+      maxMediaMB: 16,
+      x: 150,
+      y: 120,
+      wires: [["followup-remember"]],
     },
     {
-      id: "followup-reply", type: "pipes-reply", z, name: "", connection: CONFIG_ID, text: "payload", textType: "msg", conversationId: "", conversationIdType: "str", poolNumberId: "", poolNumberIdType: "str",
-      toNumber: "", toNumberType: "str", transport: "ws", longText: "split", timeout: 30, x: 550, y: 200, wires: [["followup-sent"], ["followup-failed"]],
+      id: "followup-remember",
+      type: "function",
+      z,
+      name: "Remember the chat",
+      outputs: 0,
+      timeout: 0,
+      noerr: 0,
+      initialize: "",
+      finalize: "",
+      libs: [],
+      x: 370,
+      y: 120,
+      wires: [],
+      func: 'const chats = flow.get("chats") || {};\nconst { conversationId, poolNumberId, fromNumber } = msg.pipes;\nchats[conversationId] = { conversationId, poolNumberId, fromNumber };\nflow.set("chats", chats);\nreturn null;',
+    },
+    {
+      id: FOLLOW_UP_INJECT,
+      type: "inject",
+      z,
+      name: "Clock moved",
+      props: [{ p: "payload" }],
+      repeat: "",
+      crontab: "",
+      once: false,
+      onceDelay: 0.1,
+      topic: "",
+      payload: "",
+      payloadType: "date",
+      x: 150,
+      y: 200,
+      wires: [["followup-compose"]],
+    },
+    {
+      id: "followup-compose",
+      type: "function",
+      z,
+      name: "Following up",
+      outputs: 1,
+      timeout: 0,
+      noerr: 0,
+      initialize: "",
+      finalize: "",
+      libs: [],
+      x: 350,
+      y: 200,
+      wires: [["followup-reply"]],
+      func: 'const chats = Object.values(flow.get("chats") || {});\nreturn [chats.map((pipes) => ({ payload: "Following up: anything else I can do for you?", pipes }))];',
+    },
+    {
+      id: "followup-reply",
+      type: "pipes-reply",
+      z,
+      name: "",
+      connection: CONFIG_ID,
+      text: "payload",
+      textType: "msg",
+      conversationId: "",
+      conversationIdType: "str",
+      poolNumberId: "",
+      poolNumberIdType: "str",
+      toNumber: "",
+      toNumberType: "str",
+      transport: "ws",
+      longText: "split",
+      timeout: 30,
+      x: 550,
+      y: 200,
+      wires: [["followup-sent"], ["followup-failed"]],
     },
     debug("followup-sent", "sent", "sent", 180),
     debug("followup-failed", "window closed", "error", 220),
@@ -152,7 +246,7 @@ function followUpTab() {
 function demoFlows(baseUrl) {
   const echo = exampleTab("echo-bot.json", { id: "pipes-echo-tab", type: "tab", label: "Echo bot (local emulator)" });
   const media = exampleTab("send-media.json", { id: "pipes-media-tab", type: "tab", label: "Send media back" });
-  const menu = exampleTab("menu-bot.json", { id: "pipes-menu-tab", type: "tab", label: "Menu bot (write \"menu\")" });
+  const menu = exampleTab("menu-bot.json", { id: "pipes-menu-tab", type: "tab", label: 'Menu bot (write "menu")' });
   const config = { ...echo.config, baseUrl, credentials: { apiKey: DEMO_API_KEY } };
   return [...echo.nodes, ...menu.nodes, ...media.nodes, ...followUpTab(), config];
 }
@@ -192,10 +286,14 @@ function startNodeRed() {
   // The emulator is on loopback: a corporate HTTP(S)_PROXY in the environment must not be used for it.
   const loopback = "127.0.0.1,localhost,::1";
   const noProxy = [process.env.NO_PROXY || process.env.no_proxy, loopback].filter(Boolean).join(",");
-  const child = spawn(process.execPath, [path.join(__dirname, "node-red-child.js"), redJs, "-u", userDir, "-s", path.join(userDir, "settings.js")], {
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-    env: { ...process.env, NO_PROXY: noProxy, no_proxy: noProxy },
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, "node-red-child.js"), redJs, "-u", userDir, "-s", path.join(userDir, "settings.js")],
+    {
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      env: { ...process.env, NO_PROXY: noProxy, no_proxy: noProxy },
+    },
+  );
   const log = fs.createWriteStream(path.join(runDir, "node-red.log"));
   child.stdout.pipe(log);
   child.stderr.pipe(log);
@@ -253,7 +351,9 @@ async function main() {
     await deploy(editorUrl, demoFlows(baseUrl));
     const online = await botOnline(emulator, 10_000);
     console.log("");
-    console.log(`Node-RED editor: ${editorUrl}  (tabs: echo bot, send media back, follow-up; Node-RED PID ${child.pid}, log ${path.join(runDir, "node-red.log")})`);
+    console.log(
+      `Node-RED editor: ${editorUrl}  (tabs: echo bot, send media back, follow-up; Node-RED PID ${child.pid}, log ${path.join(runDir, "node-red.log")})`,
+    );
     console.log(`Phone page:      ${baseUrl}/phone  (chat with the bot as a WhatsApp user)`);
     console.log(`Pipes emulator:  ${baseUrl}  (demo API key ${DEMO_API_KEY})${online ? "" : "  warning: the bot has not connected yet"}`);
     console.log(`ready: messages typed here come from ${phoneNumber}; Ctrl+C stops everything.`);
@@ -274,7 +374,9 @@ async function main() {
     console.log(`bot → ${record.toNumber}: ${what}`);
   });
   emulator.on("refused", (record) => {
-    console.log(`bot ✗ ${record.toNumber ?? record.conversationId ?? "?"}: ${record.text ?? `[${record.kind}]`}  (not delivered: ${record.code})`);
+    console.log(
+      `bot ✗ ${record.toNumber ?? record.conversationId ?? "?"}: ${record.text ?? `[${record.kind}]`}  (not delivered: ${record.code})`,
+    );
   });
   emulator.on("clock", ({ advancedMs }) => {
     console.log(`clock moved ${(advancedMs / 3_600_000).toFixed(1)} h ahead; the follow-up flow writes to every chat`);

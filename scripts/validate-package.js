@@ -15,11 +15,15 @@ const NODE_RED_DEV = "node-red-dev@0.1.6";
 fs.rmSync(work, { recursive: true, force: true });
 fs.mkdirSync(work, { recursive: true });
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-const [packed] = JSON.parse(execFileSync(npm, ["pack", "--json", "--pack-destination", work], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
+const [packed] = JSON.parse(
+  execFileSync(npm, ["pack", "--json", "--pack-destination", work], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }),
+);
 const tarball = path.join(work, packed.filename);
 execFileSync("tar", ["-xzf", tarball, "-C", work]);
 const files = packed.files.map((f) => f.path);
-console.log(`packed ${packed.filename}: ${files.length} files, ${(packed.size / 1024).toFixed(1)} kB (unpacked ${(packed.unpackedSize / 1024).toFixed(1)} kB)`);
+console.log(
+  `packed ${packed.filename}: ${files.length} files, ${(packed.size / 1024).toFixed(1)} kB (unpacked ${(packed.unpackedSize / 1024).toFixed(1)} kB)`,
+);
 const unwanted = files.filter((f) => /^(src|test|bench|scripts|\.run|\.ci)\//.test(f) || /\.map$/.test(f));
 if (unwanted.length) throw new Error(`the tarball ships files that do not run: ${unwanted.join(", ")}`);
 

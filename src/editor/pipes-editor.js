@@ -80,7 +80,7 @@
             minExclusive: strict.min !== undefined ? false : Boolean(base.minExclusive),
             max: strict.max !== undefined ? strict.max : base.max,
             integer: Boolean(strict.integer || base.integer),
-            fallback: base.fallback
+            fallback: base.fallback,
         };
     };
 
@@ -96,7 +96,7 @@
             $("#node-input-" + field).typedInput({
                 default: defaultsByField[field],
                 typeField: $("#node-input-" + field + "Type"),
-                types: editor.FIELD_TYPES
+                types: editor.FIELD_TYPES,
             });
         });
     };
@@ -124,12 +124,18 @@
         const defaults = { name: { value: "" }, connection: { value: "", type: "pipes-config", required: true } };
         Object.keys(spec.typed || {}).forEach(function (field) {
             const f = spec.typed[field];
-            defaults[field] = { value: f.value === undefined ? "" : f.value, validate: editor.typedValidator(t, field + "Type", !f.required, f.required) };
+            defaults[field] = {
+                value: f.value === undefined ? "" : f.value,
+                validate: editor.typedValidator(t, field + "Type", !f.required, f.required),
+            };
             defaults[field + "Type"] = { value: f.type || "str" };
         });
         Object.assign(defaults, spec.defaults || {});
         Object.keys(spec.numbers || {}).forEach(function (setting) {
-            defaults[setting] = { value: editor.rule(setting).fallback, validate: editor.numberValidator(t, setting, spec.numbers[setting]) };
+            defaults[setting] = {
+                value: editor.rule(setting).fallback,
+                validate: editor.numberValidator(t, setting, spec.numbers[setting]),
+            };
         });
         const type = {
             category: "pipes.bot",
@@ -138,7 +144,7 @@
             outputs: 1,
             labelStyle: function () {
                 return this.name ? "node_label_italic" : "";
-            }
+            },
         };
         if (spec.outputs === 2) {
             type.outputLabels = function (i) {
@@ -211,9 +217,11 @@
             let input;
             if (spec.is("[data-options]")) {
                 input = $("<select/>", { id: id, style: "width: 70%;" });
-                spec.attr("data-options").split(",").forEach(function (value) {
-                    $("<option/>", { value: value, "data-i18n": set + "." + field + "." + value }).appendTo(input);
-                });
+                spec.attr("data-options")
+                    .split(",")
+                    .forEach(function (value) {
+                        $("<option/>", { value: value, "data-i18n": set + "." + field + "." + value }).appendTo(input);
+                    });
             } else {
                 input = $("<input/>", { type: spec.is("[data-password]") ? "password" : "text", id: id });
                 if (spec.attr("data-width") === "short") {
@@ -266,7 +274,7 @@
             },
             removable: true,
             sortable: true,
-            height: options.height || 160
+            height: options.height || 160,
         });
         (options.items || []).forEach(function (item) {
             container.editableList("addItem", item);
@@ -288,7 +296,7 @@
                     }
                 });
                 return rows;
-            }
+            },
         };
     };
 

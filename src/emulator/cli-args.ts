@@ -57,7 +57,8 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
       result.port = port;
     } else if (flag === "--pacing") {
       const pacing = Number(value);
-      if (!/^\d+$/.test(value) || !Number.isSafeInteger(pacing)) return { kind: "error", message: `--pacing must be milliseconds >= 0, got '${value}'` };
+      if (!/^\d+$/.test(value) || !Number.isSafeInteger(pacing))
+        return { kind: "error", message: `--pacing must be milliseconds >= 0, got '${value}'` };
       result.pacingMs = pacing;
     } else if (flag === "--host") {
       result.host = value;

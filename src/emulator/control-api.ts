@@ -88,7 +88,9 @@ export class ControlApi {
       return true;
     }
     if (getRoute || postRoute) {
-      sendError(res, 405, ERROR_CODES.INVALID_REQUEST, `${req.method} not allowed on ${url.pathname}`, { Allow: getRoute ? "GET" : "POST" });
+      sendError(res, 405, ERROR_CODES.INVALID_REQUEST, `${req.method} not allowed on ${url.pathname}`, {
+        Allow: getRoute ? "GET" : "POST",
+      });
       return true;
     }
     sendError(res, 404, "NOT_FOUND", `no control route ${url.pathname}`);
@@ -154,7 +156,8 @@ export function injectInputFromJson(body: Record<string, unknown>): InjectInput 
     input.location = body.location as unknown as InjectInput["location"];
   }
   if (body.contacts !== undefined) {
-    if (!Array.isArray(body.contacts) || !body.contacts.every(isRecord)) throw new EmulatorInputError("contacts must be an array of objects");
+    if (!Array.isArray(body.contacts) || !body.contacts.every(isRecord))
+      throw new EmulatorInputError("contacts must be an array of objects");
     input.contacts = body.contacts as unknown as InjectInput["contacts"];
   }
   if (body.reaction !== undefined) {

@@ -79,7 +79,12 @@ export class PhonePage {
       body = await readFile(join(PHONE_DIR, asset.file));
     } catch (error) {
       this.ctx.log(`phone: cannot read ${asset.file} in ${PHONE_DIR}: ${error instanceof Error ? error.message : String(error)}`);
-      sendError(res, 500, "PHONE_PAGE_MISSING", `phone page file ${asset.file} is missing next to the emulator (${PHONE_DIR}); rebuild the package`);
+      sendError(
+        res,
+        500,
+        "PHONE_PAGE_MISSING",
+        `phone page file ${asset.file} is missing next to the emulator (${PHONE_DIR}); rebuild the package`,
+      );
       return;
     }
     res.writeHead(200, {

@@ -13,8 +13,6 @@ export function liveTargets(tenantConnections: Connection[], message: InboundMes
   const userScoped = open.filter(
     (c) => c.info.scope === "user" && (c.info.poolNumberId === undefined || c.info.poolNumberId === message.poolNumberId),
   );
-  const conversationScoped = open.filter(
-    (c) => c.info.scope === "conversation" && c.info.conversationId === message.conversationId,
-  );
+  const conversationScoped = open.filter((c) => c.info.scope === "conversation" && c.info.conversationId === message.conversationId);
   return [...(fanOut === "first" ? userScoped.slice(0, 1) : userScoped), ...conversationScoped];
 }

@@ -9,9 +9,7 @@ export class SentLog {
   }
 
   list(filter: { conversationId?: string } = {}): SentRecord[] {
-    const matching = filter.conversationId
-      ? this.records.filter((r) => r.conversationId === filter.conversationId)
-      : this.records;
+    const matching = filter.conversationId ? this.records.filter((r) => r.conversationId === filter.conversationId) : this.records;
     // Copies, so a caller cannot edit the log.
     return matching.map((r) => structuredClone(r));
   }

@@ -219,7 +219,11 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
       connections: state.connections,
       queueSize: Object.values(state.queues).reduce((sum, size) => sum + size, 0),
       poolNumbers: state.tenants.flatMap((tenant) => tenant.poolNumbers),
-      conversations: state.conversations.map(({ conversationId, fromNumber, lastInboundAt }) => ({ conversationId, fromNumber, lastInboundAt })),
+      conversations: state.conversations.map(({ conversationId, fromNumber, lastInboundAt }) => ({
+        conversationId,
+        fromNumber,
+        lastInboundAt,
+      })),
     };
   }
 

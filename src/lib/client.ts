@@ -5,7 +5,15 @@ import { DownloadGate } from "./download-gate";
 import { PipesError } from "./errors";
 import { claimHandovers, depositHandover, type Handover, type HeldMessage } from "./handover";
 import { Outbox } from "./outbox";
-import { buildReactionFrame, ERROR_CODES, type ConnectionScope, type InboundMessage, type ReplyStatus, type WhatsAppReaction, type WhatsAppReply } from "./protocol";
+import {
+  buildReactionFrame,
+  ERROR_CODES,
+  type ConnectionScope,
+  type InboundMessage,
+  type ReplyStatus,
+  type WhatsAppReaction,
+  type WhatsAppReply,
+} from "./protocol";
 import { PipesRestClient, type DownloadedMedia, type PassthroughBody, type SendBody } from "./rest";
 import type { SendMessageResponse } from "./protocol";
 import { shortText } from "./redact";
@@ -94,7 +102,13 @@ export class PipesClient extends EventEmitter<ClientEvents> {
       lateStatusWindowMs: options.lateStatusWindowMs,
       onUnmatchedStatus: (status) => this.unmatchedStatus(status),
     });
-    this.rest = new PipesRestClient({ baseUrl: options.baseUrl, apiKey: options.apiKey, timeoutMs: options.restTimeoutMs, tls: options.tls, proxyUrl: options.proxyUrl });
+    this.rest = new PipesRestClient({
+      baseUrl: options.baseUrl,
+      apiKey: options.apiKey,
+      timeoutMs: options.restTimeoutMs,
+      tls: options.tls,
+      proxyUrl: options.proxyUrl,
+    });
     this.downloads = new DownloadGate({
       concurrency: options.downloadConcurrency ?? 4,
       maxBytes: options.downloadBufferBytes ?? 32 * 1024 * 1024,
@@ -211,7 +225,12 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     const refusal = this.scopeRefusal(reaction.conversationId) ?? this.terminalState();
     if (refusal) return Promise.reject(refusal);
     if (!this.repliesOverSocket) {
-      return Promise.reject(new PipesError(ERROR_CODES.NOT_CONNECTED, "a reaction to a received message goes over the socket, which only a pipes-in on this connection opens"));
+      return Promise.reject(
+        new PipesError(
+          ERROR_CODES.NOT_CONNECTED,
+          "a reaction to a received message goes over the socket, which only a pipes-in on this connection opens",
+        ),
+      );
     }
     return this.outbox.enqueueFrame(reaction.conversationId, buildReactionFrame(reaction), options);
   }
@@ -240,7 +259,10 @@ export class PipesClient extends EventEmitter<ClientEvents> {
    */
   download(downloadUrl: string, maxBytes: number, timeoutMs?: number, expectedBytes?: number): Promise<DownloadedMedia> {
     if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
-    const reserve = typeof expectedBytes === "number" && Number.isFinite(expectedBytes) && expectedBytes > 0 ? Math.min(expectedBytes, maxBytes) : maxBytes;
+    const reserve =
+      typeof expectedBytes === "number" && Number.isFinite(expectedBytes) && expectedBytes > 0
+        ? Math.min(expectedBytes, maxBytes)
+        : maxBytes;
     return this.downloads.run(reserve, () => this.rest.download(downloadUrl, maxBytes, timeoutMs));
   }
 
@@ -249,11 +271,13 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     return { active: this.downloads.active, queued: this.downloads.queued };
   }
 
-
   /** A conversation-scoped connection may only reply into its own conversation (docs/decisions/0016-conversation-scope-checked-client-side.md). */
   scopeRefusal(conversationId: string): PipesError | undefined {
     if (this.scope === "conversation" && this.conversationId && conversationId !== this.conversationId) {
-      return new PipesError(ERROR_CODES.OUT_OF_SCOPE, `this connection is scoped to conversation ${this.conversationId} and cannot reply to ${conversationId}`);
+      return new PipesError(
+        ERROR_CODES.OUT_OF_SCOPE,
+        `this connection is scoped to conversation ${this.conversationId} and cannot reply to ${conversationId}`,
+      );
     }
     return undefined;
   }
@@ -289,7 +313,10 @@ export class PipesClient extends EventEmitter<ClientEvents> {
       );
     }
     depositHandover(this.account, { messages, replayFilter: this.replayFilter }, ttlMs, (lost) => {
-      for (const held of lost) this.options.logger?.error?.(`lost inbound message ${describeId(held.message)}: no pipes-config with the same key started to receive it after a stop`);
+      for (const held of lost)
+        this.options.logger?.error?.(
+          `lost inbound message ${describeId(held.message)}: no pipes-config with the same key started to receive it after a stop`,
+        );
     });
   }
 
@@ -309,13 +336,20 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.outbox.connectionLost();
     // Nobody receives any more (user scope): replies still queued for the socket would wait for a
     // connection that no node will open again.
-    if (!this.needsSocket()) this.outbox.failQueued(new PipesError(ERROR_CODES.NOT_CONNECTED, "the socket was closed: no pipes-in uses this connection any more; the reply was not sent"));
+    if (!this.needsSocket())
+      this.outbox.failQueued(
+        new PipesError(
+          ERROR_CODES.NOT_CONNECTED,
+          "the socket was closed: no pipes-in uses this connection any more; the reply was not sent",
+        ),
+      );
   }
 
   private terminalState(): PipesError | undefined {
     const state = this.connection.state;
     if (state === "auth_failed") return new PipesError(ERROR_CODES.NOT_CONNECTED, "not connected: the API key was refused (HTTP 401)");
-    if (state === "forbidden") return new PipesError(ERROR_CODES.NOT_CONNECTED, "not connected: Pipes.bot refused the connection (HTTP 403)");
+    if (state === "forbidden")
+      return new PipesError(ERROR_CODES.NOT_CONNECTED, "not connected: Pipes.bot refused the connection (HTTP 403)");
     return undefined;
   }
 
@@ -390,14 +424,22 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   private unmatchedStatus(status: ReplyStatus): void {
     if (this.warnedUnmatched) return;
     this.warnedUnmatched = true;
-    this.options.logger?.warn(`received a reply_status for conversation ${shortText(status.conversationId)} that no reply was waiting for (logged once)`);
+    this.options.logger?.warn(
+      `received a reply_status for conversation ${shortText(status.conversationId)} that no reply was waiting for (logged once)`,
+    );
   }
 }
 
 /** The account a client serves: handovers only ever go between clients of the same key, URL and scope. */
 function accountKey(options: ClientOptions): string {
   const key = createHash("sha256").update(options.apiKey).digest("hex");
-  return [options.baseUrl, key, options.scope, options.scope === "conversation" ? (options.conversationId ?? "") : "", options.poolNumberId ?? ""].join("\n");
+  return [
+    options.baseUrl,
+    key,
+    options.scope,
+    options.scope === "conversation" ? (options.conversationId ?? "") : "",
+    options.poolNumberId ?? "",
+  ].join("\n");
 }
 
 /** A message id for a log line: a hostile 1 MB id is cut to something readable. */

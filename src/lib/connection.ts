@@ -3,14 +3,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import WebSocket from "ws";
 import { fullJitterDelay } from "./backoff";
-import {
-  parseServerFrame,
-  socketUrl,
-  type ConnectedFrame,
-  type ConnectionScope,
-  type InboundMessage,
-  type ReplyStatus,
-} from "./protocol";
+import { parseServerFrame, socketUrl, type ConnectedFrame, type ConnectionScope, type InboundMessage, type ReplyStatus } from "./protocol";
 import { maskUrl, redact } from "./redact";
 import { displayProxy, proxyFor, tunnelAgent } from "./proxy";
 import { describeNetworkError, type TlsOptions } from "./tls";
@@ -327,7 +320,10 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
       }
       const reason = refusedStatus
         ? `server answered HTTP ${refusedStatus} to the upgrade`
-        : this.lastError ?? (code ? `closed with code ${code}${reasonBuffer.length ? ` (${reasonBuffer.toString().slice(0, 100)})` : ""}` : "connection closed");
+        : (this.lastError ??
+          (code
+            ? `closed with code ${code}${reasonBuffer.length ? ` (${reasonBuffer.toString().slice(0, 100)})` : ""}`
+            : "connection closed"));
       const errorCode = this.lastErrorCode;
       this.lastError = undefined;
       this.lastErrorCode = undefined;
@@ -415,7 +411,9 @@ export class PipesConnection extends EventEmitter<ConnectionEvents> {
       // One line per outage, not one per attempt.
       this.outageLogged = true;
       this.outageStartedAt = Date.now();
-      this.options.logger?.warn(`${wasOpen ? "connection lost" : "cannot connect"} to ${this.displayUrl}: ${reason}; reconnecting with backoff`);
+      this.options.logger?.warn(
+        `${wasOpen ? "connection lost" : "cannot connect"} to ${this.displayUrl}: ${reason}; reconnecting with backoff`,
+      );
     } else {
       this.options.logger?.debug?.(`reconnect attempt ${this.attempt} failed: ${reason}`);
     }

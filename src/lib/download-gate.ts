@@ -44,7 +44,10 @@ export class DownloadGate {
     const reservation = Math.max(0, Math.min(bytes, this.options.maxBytes));
     if (!this.fits(reservation) || this.waiting.length > 0) {
       if (this.waiting.length >= this.options.maxWaiting) {
-        throw new PipesError(ERROR_CODES.QUEUE_FULL, `${this.waiting.length} media downloads are already waiting (limit ${this.options.maxWaiting}); this one was not started`);
+        throw new PipesError(
+          ERROR_CODES.QUEUE_FULL,
+          `${this.waiting.length} media downloads are already waiting (limit ${this.options.maxWaiting}); this one was not started`,
+        );
       }
       await new Promise<void>((resolve) => this.waiting.push({ bytes: reservation, start: resolve }));
     } else {

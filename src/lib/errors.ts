@@ -14,7 +14,12 @@ export class PipesError extends Error {
   /** The request never reached the server (connection refused, DNS): safe to try again. */
   readonly retryable?: boolean;
 
-  constructor(code: string, message: string, source: ErrorSource = "client", extra: { status?: number; retryAfterMs?: number; retryable?: boolean } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    source: ErrorSource = "client",
+    extra: { status?: number; retryAfterMs?: number; retryable?: boolean } = {},
+  ) {
     super(message);
     this.name = "PipesError";
     this.code = code;
@@ -36,7 +41,12 @@ export class PipesError extends Error {
  */
 export function partFailure(err: unknown, sentBefore: number, total: number): unknown {
   if (total <= 1 || !(err instanceof PipesError)) return err;
-  return new PipesError(err.code, `${err.message} (part ${sentBefore + 1} of ${total}; ${sentBefore} sent before it, the rest not sent)`, err.source, { status: err.status });
+  return new PipesError(
+    err.code,
+    `${err.message} (part ${sentBefore + 1} of ${total}; ${sentBefore} sent before it, the rest not sent)`,
+    err.source,
+    { status: err.status },
+  );
 }
 
 export function badInput(message: string): PipesError {

@@ -44,7 +44,13 @@ export function answerOf(message: InboundMessage): Answer | undefined {
   const build = (kind: Answer["kind"], source: unknown, idKey = "id", titleKey = "title"): Answer | undefined => {
     if (!isObject(source) || typeof source[idKey] !== "string" || typeof source[titleKey] !== "string") return undefined;
     const description = typeof source.description === "string" ? source.description : undefined;
-    return { kind, id: source[idKey], title: source[titleKey], ...(description ? { description } : {}), ...(toMessageId ? { toMessageId } : {}) };
+    return {
+      kind,
+      id: source[idKey],
+      title: source[titleKey],
+      ...(description ? { description } : {}),
+      ...(toMessageId ? { toMessageId } : {}),
+    };
   };
   switch (message.type) {
     case "interactive": {
@@ -112,7 +118,8 @@ export async function inboundPayload(message: InboundMessage, download?: MediaDo
 export function immediatePayload(message: InboundMessage, download?: MediaDownloader): InboundContent | undefined {
   const text = message.text ?? message.body;
   const answer = answerOf(message);
-  if (answer) return { payload: { id: answer.id, title: answer.title, ...(answer.description ? { description: answer.description } : {}) } };
+  if (answer)
+    return { payload: { id: answer.id, title: answer.title, ...(answer.description ? { description: answer.description } : {}) } };
   switch (message.type) {
     case "text":
       return { payload: text ?? "" };
@@ -128,7 +135,14 @@ export function immediatePayload(message: InboundMessage, download?: MediaDownlo
     const base = { mimetype: media.mimeType, filename: media.fileName };
     if (!download || media.unavailable || !media.downloadUrl) return { payload: media, ...base };
     if (media.byteSize > download.maxBytes) {
-      return { payload: media, ...base, mediaError: { code: "MEDIA_TOO_LARGE", message: `media is ${media.byteSize} bytes; the download limit is ${download.maxBytes} bytes` } };
+      return {
+        payload: media,
+        ...base,
+        mediaError: {
+          code: "MEDIA_TOO_LARGE",
+          message: `media is ${media.byteSize} bytes; the download limit is ${download.maxBytes} bytes`,
+        },
+      };
     }
     return undefined;
   }

@@ -2,10 +2,7 @@ import { badInput, PipesError } from "./errors";
 import { ERROR_CODES, LIMITS, MEDIA_ID_PATTERN } from "./protocol";
 
 /** What a `pipes-send-media` payload is, decided before anything is sent. */
-export type MediaSource =
-  | { mode: "base64"; data: Buffer }
-  | { mode: "url"; url: string }
-  | { mode: "id"; mediaId: string };
+export type MediaSource = { mode: "base64"; data: Buffer } | { mode: "url"; url: string } | { mode: "id"; mediaId: string };
 
 /** The kinds of WhatsApp media message; Pipes.bot picks one from the MIME type (INFERRED, docs/decisions/0006-media-kind-and-upload-size.md). */
 export type MediaKind = "image" | "audio" | "video" | "document" | "sticker";
@@ -59,7 +56,12 @@ function decodeBase64(text: string): Buffer {
 }
 
 function isSerialisedBuffer(value: unknown): value is { type: "Buffer"; data: number[] } {
-  return typeof value === "object" && value !== null && (value as { type?: unknown }).type === "Buffer" && Array.isArray((value as { data?: unknown }).data);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as { type?: unknown }).type === "Buffer" &&
+    Array.isArray((value as { data?: unknown }).data)
+  );
 }
 
 const MIME_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i;
@@ -90,13 +92,28 @@ export function sniffMimeType(data: Buffer): string | undefined {
 }
 
 const EXTENSION_MIME: Record<string, string> = {
-  jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif",
-  ogg: "audio/ogg", opus: "audio/ogg", mp3: "audio/mpeg", m4a: "audio/mp4", aac: "audio/aac", amr: "audio/amr",
-  mp4: "video/mp4", "3gp": "video/3gpp",
-  pdf: "application/pdf", txt: "text/plain", csv: "text/csv",
-  doc: "application/msword", docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-  xls: "application/vnd.ms-excel", xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-  ppt: "application/vnd.ms-powerpoint", pptx: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  gif: "image/gif",
+  ogg: "audio/ogg",
+  opus: "audio/ogg",
+  mp3: "audio/mpeg",
+  m4a: "audio/mp4",
+  aac: "audio/aac",
+  amr: "audio/amr",
+  mp4: "video/mp4",
+  "3gp": "video/3gpp",
+  pdf: "application/pdf",
+  txt: "text/plain",
+  csv: "text/csv",
+  doc: "application/msword",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  xls: "application/vnd.ms-excel",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  ppt: "application/vnd.ms-powerpoint",
+  pptx: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
   zip: "application/zip",
 };
 
@@ -151,10 +168,18 @@ export function prepareMedia(input: MediaSendInput): PreparedMedia {
   }
   const fileName = optionalString(input.fileName, "filename");
   let mimeType = optionalString(input.mimeType, "mimetype") ?? ("mimeType" in source ? source.mimeType : undefined);
-  if (mimeType !== undefined && !isValidMimeType(mimeType)) throw badInput(`mimetype '${mimeType.slice(0, 60)}' is not a MIME type like image/png`);
+  if (mimeType !== undefined && !isValidMimeType(mimeType))
+    throw badInput(`mimetype '${mimeType.slice(0, 60)}' is not a MIME type like image/png`);
 
   if (source.mode !== "base64") {
-    return { media: source.mode === "url" ? source.url : source.mediaId, mode: source.mode, mimeType, fileName, caption, kind: mimeType ? mediaKindFor(mimeType) : undefined };
+    return {
+      media: source.mode === "url" ? source.url : source.mediaId,
+      mode: source.mode,
+      mimeType,
+      fileName,
+      caption,
+      kind: mimeType ? mediaKindFor(mimeType) : undefined,
+    };
   }
   const max = input.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   if (source.data.length === 0) throw badInput("media Buffer is empty");
@@ -163,7 +188,10 @@ export function prepareMedia(input: MediaSendInput): PreparedMedia {
   }
   mimeType ??= sniffMimeType(source.data) ?? mimeTypeFromFileName(fileName);
   if (!mimeType) {
-    throw new PipesError(ERROR_CODES.UNKNOWN_MIME_TYPE, "cannot tell the media type: set msg.mimetype (e.g. image/png) or msg.filename with an extension");
+    throw new PipesError(
+      ERROR_CODES.UNKNOWN_MIME_TYPE,
+      "cannot tell the media type: set msg.mimetype (e.g. image/png) or msg.filename with an extension",
+    );
   }
   return { data: source.data, mode: "base64", mimeType, fileName, caption, kind: mediaKindFor(mimeType), byteSize: source.data.length };
 }

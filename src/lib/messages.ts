@@ -78,19 +78,27 @@ function list(check: Checker, m: Obj): Obj {
   let rows = 0;
   const built = sections.map((value, i) => {
     const section = check.object(value, `sections[${i}]`);
-    const title = sections.length > 1 ? check.text(section.title, `sections[${i}].title`, MESSAGE_LIMITS.sectionTitle, "sectionTitle") : check.optionalText(section.title, `sections[${i}].title`, MESSAGE_LIMITS.sectionTitle, "sectionTitle");
+    const title =
+      sections.length > 1
+        ? check.text(section.title, `sections[${i}].title`, MESSAGE_LIMITS.sectionTitle, "sectionTitle")
+        : check.optionalText(section.title, `sections[${i}].title`, MESSAGE_LIMITS.sectionTitle, "sectionTitle");
     const sectionRows = check.array(section.rows, `sections[${i}].rows`, 1, MESSAGE_LIMITS.rowsMax, "rows").map((rowValue, j) => {
       const path = `sections[${i}].rows[${j}]`;
       const row = check.object(rowValue, path);
       const id = check.text(row.id, `${path}.id`, MESSAGE_LIMITS.rowId, "rowId");
       check.unique(ids, id, `${path}.id`);
       const description = check.optionalText(row.description, `${path}.description`, MESSAGE_LIMITS.rowDescription, "rowDescription");
-      return { id, title: check.text(row.title, `${path}.title`, MESSAGE_LIMITS.rowTitle, "rowTitle"), ...(description ? { description } : {}) };
+      return {
+        id,
+        title: check.text(row.title, `${path}.title`, MESSAGE_LIMITS.rowTitle, "rowTitle"),
+        ...(description ? { description } : {}),
+      };
     });
     rows += sectionRows.length;
     return { ...(title ? { title } : {}), rows: sectionRows };
   });
-  if (rows > MESSAGE_LIMITS.rowsMax) throw invalid(`the list has ${rows} rows in all; WhatsApp allows ${MESSAGE_LIMITS.rowsMax} across its sections`);
+  if (rows > MESSAGE_LIMITS.rowsMax)
+    throw invalid(`the list has ${rows} rows in all; WhatsApp allows ${MESSAGE_LIMITS.rowsMax} across its sections`);
   // A list's header can only be text.
   return { type: "list", ...frame(check, m, false), action: { button, sections: built } };
 }
@@ -104,7 +112,8 @@ function ctaUrl(check: Checker, m: Obj): Obj {
   } catch {
     parsed = undefined;
   }
-  if (!parsed || (parsed.protocol !== "https:" && parsed.protocol !== "http:")) throw invalid(`url must be an http:// or https:// address; got ${describe(url)}`);
+  if (!parsed || (parsed.protocol !== "https:" && parsed.protocol !== "http:"))
+    throw invalid(`url must be an http:// or https:// address; got ${describe(url)}`);
   return { type: "cta_url", ...frame(check, m, false), action: { name: "cta_url", parameters: { display_text: text, url } } };
 }
 
@@ -113,7 +122,8 @@ function frame(check: Checker, m: Obj, mediaHeader: boolean): Obj {
   const out: Obj = { body: { text: check.text(m.body, "body", MESSAGE_LIMITS.bodyText, "bodyText") } };
   const header = m.header;
   if (header !== undefined && header !== null && header !== "") {
-    if (typeof header === "string") out.header = { type: "text", text: check.text(header, "header", MESSAGE_LIMITS.headerText, "headerText") };
+    if (typeof header === "string")
+      out.header = { type: "text", text: check.text(header, "header", MESSAGE_LIMITS.headerText, "headerText") };
     else if (mediaHeader) out.header = mediaHeaderOf(check, check.object(header, "header"));
     else throw invalid("header must be text here (a list or link button message has a text header only)");
   }
@@ -124,7 +134,8 @@ function frame(check: Checker, m: Obj, mediaHeader: boolean): Obj {
 
 function mediaHeaderOf(check: Checker, header: Obj): Obj {
   const kind = header.type;
-  if (kind !== "image" && kind !== "video" && kind !== "document") throw invalid(`header.type must be image, video or document for a media header; got ${describe(kind)}`);
+  if (kind !== "image" && kind !== "video" && kind !== "document")
+    throw invalid(`header.type must be image, video or document for a media header; got ${describe(kind)}`);
   const url = check.optionalText(header.url, "header.url", 2000, "url");
   const id = check.optionalText(header.id, "header.id", 200, "id");
   if (!url === !id) throw invalid("a media header needs exactly one of header.url (https) or header.id (a media id)");
@@ -158,15 +169,21 @@ function contacts(check: Checker, m: Obj): Obj[] {
     }
     const out: Obj = { name: nameObject };
     const phones = optionalList(check, card.phones, `${path}.phones`).map((phone, j) =>
-      typeof phone === "string" ? { phone: check.text(phone, `${path}.phones[${j}]`, 64, "phone"), type: "CELL", ...waId(phone) } : check.object(phone, `${path}.phones[${j}]`),
+      typeof phone === "string"
+        ? { phone: check.text(phone, `${path}.phones[${j}]`, 64, "phone"), type: "CELL", ...waId(phone) }
+        : check.object(phone, `${path}.phones[${j}]`),
     );
     if (phones.length) out.phones = phones;
     const emails = optionalList(check, card.emails, `${path}.emails`).map((email, j) =>
-      typeof email === "string" ? { email: check.text(email, `${path}.emails[${j}]`, 320, "email"), type: "WORK" } : check.object(email, `${path}.emails[${j}]`),
+      typeof email === "string"
+        ? { email: check.text(email, `${path}.emails[${j}]`, 320, "email"), type: "WORK" }
+        : check.object(email, `${path}.emails[${j}]`),
     );
     if (emails.length) out.emails = emails;
     const urls = optionalList(check, card.urls, `${path}.urls`).map((url, j) =>
-      typeof url === "string" ? { url: check.text(url, `${path}.urls[${j}]`, 2000, "url"), type: "WORK" } : check.object(url, `${path}.urls[${j}]`),
+      typeof url === "string"
+        ? { url: check.text(url, `${path}.urls[${j}]`, 2000, "url"), type: "WORK" }
+        : check.object(url, `${path}.urls[${j}]`),
     );
     if (urls.length) out.urls = urls;
     if (card.org !== undefined) out.org = typeof card.org === "string" ? { company: card.org } : check.object(card.org, `${path}.org`);
@@ -195,7 +212,8 @@ function reaction(check: Checker, m: Obj): PreparedMessage {
   const messageId = check.text(m.messageId, "messageId", 400, "messageId");
   const emoji = m.emoji === undefined || m.emoji === null ? "" : m.emoji;
   if (typeof emoji !== "string") throw invalid(`emoji must be a string (empty removes the reaction); got ${describe(emoji)}`);
-  if (emoji !== "" && graphemes(emoji) !== 1) throw invalid(`emoji must be one emoji (or empty to remove the reaction); got ${describe(emoji)}`);
+  if (emoji !== "" && graphemes(emoji) !== 1)
+    throw invalid(`emoji must be one emoji (or empty to remove the reaction); got ${describe(emoji)}`);
   return { kind: "reaction", type: "reaction", content: { message_id: messageId, emoji }, reaction: { messageId, emoji } };
 }
 
@@ -203,7 +221,8 @@ function reaction(check: Checker, m: Obj): PreparedMessage {
 function raw(check: Checker, m: Obj): PreparedMessage {
   const body = check.object(m.message, "message");
   const type = body.type;
-  if (typeof type !== "string" || !/^[a-z_]{1,40}$/.test(type)) throw invalid(`message.type must be a Meta message type such as "interactive"; got ${describe(type)}`);
+  if (typeof type !== "string" || !/^[a-z_]{1,40}$/.test(type))
+    throw invalid(`message.type must be a Meta message type such as "interactive"; got ${describe(type)}`);
   const content = check.object(body[type], `message.${type}`);
   if (JSON.stringify(body).length > 64 * 1024) throw invalid("message is over 64 KB as JSON");
   return { kind: "raw", type, content };
@@ -214,7 +233,8 @@ class Checker {
   constructor(private readonly soft: boolean) {}
 
   object(value: unknown, what: string): Obj {
-    if (typeof value !== "object" || value === null || Array.isArray(value) || Buffer.isBuffer(value)) throw invalid(`${what} must be an object; got ${describe(value)}`);
+    if (typeof value !== "object" || value === null || Array.isArray(value) || Buffer.isBuffer(value))
+      throw invalid(`${what} must be an object; got ${describe(value)}`);
     return value as Obj;
   }
 

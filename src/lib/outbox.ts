@@ -115,8 +115,13 @@ export class Outbox {
   private queueFull(adding: number): PipesError | undefined {
     const limit = this.currentLimit;
     if (this.waiting + adding <= limit) return undefined;
-    const why = this.transport.isOpen ? `waiting for their turn (limit ${limit} while connected)` : `waiting for the connection (limit ${limit})`;
-    return new PipesError(ERROR_CODES.QUEUE_FULL, `${this.waiting} replies are already ${why}; ${adding > 1 ? `this message (${adding} parts)` : "this one"} was not sent`);
+    const why = this.transport.isOpen
+      ? `waiting for their turn (limit ${limit} while connected)`
+      : `waiting for the connection (limit ${limit})`;
+    return new PipesError(
+      ERROR_CODES.QUEUE_FULL,
+      `${this.waiting} replies are already ${why}; ${adding > 1 ? `this message (${adding} parts)` : "this one"} was not sent`,
+    );
   }
 
   /** Resolves with the success status; rejects with a PipesError (the server's code, or ours). */
@@ -210,7 +215,13 @@ export class Outbox {
         conversation.inFlight = undefined;
         this.written--;
         this.count--;
-        this.fail(entry, new PipesError(ERROR_CODES.OUTCOME_UNKNOWN, "the reply was sent, but the connection dropped before Pipes.bot confirmed it; it was not resent, to avoid a duplicate"));
+        this.fail(
+          entry,
+          new PipesError(
+            ERROR_CODES.OUTCOME_UNKNOWN,
+            "the reply was sent, but the connection dropped before Pipes.bot confirmed it; it was not resent, to avoid a duplicate",
+          ),
+        );
       }
       this.forgetIfIdle(id, conversation);
     }
@@ -249,8 +260,11 @@ export class Outbox {
     for (const conversation of this.conversations.values()) {
       clearTimeout(conversation.statusTimer);
       clearTimeout(conversation.graceTimer);
-      conversation.inFlight?.reject(new PipesError(ERROR_CODES.OUTCOME_UNKNOWN, "the connection closed before Pipes.bot confirmed this reply"));
-      for (const entry of conversation.queue) entry.reject(new PipesError(ERROR_CODES.STOPPED, "the connection closed before this reply could be sent"));
+      conversation.inFlight?.reject(
+        new PipesError(ERROR_CODES.OUTCOME_UNKNOWN, "the connection closed before Pipes.bot confirmed this reply"),
+      );
+      for (const entry of conversation.queue)
+        entry.reject(new PipesError(ERROR_CODES.STOPPED, "the connection closed before this reply could be sent"));
     }
     this.conversations.clear();
     this.count = 0;
@@ -315,7 +329,13 @@ export class Outbox {
       conversation.graceTimer = undefined;
       this.pump(id, conversation);
     }, grace);
-    this.fail(entry, new PipesError(ERROR_CODES.TIMEOUT, `no reply_status from Pipes.bot within ${formatSeconds(entry.options.timeoutMs)}; the reply may or may not have been delivered`));
+    this.fail(
+      entry,
+      new PipesError(
+        ERROR_CODES.TIMEOUT,
+        `no reply_status from Pipes.bot within ${formatSeconds(entry.options.timeoutMs)}; the reply may or may not have been delivered`,
+      ),
+    );
   }
 
   private owesLateStatus(conversation: Conversation): boolean {
@@ -334,7 +354,8 @@ export class Outbox {
   }
 
   private forgetIfIdle(id: string, conversation: Conversation): void {
-    if (!conversation.inFlight && conversation.queue.length === 0 && !conversation.graceTimer && !this.owesLateStatus(conversation)) this.conversations.delete(id);
+    if (!conversation.inFlight && conversation.queue.length === 0 && !conversation.graceTimer && !this.owesLateStatus(conversation))
+      this.conversations.delete(id);
   }
 
   /** Expires replies that waited too long to be sent. Runs only while something is queued. */
@@ -348,7 +369,12 @@ export class Outbox {
         while (conversation.queue.length && now - conversation.queue[0].enqueuedAt >= this.options.maxWaitMs) {
           const entry = conversation.queue.shift()!;
           this.count--;
-          entry.reject(new PipesError(ERROR_CODES.QUEUE_EXPIRED, `the connection was not available for ${formatSeconds(this.options.maxWaitMs)}; the reply was not sent`));
+          entry.reject(
+            new PipesError(
+              ERROR_CODES.QUEUE_EXPIRED,
+              `the connection was not available for ${formatSeconds(this.options.maxWaitMs)}; the reply was not sent`,
+            ),
+          );
         }
         waiting += conversation.queue.length;
         this.forgetIfIdle(id, conversation);

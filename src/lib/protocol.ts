@@ -228,7 +228,13 @@ export interface WhatsAppReactionFrame {
 /** A media reply over the socket, as the first-party client sends it (NOT in the public docs). */
 export interface WhatsAppMediaReplyFrame {
   type: "whatsapp_media_reply";
-  data: { conversationId: string; poolNumberId: string; toNumber: string; media: { data: string; mimeType: string; fileName?: string }; caption?: string };
+  data: {
+    conversationId: string;
+    poolNumberId: string;
+    toNumber: string;
+    media: { data: string; mimeType: string; fileName?: string };
+    caption?: string;
+  };
 }
 
 export type ClientFrame = WhatsAppReplyFrame | WhatsAppReactionFrame | WhatsAppMediaReplyFrame;
@@ -449,10 +455,16 @@ export function parseClientFrame(raw: string | Buffer): ParseResult<ClientFrame>
   if (typeof data.conversationId !== "string" || data.conversationId === "") return { ok: false, reason: `${type} lacks conversationId` };
   // Empty strings are the server's to refuse (an empty text, an emoji that removes a reaction).
   if (type === "whatsapp_reply" && typeof data.text !== "string") return { ok: false, reason: "whatsapp_reply lacks text" };
-  if (type === "whatsapp_reaction" && (typeof data.messageId !== "string" || (data.emoji !== undefined && typeof data.emoji !== "string"))) {
+  if (
+    type === "whatsapp_reaction" &&
+    (typeof data.messageId !== "string" || (data.emoji !== undefined && typeof data.emoji !== "string"))
+  ) {
     return { ok: false, reason: "whatsapp_reaction lacks messageId or has a non-text emoji" };
   }
-  if (type === "whatsapp_media_reply" && !(isRecord(data.media) && typeof data.media.data === "string" && typeof data.media.mimeType === "string")) {
+  if (
+    type === "whatsapp_media_reply" &&
+    !(isRecord(data.media) && typeof data.media.data === "string" && typeof data.media.mimeType === "string")
+  ) {
     return { ok: false, reason: "whatsapp_media_reply lacks media.data or media.mimeType" };
   }
   return { ok: true, value: frame as unknown as ClientFrame };

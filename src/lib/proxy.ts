@@ -49,7 +49,11 @@ export function proxyFor(target: URL, explicit?: string, env: Env = process.env)
   const port = Number(target.port) || DEFAULT_PORTS[proto];
   if (explicit) return new URL(explicit);
   if (!shouldProxy(target.hostname, port, env)) return undefined;
-  let proxy = getEnv(env, `npm_config_${proto}_proxy`) || getEnv(env, `${proto}_proxy`) || getEnv(env, "npm_config_proxy") || getEnv(env, "all_proxy");
+  let proxy =
+    getEnv(env, `npm_config_${proto}_proxy`) ||
+    getEnv(env, `${proto}_proxy`) ||
+    getEnv(env, "npm_config_proxy") ||
+    getEnv(env, "all_proxy");
   if (!proxy) return undefined;
   if (!proxy.includes("://")) proxy = `http://${proxy}`;
   return new URL(proxy);
@@ -68,7 +72,13 @@ export function displayProxy(proxy: URL): string {
 }
 
 /** Opens a raw tunnel to host:port through an HTTP or HTTPS proxy with CONNECT. */
-export function connectTunnel(proxy: URL, host: string, port: number, timeoutMs: number, proxyTls: TlsConnectionOptions = {}): Promise<Socket> {
+export function connectTunnel(
+  proxy: URL,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  proxyTls: TlsConnectionOptions = {},
+): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const authority = `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
     const headers: Record<string, string> = { host: authority };
@@ -92,11 +102,17 @@ export function connectTunnel(proxy: URL, host: string, port: number, timeoutMs:
         return;
       }
       socket.destroy();
-      const error = new Error(res.statusCode === 407 ? "the proxy requires authentication (HTTP 407): set the proxy user and password" : `the proxy ${displayProxy(proxy)} refused the tunnel (HTTP ${res.statusCode})`);
+      const error = new Error(
+        res.statusCode === 407
+          ? "the proxy requires authentication (HTTP 407): set the proxy user and password"
+          : `the proxy ${displayProxy(proxy)} refused the tunnel (HTTP ${res.statusCode})`,
+      );
       Object.assign(error, { code: res.statusCode === 407 ? "PROXY_AUTH_REQUIRED" : "PROXY_REFUSED" });
       reject(error);
     });
-    req.once("timeout", () => req.destroy(Object.assign(new Error(`proxy ${displayProxy(proxy)} did not answer CONNECT`), { code: "PROXY_TIMEOUT" })));
+    req.once("timeout", () =>
+      req.destroy(Object.assign(new Error(`proxy ${displayProxy(proxy)} did not answer CONNECT`), { code: "PROXY_TIMEOUT" })),
+    );
     req.once("error", reject);
     req.end();
   });
@@ -131,7 +147,10 @@ export function tunnelAgent(proxy: URL, secure: boolean, tls: TlsConnectionOptio
         const secured = tlsConnect({ ...tls, socket, host, servername });
         // The TLS handshake inside the tunnel gets what is left of the time limit; on any failure
         // both the TLS socket and the tunnel are destroyed, so no attempt leaves a connection open.
-        const timer = setTimeout(() => secured.destroy(Object.assign(new Error("TLS handshake through the proxy timed out"), { code: "PROXY_TIMEOUT" })), Math.max(1, timeoutMs - (Date.now() - started)));
+        const timer = setTimeout(
+          () => secured.destroy(Object.assign(new Error("TLS handshake through the proxy timed out"), { code: "PROXY_TIMEOUT" })),
+          Math.max(1, timeoutMs - (Date.now() - started)),
+        );
         secured.once("secureConnect", () => {
           clearTimeout(timer);
           callback(null, secured);
@@ -148,7 +167,10 @@ export function tunnelAgent(proxy: URL, secure: boolean, tls: TlsConnectionOptio
   };
   const AgentClass = secure ? HttpsAgent : HttpAgent;
   const agent = new AgentClass({ keepAlive: false });
-  (agent as unknown as { createConnection: (o: AgentConnectOptions, cb: AgentCallback) => undefined }).createConnection = (options, callback) => {
+  (agent as unknown as { createConnection: (o: AgentConnectOptions, cb: AgentCallback) => undefined }).createConnection = (
+    options,
+    callback,
+  ) => {
     open(options, callback);
     return undefined;
   };

@@ -14,7 +14,10 @@ export function prepareReplyParts(value: unknown, mode: LongTextMode, max: numbe
   const text = replyText(value);
   if (text.length <= max) return [text];
   if (mode === "reject") {
-    throw new PipesError(ERROR_CODES.TEXT_TOO_LONG, `text is ${text.length} characters; WhatsApp allows ${max} (turn on splitting to send it in parts)`);
+    throw new PipesError(
+      ERROR_CODES.TEXT_TOO_LONG,
+      `text is ${text.length} characters; WhatsApp allows ${max} (turn on splitting to send it in parts)`,
+    );
   }
   return splitText(text, max);
 }
@@ -24,7 +27,8 @@ function replyText(value: unknown): string {
     if (value.trim() === "") throw badInput("reply text is empty");
     return value;
   }
-  if (typeof value === "number" && !Number.isFinite(value)) throw badInput(`reply text is the number ${String(value)}; refusing to send it as text`);
+  if (typeof value === "number" && !Number.isFinite(value))
+    throw badInput(`reply text is the number ${String(value)}; refusing to send it as text`);
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
   if (value === undefined || value === null) throw badInput("reply text is missing (msg.payload is empty)");
   if (Buffer.isBuffer(value)) throw badInput("reply text is a Buffer; convert it to a string first, or send it with pipes-send-media");
@@ -53,7 +57,10 @@ export function resolveRoute(node: Partial<Record<keyof Route, unknown>>, pipes:
     needsNumbers && !toNumber ? "toNumber (msg.pipes.fromNumber)" : undefined,
   ].filter(Boolean);
   if (missing.length) {
-    throw new PipesError(ERROR_CODES.MISSING_ROUTING, `cannot tell where to send: no ${missing.join(", ")} on the node or in msg.pipes (wire the msg from a pipes-in node, or set the node's fields)`);
+    throw new PipesError(
+      ERROR_CODES.MISSING_ROUTING,
+      `cannot tell where to send: no ${missing.join(", ")} on the node or in msg.pipes (wire the msg from a pipes-in node, or set the node's fields)`,
+    );
   }
   return { conversationId: conversationId!, poolNumberId, toNumber };
 }

@@ -55,7 +55,8 @@ const CONNECT_ERRORS = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ENOT
  * PipesError with a code; the API key never appears in one. Sends are kept in order per conversation.
  */
 export class PipesRestClient {
-  private readonly options: Required<Omit<RestClientOptions, "dispatcher" | "tls" | "proxyUrl">> & Pick<RestClientOptions, "tls" | "proxyUrl">;
+  private readonly options: Required<Omit<RestClientOptions, "dispatcher" | "tls" | "proxyUrl">> &
+    Pick<RestClientOptions, "tls" | "proxyUrl">;
   private readonly fixedDispatcher: Dispatcher | undefined;
   /** One dispatcher per route: "direct", or a proxy URL (NO_PROXY is decided per target host). */
   private readonly dispatchers = new Map<string, Dispatcher>();
@@ -89,7 +90,12 @@ export class PipesRestClient {
     if (!dispatcher) {
       const tls = apiHost ? (this.options.tls ?? {}) : {};
       dispatcher = proxy
-        ? new ProxyAgent({ uri: `${proxy.protocol}//${proxy.host}`, token: proxyAuthorization(proxy), requestTls: tls, connect: { timeout: 10_000 } })
+        ? new ProxyAgent({
+            uri: `${proxy.protocol}//${proxy.host}`,
+            token: proxyAuthorization(proxy),
+            requestTls: tls,
+            connect: { timeout: 10_000 },
+          })
         : new Agent({ connect: { timeout: 10_000, ...tls }, keepAliveTimeout: 10_000 });
       this.dispatchers.set(key, dispatcher);
     }
@@ -127,7 +133,13 @@ export class PipesRestClient {
     return Promise.race([task, expiry]).finally(() => clearTimeout(timer));
   }
 
-  private async sendWithRetry(path: string, body: JsonBody, data: Buffer | undefined, deadline: number, limit: number): Promise<SendMessageResponse> {
+  private async sendWithRetry(
+    path: string,
+    body: JsonBody,
+    data: Buffer | undefined,
+    deadline: number,
+    limit: number,
+  ): Promise<SendMessageResponse> {
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw timeoutError(limit);
@@ -146,7 +158,13 @@ export class PipesRestClient {
     }
   }
 
-  private async sendOnce(path: string, body: JsonBody, data: Buffer | undefined, timeoutMs: number, limit: number): Promise<SendMessageResponse> {
+  private async sendOnce(
+    path: string,
+    body: JsonBody,
+    data: Buffer | undefined,
+    timeoutMs: number,
+    limit: number,
+  ): Promise<SendMessageResponse> {
     const { payload, length } = encodeSendBody(body, data);
     const { response, release } = await this.call(restUrl(this.options.baseUrl, path), timeoutMs, limit, {
       method: "POST",
@@ -192,14 +210,20 @@ export class PipesRestClient {
       const location = response.headers.location;
       await response.body.dump();
       first.release();
-      if (typeof location !== "string") throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, `media download answered ${response.statusCode} without a Location`, "server", { status: response.statusCode });
+      if (typeof location !== "string")
+        throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, `media download answered ${response.statusCode} without a Location`, "server", {
+          status: response.statusCode,
+        });
       let target: URL;
       try {
         target = new URL(location, source);
       } catch {
-        throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to an invalid URL", "server", { status: response.statusCode });
+        throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to an invalid URL", "server", {
+          status: response.statusCode,
+        });
       }
-      if (target.protocol !== "https:" && target.protocol !== "http:") throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to a non-HTTP URL", "server");
+      if (target.protocol !== "https:" && target.protocol !== "http:")
+        throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to a non-HTTP URL", "server");
       // The signed storage URL carries its own authorisation: never our key.
       const second = await this.call(target, limit, limit, { method: "GET", headers: {} });
       response = second.response;
@@ -233,15 +257,28 @@ export class PipesRestClient {
   private apiUrl(pathOrUrl: string): URL {
     const base = restUrl(this.options.baseUrl, "/");
     const absolute = /^[a-z][a-z0-9+.-]*:/i.test(pathOrUrl);
-    const url = absolute ? new URL(pathOrUrl) : /^[/\\]{2}/.test(pathOrUrl) || !pathOrUrl.startsWith("/") ? undefined : restUrl(this.options.baseUrl, pathOrUrl);
+    const url = absolute
+      ? new URL(pathOrUrl)
+      : /^[/\\]{2}/.test(pathOrUrl) || !pathOrUrl.startsWith("/")
+        ? undefined
+        : restUrl(this.options.baseUrl, pathOrUrl);
     if (!url || url.origin !== base.origin) {
-      throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "the media download URL does not point at the configured Pipes.bot host; not sending the key there", "server");
+      throw new PipesError(
+        ERROR_CODES.DOWNLOAD_FAILED,
+        "the media download URL does not point at the configured Pipes.bot host; not sending the key there",
+        "server",
+      );
     }
     return url;
   }
 
   /** One HTTP request, aborted after `timeoutMs`; `limitMs` is the limit the caller asked for (for the message). */
-  private async call(url: URL, timeoutMs: number, limitMs: number, init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Readable }): Promise<CallResult> {
+  private async call(
+    url: URL,
+    timeoutMs: number,
+    limitMs: number,
+    init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Readable },
+  ): Promise<CallResult> {
     if (this.closed) throw new PipesError(ERROR_CODES.STOPPED, "the node was stopped");
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(timeoutError(limitMs)), timeoutMs);
@@ -275,7 +312,16 @@ export class PipesRestClient {
     const status = result.statusCode;
     const { code, message } = readRestError(body);
     const retryAfterMs = parseRetryAfter(result.headers["retry-after"]);
-    const fallback = status === 401 ? ERROR_CODES.UNAUTHORIZED : status === 403 ? ERROR_CODES.FORBIDDEN : status === 413 ? ERROR_CODES.MEDIA_TOO_LARGE : status === 429 ? ERROR_CODES.RATE_LIMITED : ERROR_CODES.HTTP_ERROR;
+    const fallback =
+      status === 401
+        ? ERROR_CODES.UNAUTHORIZED
+        : status === 403
+          ? ERROR_CODES.FORBIDDEN
+          : status === 413
+            ? ERROR_CODES.MEDIA_TOO_LARGE
+            : status === 429
+              ? ERROR_CODES.RATE_LIMITED
+              : ERROR_CODES.HTTP_ERROR;
     // The server's own words, but never a whole page of them in a msg or a log line.
     const said = message && message.length > 500 ? `${message.slice(0, 500)}…` : message;
     const text = redact(said ?? `Pipes.bot answered HTTP ${status}`, [this.options.apiKey]);
@@ -304,7 +350,10 @@ interface CallResult {
 }
 
 function timeoutError(limitMs: number): PipesError {
-  return new PipesError(ERROR_CODES.TIMEOUT, `no answer from Pipes.bot within ${limitMs % 1000 === 0 ? limitMs / 1000 : (limitMs / 1000).toFixed(1)} s; the outcome is unknown`);
+  return new PipesError(
+    ERROR_CODES.TIMEOUT,
+    `no answer from Pipes.bot within ${limitMs % 1000 === 0 ? limitMs / 1000 : (limitMs / 1000).toFixed(1)} s; the outcome is unknown`,
+  );
 }
 
 export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
@@ -326,10 +375,19 @@ async function readJson(result: Dispatcher.ResponseData): Promise<unknown> {
   }
 }
 
-async function readMedia(result: Dispatcher.ResponseData, maxBytes: number, failure: (body: unknown) => PipesError): Promise<DownloadedMedia> {
+async function readMedia(
+  result: Dispatcher.ResponseData,
+  maxBytes: number,
+  failure: (body: unknown) => PipesError,
+): Promise<DownloadedMedia> {
   if (result.statusCode !== 200) {
     const error = failure(await readJson(result));
-    throw new PipesError(error.code === ERROR_CODES.HTTP_ERROR ? ERROR_CODES.DOWNLOAD_FAILED : error.code, `media download failed: HTTP ${result.statusCode}`, "server", { status: result.statusCode });
+    throw new PipesError(
+      error.code === ERROR_CODES.HTTP_ERROR ? ERROR_CODES.DOWNLOAD_FAILED : error.code,
+      `media download failed: HTTP ${result.statusCode}`,
+      "server",
+      { status: result.statusCode },
+    );
   }
   const declared = Number(result.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {

@@ -97,7 +97,8 @@ export function readNumberSettings<K extends NumberSettingName>(
 export function readTuning(raw: unknown): { values: Partial<Record<TuningKey, number>>; problem?: SettingProblem } {
   const values: Partial<Record<TuningKey, number>> = {};
   if (raw === undefined || raw === null || raw === "") return { values };
-  if (typeof raw !== "object" || Array.isArray(raw)) return { values, problem: { setting: "tuning", value: describeValue(raw), rule: TUNING_RULE } };
+  if (typeof raw !== "object" || Array.isArray(raw))
+    return { values, problem: { setting: "tuning", value: describeValue(raw), rule: TUNING_RULE } };
   for (const key of TUNING_KEYS) {
     const given = (raw as Record<string, unknown>)[key];
     if (given === undefined) continue;
@@ -109,6 +110,6 @@ export function readTuning(raw: unknown): { values: Partial<Record<TuningKey, nu
 }
 
 function describeValue(raw: unknown): string {
-  const text = typeof raw === "string" ? raw : typeof raw === "number" ? String(raw) : JSON.stringify(raw) ?? typeof raw;
+  const text = typeof raw === "string" ? raw : typeof raw === "number" ? String(raw) : (JSON.stringify(raw) ?? typeof raw);
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }

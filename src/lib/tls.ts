@@ -37,12 +37,18 @@ export function describeNetworkError(err: unknown): { code?: string; message: st
   const raw = e?.code ?? e?.cause?.code;
   const message = typeof e?.message === "string" ? e.message : String(err);
   // ws reports OpenSSL's record errors as a bare EPROTO; undici names them. Name them the same.
-  const code = raw === "EPROTO" && /wrong version number/i.test(message) ? "ERR_SSL_WRONG_VERSION_NUMBER" : typeof raw === "string" ? raw : undefined;
+  const code =
+    raw === "EPROTO" && /wrong version number/i.test(message) ? "ERR_SSL_WRONG_VERSION_NUMBER" : typeof raw === "string" ? raw : undefined;
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return { code, message: `TLS: the server's certificate is for another name (${code})` };
-  if (isCertificateErrorCode(code)) return { code, message: `TLS: the server's certificate is not trusted (${code}); add its CA in a tls-config node` };
+  if (isCertificateErrorCode(code))
+    return { code, message: `TLS: the server's certificate is not trusted (${code}); add its CA in a tls-config node` };
   // A plain-HTTP server on an https:// URL answers the TLS hello with text: OpenSSL reads that as a
   // "wrong version number". Nothing to do with certificates.
-  if (code === "ERR_SSL_WRONG_VERSION_NUMBER") return { code, message: `TLS: the server did not answer in TLS (${code}); is it a plain http:// server? check the base URL's scheme and port` };
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER")
+    return {
+      code,
+      message: `TLS: the server did not answer in TLS (${code}); is it a plain http:// server? check the base URL's scheme and port`,
+    };
   if (isTlsErrorCode(code)) return { code, message: `TLS: the handshake failed (${code})` };
   // undici's proxy tunnel reports a refused CONNECT only in its message.
   const proxyStatus = /Proxy response \((\d{3})\)/i.exec(message)?.[1];

@@ -37,7 +37,13 @@ const nodeInit = (RED: NodeAPI): void => {
       debug: (text: string) => node.debug(redact(text, secrets)),
     };
 
-    const numbers = nodeNumbers(t, def, ["backoffMaxSeconds", "outboxLimit", "outboxMaxWaitSeconds", "downloadConcurrency", "downloadBufferMB"]);
+    const numbers = nodeNumbers(t, def, [
+      "backoffMaxSeconds",
+      "outboxLimit",
+      "outboxMaxWaitSeconds",
+      "downloadConcurrency",
+      "downloadBufferMB",
+    ]);
     const tuning = readTuning(def.tuning);
     node.configError =
       problemWith(t, apiKey, baseUrl, scope, conversationId) ??
@@ -72,7 +78,10 @@ const nodeInit = (RED: NodeAPI): void => {
     if (tls?.rejectUnauthorized === false) node.warn(t("warnings.tls-unverified"));
 
     // Two user-scoped sockets filtered to different pool numbers do not share a backlog: the number is part of the owner.
-    const ownerKey = scope === "user" && apiKey ? `${baseUrl}\n${createHash("sha256").update(apiKey).digest("hex")}\n${def.poolNumberId?.trim() ?? ""}` : undefined;
+    const ownerKey =
+      scope === "user" && apiKey
+        ? `${baseUrl}\n${createHash("sha256").update(apiKey).digest("hex")}\n${def.poolNumberId?.trim() ?? ""}`
+        : undefined;
     if (ownerKey) {
       const owners = userScopedOwners.get(ownerKey) ?? new Set<string>();
       owners.add(node.id);
@@ -110,7 +119,10 @@ const nodeInit = (RED: NodeAPI): void => {
 /** The settings of the selected tls-config node (CA, client certificate, verification), if any. */
 function tlsOptions(RED: NodeAPI, id: string | undefined): TlsOptions | undefined {
   if (!id) return undefined;
-  const tlsNode = RED.nodes.getNode(id) as unknown as { valid?: boolean; addTLSOptions?: (opts: Record<string, unknown>) => Record<string, unknown> } | null;
+  const tlsNode = RED.nodes.getNode(id) as unknown as {
+    valid?: boolean;
+    addTLSOptions?: (opts: Record<string, unknown>) => Record<string, unknown>;
+  } | null;
   // Missing, or its files could not be read (it logs why): refuse rather than connect without them.
   if (!tlsNode?.addTLSOptions || tlsNode.valid === false) return undefined;
   return tlsNode.addTLSOptions({});
@@ -152,7 +164,13 @@ function resolveApiKey(RED: NodeAPI, node: PipesConfigNode, raw: string | undefi
   return typeof resolved === "string" && resolved.trim() ? resolved.trim() : undefined;
 }
 
-function problemWith(t: Translate, apiKey: string | undefined, baseUrl: string, scope: string, conversationId: string | undefined): string | undefined {
+function problemWith(
+  t: Translate,
+  apiKey: string | undefined,
+  baseUrl: string,
+  scope: string,
+  conversationId: string | undefined,
+): string | undefined {
   if (!apiKey) return t("problems.missing-key");
   if (!API_KEY_PREFIXES.some((prefix) => apiKey.startsWith(prefix))) return t("problems.key-prefix");
   let url: URL;

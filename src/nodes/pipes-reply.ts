@@ -34,11 +34,18 @@ const nodeInit = (RED: NodeAPI): void => {
       // tick, without a promise per field.
       send: (msg, { client, timeoutMs }) => {
         const values = readFields(RED, node, msg, fields);
-        return values instanceof Promise ? values.then((v) => sendReply(client, msg, v, timeoutMs)) : sendReply(client, msg, values, timeoutMs);
+        return values instanceof Promise
+          ? values.then((v) => sendReply(client, msg, v, timeoutMs))
+          : sendReply(client, msg, values, timeoutMs);
       },
     });
 
-    function sendReply(client: PipesClient, msg: NodeMessageInFlow, values: Record<keyof typeof fields, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+    function sendReply(
+      client: PipesClient,
+      msg: NodeMessageInFlow,
+      values: Record<keyof typeof fields, unknown>,
+      timeoutMs: number,
+    ): Promise<Record<string, unknown>> {
       // A user-scoped socket that no pipes-in reads is never opened (it would collect the offline
       // queue for nobody): socket replies then go over REST, and msg.sent.transport says so.
       const overSocket = transport === "ws" && client.repliesOverSocket;
@@ -47,7 +54,12 @@ const nodeInit = (RED: NodeAPI): void => {
       const parts = prepareReplyParts(text, longText);
       if (!overSocket) return sendRest(client, route, parts, timeoutMs);
       // All parts are queued at once so no other reply into this conversation lands between them.
-      const replies = parts.map((part) => ({ conversationId: route.conversationId, poolNumberId: route.poolNumberId!, toNumber: route.toNumber!, text: part }));
+      const replies = parts.map((part) => ({
+        conversationId: route.conversationId,
+        poolNumberId: route.poolNumberId!,
+        toNumber: route.toNumber!,
+        text: part,
+      }));
       return client.reply(replies, { timeoutMs, owner: node }).then((statuses) => {
         const messageIds: string[] = [];
         for (const status of statuses) {
@@ -60,9 +72,11 @@ const nodeInit = (RED: NodeAPI): void => {
     async function sendRest(client: PipesClient, route: Route, parts: string[], timeoutMs: number): Promise<Record<string, unknown>> {
       const messageIds: string[] = [];
       for (const part of parts) {
-        const result = await client.send({ conversationId: route.conversationId, text: part }, undefined, timeoutMs).catch((err: unknown) => {
-          throw partFailure(err, messageIds.length, parts.length);
-        });
+        const result = await client
+          .send({ conversationId: route.conversationId, text: part }, undefined, timeoutMs)
+          .catch((err: unknown) => {
+            throw partFailure(err, messageIds.length, parts.length);
+          });
         if (result.messageId) messageIds.push(result.messageId);
       }
       return sent(route.conversationId, parts.length, messageIds, "rest");

@@ -34,11 +34,22 @@ const nodeInit = (RED: NodeAPI): void => {
         const route = resolveRoute({ conversationId }, msgPipes(msg), false);
         const prepared = prepareMedia(media);
         const result = await client.send(
-          { conversationId: route.conversationId, media: prepared.media, mimeType: prepared.mimeType, fileName: prepared.fileName, caption: prepared.caption },
+          {
+            conversationId: route.conversationId,
+            media: prepared.media,
+            mimeType: prepared.mimeType,
+            fileName: prepared.fileName,
+            caption: prepared.caption,
+          },
           prepared.data,
           timeoutMs,
         );
-        return { messageId: result.messageId, conversationId: result.conversationId ?? route.conversationId, kind: prepared.kind, mode: prepared.mode };
+        return {
+          messageId: result.messageId,
+          conversationId: result.conversationId ?? route.conversationId,
+          kind: prepared.kind,
+          mode: prepared.mode,
+        };
       },
     });
   }

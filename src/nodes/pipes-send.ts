@@ -81,7 +81,8 @@ const nodeInit = (RED: NodeAPI): void => {
     const kind = def.kind ?? "msg";
     const reactVia = def.reactVia === "socket" || def.reactVia === "passthrough" ? def.reactVia : "auto";
     const softLimits = def.softLimits !== false;
-    const field = (value: string | undefined, type: PipesSendDef["bodyType"], fallback?: FieldSpec): FieldSpec => (value === undefined && fallback ? fallback : [value, type]);
+    const field = (value: string | undefined, type: PipesSendDef["bodyType"], fallback?: FieldSpec): FieldSpec =>
+      value === undefined && fallback ? fallback : [value, type];
     const fields = {
       message: field(def.message, def.messageType, ["payload", "msg"]),
       body: field(def.body, def.bodyType),
@@ -135,19 +136,37 @@ const nodeInit = (RED: NodeAPI): void => {
       }
     }
 
-    async function send(client: PipesClient, msg: NodeMessageInFlow, prepared: PreparedMessage, v: Record<keyof typeof fields, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+    async function send(
+      client: PipesClient,
+      msg: NodeMessageInFlow,
+      prepared: PreparedMessage,
+      v: Record<keyof typeof fields, unknown>,
+      timeoutMs: number,
+    ): Promise<Record<string, unknown>> {
       const pipes = msgPipes(msg);
       const reaction = prepared.reaction;
       const bySocket = reaction && (reactVia === "socket" || (reactVia === "auto" && !reaction.messageId.startsWith("wamid.")));
-      const route = resolveRoute({ conversationId: v.conversationId, poolNumberId: v.poolNumberId, toNumber: v.toNumber }, pipes, Boolean(bySocket));
+      const route = resolveRoute(
+        { conversationId: v.conversationId, poolNumberId: v.poolNumberId, toNumber: v.toNumber },
+        pipes,
+        Boolean(bySocket),
+      );
       if (reaction && bySocket) {
-        const status = await client.react({ conversationId: route.conversationId, poolNumberId: route.poolNumberId!, toNumber: route.toNumber!, ...reaction }, { timeoutMs, owner: node });
+        const status = await client.react(
+          { conversationId: route.conversationId, poolNumberId: route.poolNumberId!, toNumber: route.toNumber!, ...reaction },
+          { timeoutMs, owner: node },
+        );
         return { messageId: status.messageId, conversationId: route.conversationId, kind: prepared.kind, transport: "ws" };
       }
       if (reaction && !reaction.messageId.startsWith("wamid.")) {
-        throw badInput(`a reaction by REST passthrough needs WhatsApp's message id (wamid.…); '${reaction.messageId.slice(0, 40)}' is a Pipes id: react via the socket`);
+        throw badInput(
+          `a reaction by REST passthrough needs WhatsApp's message id (wamid.…); '${reaction.messageId.slice(0, 40)}' is a Pipes id: react via the socket`,
+        );
       }
-      const result = await client.passthrough({ conversationId: route.conversationId, messaging_product: "whatsapp", type: prepared.type, [prepared.type]: prepared.content }, timeoutMs);
+      const result = await client.passthrough(
+        { conversationId: route.conversationId, messaging_product: "whatsapp", type: prepared.type, [prepared.type]: prepared.content },
+        timeoutMs,
+      );
       return { messageId: result.messageId, conversationId: route.conversationId, kind: prepared.kind, transport: "rest" };
     }
   }

@@ -187,14 +187,14 @@ describe("full redeploys under inbound traffic", function () {
         figures: {
           "delay each way (ms)": delayMs,
           "full deploys": DEPLOYS,
-          "injected": injected.length,
+          injected: injected.length,
           "injection rate (msg/s)": (injected.length / injectSeconds).toFixed(1),
-          "senders": SENDERS,
+          senders: SENDERS,
           "received (unique)": counts.size,
           "received (msgs)": ids.length,
-          "lost": lost.length,
+          lost: lost.length,
           "lost ids": lost.join(" ") || "-",
-          "duplicated": duplicated.length,
+          duplicated: duplicated.length,
           "duplicated ids": duplicated.join(" ") || "-",
           "unexpected ids received": [...counts.keys()].filter((id) => !injectedSet.has(id)).length,
           "lost: sent by pipes-in but dropped inside Node-RED": lost.filter((id) => emitted.has(id)).length,
@@ -205,7 +205,7 @@ describe("full redeploys under inbound traffic", function () {
           "messages the emulator delivered more than once": [...deliveries.values()].filter((d) => d.length > 1).length,
           "sockets opened": sockets.size,
           "slowest deploy to new socket (ms)": slowestDeployMs,
-          "seconds": ((Date.now() - started) / 1000).toFixed(1),
+          seconds: ((Date.now() - started) / 1000).toFixed(1),
         },
       };
     }
@@ -226,7 +226,8 @@ describe("full redeploys under inbound traffic", function () {
         }
       }, 1000 / RATE_PER_SECOND);
 
-      const arrived = (count: number, what: string) => waitUntil(what, () => recorded.ids.length >= count, recorded.events, ["received"], 10_000);
+      const arrived = (count: number, what: string) =>
+        waitUntil(what, () => recorded.ids.length >= count, recorded.events, ["received"], 10_000);
       await arrived(AFTER_EACH_DEPLOY, "the first messages");
       let slowestDeployMs = 0;
       for (let i = 0; i < DEPLOYS; i++) {
@@ -238,7 +239,13 @@ describe("full redeploys under inbound traffic", function () {
         deployStarts.push({ seq, at: performance.now() });
         await fullDeploy(flow, credentials);
         // The new config node's socket is open at the emulator, then K more messages come through it.
-        await waitUntil(`the new socket after deploy ${i + 1}`, () => emu.connections().some((c) => !known.has(c.connectionId)), emu, ["connection"], 10_000);
+        await waitUntil(
+          `the new socket after deploy ${i + 1}`,
+          () => emu.connections().some((c) => !known.has(c.connectionId)),
+          emu,
+          ["connection"],
+          10_000,
+        );
         slowestDeployMs = Math.max(slowestDeployMs, Date.now() - deployAt);
         await arrived(recorded.ids.length + AFTER_EACH_DEPLOY, `${AFTER_EACH_DEPLOY} messages after deploy ${i + 1}`);
       }
@@ -262,7 +269,11 @@ describe("full redeploys under inbound traffic", function () {
       const result = measure(sentinel, injectSeconds, slowestDeployMs);
       figures[name] = result.figures;
       const some = (ids: string[]) => ids.slice(0, 5).join(", ") + (ids.length > 5 ? ", …" : "");
-      assert.equal(result.lost.length, 0, `${result.lost.length} of ${injected.length} inbound messages lost (${some(result.lost)}; see the figures)`);
+      assert.equal(
+        result.lost.length,
+        0,
+        `${result.lost.length} of ${injected.length} inbound messages lost (${some(result.lost)}; see the figures)`,
+      );
       assert.equal(result.duplicated.length, 0, `${result.duplicated.length} inbound messages received twice (${some(result.duplicated)})`);
       assert.equal(emu.connections().length, 1, "one socket at the end");
     } finally {

@@ -21,7 +21,6 @@ const root = join(__dirname, "..", "..");
 /** The pencil beside a config-node select (Node-RED 4 and 5 name it this way; older ones "lookup"). */
 const CONFIG_EDIT_BUTTON = "#node-input-btn-connection-edit, #node-input-lookup-connection";
 
-
 describe("editor in Chromium", function () {
   this.timeout(90_000);
   let nodeRed: ChildProcess | undefined;
@@ -65,17 +64,24 @@ describe("editor in Chromium", function () {
     const redJs = require.resolve("node-red/red.js", { paths: [process.env.NODE_RED_FROM ?? root] });
     // The editor loads our nodes from dist/: say so clearly when it is not built.
     for (const file of ["pipes-in.js", "pipes-in.html", "pipes-config.html"]) {
-      if (!existsSync(join(root, "dist", "nodes", file))) throw new Error(`dist/nodes/${file} is missing: run \`npm run build\` (npm test does)`);
+      if (!existsSync(join(root, "dist", "nodes", file)))
+        throw new Error(`dist/nodes/${file} is missing: run \`npm run build\` (npm test does)`);
     }
     nodeRed = spawn(process.execPath, [redJs, "-u", work, "-s", join(work, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     nodeRed.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
     nodeRed.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString())); // drained, or it could block
     nodeRed.once("exit", () => nodeRed!.stdout!.emit("data", Buffer.alloc(0)));
-    await waitUntil("Node-RED", () => {
-      if (nodeRed!.exitCode !== null) throw new Error(`Node-RED exited early:\n${log}`);
-      return log.includes("Server now running");
-    }, nodeRed.stdout!, ["data"], 30_000);
+    await waitUntil(
+      "Node-RED",
+      () => {
+        if (nodeRed!.exitCode !== null) throw new Error(`Node-RED exited early:\n${log}`);
+        return log.includes("Server now running");
+      },
+      nodeRed.stdout!,
+      ["data"],
+      30_000,
+    );
     base = `http://127.0.0.1:${port}`;
     session = await launchBrowser({ viewport: { width: 1400, height: 850 }, timeoutMs: 20_000 });
   });
@@ -101,7 +107,9 @@ describe("editor in Chromium", function () {
     // 1. The palette: four nodes, one category of their own, our icons.
     for (const type of ["pipes-in", "pipes-reply", "pipes-send-media"]) {
       const paletteNode = await page.waitForSelector(`.red-ui-palette-node[data-palette-type="${type}"]`, { state: "attached" });
-      const category = await paletteNode.evaluate((el) => el.closest(".red-ui-palette-category")?.querySelector(".red-ui-palette-header")?.textContent?.trim());
+      const category = await paletteNode.evaluate((el) =>
+        el.closest(".red-ui-palette-category")?.querySelector(".red-ui-palette-header")?.textContent?.trim(),
+      );
       assert.equal(category, "pipes.bot", `${type} is in the pipes.bot category`);
       const icon = await paletteNode.evaluate((el) => el.querySelector<HTMLElement>(".red-ui-palette-icon")?.style.backgroundImage ?? "");
       assert.match(icon, /pipes(-media)?\.svg/, `${type} shows our icon`);
@@ -178,11 +186,19 @@ describe("editor in Chromium", function () {
 
     // 5. a pipes-send-media node dragged from the palette, its dialog filled.
     const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
-    await page.dragAndDrop('.red-ui-palette-node[data-palette-type="pipes-send-media"]', "#red-ui-workspace-chart", { targetPosition: { x: 450, y: Math.min(450, (chart?.height ?? 600) - 100) } });
+    await page.dragAndDrop('.red-ui-palette-node[data-palette-type="pipes-send-media"]', "#red-ui-workspace-chart", {
+      targetPosition: { x: 450, y: Math.min(450, (chart?.height ?? 600) - 100) },
+    });
     const mediaId = await page.evaluate<string>(`RED.nodes.filterNodes({ type: "pipes-send-media" })[0]?.id`);
     assert.ok(mediaId, "the dragged node is on the canvas");
     await openNode(page, mediaId);
-    for (const field of ["#node-input-media", "#node-input-caption", "#node-input-mimetype", "#node-input-filename", "#node-input-conversationId"]) {
+    for (const field of [
+      "#node-input-media",
+      "#node-input-caption",
+      "#node-input-mimetype",
+      "#node-input-filename",
+      "#node-input-conversationId",
+    ]) {
       assert.ok(await page.locator(field).count(), `${field} exists`);
     }
     await page.selectOption("#node-input-connection", ids.config);
@@ -192,14 +208,23 @@ describe("editor in Chromium", function () {
     await page.click("#node-dialog-ok");
 
     // 6. Deploy; the status dot under pipes-in turns to connected against the emulator.
-    const invalidNodes = await page.evaluate<string[]>(`RED.nodes.filterNodes({}).filter((n) => n.valid === false).map((n) => n.type + ":" + n.id + " " + JSON.stringify(n.validationErrors))`);
+    const invalidNodes = await page.evaluate<string[]>(
+      `RED.nodes.filterNodes({}).filter((n) => n.valid === false).map((n) => n.type + ":" + n.id + " " + JSON.stringify(n.validationErrors))`,
+    );
     assert.deepEqual(invalidNodes, [], "every node is valid before deploying");
     await page.click("#red-ui-header-button-deploy");
-    await page.waitForFunction(() => !(window as any).RED.nodes.dirty(), undefined, { timeout: 10_000 }).catch(async (err: Error) => {
-      await page.screenshot({ path: join(tmpdir(), "pipes-editor-failure.png") });
-      throw err;
-    });
-    await page.waitForFunction((id) => document.querySelector(`g.red-ui-flow-node-group[id="${id}"] .red-ui-flow-node-status-label`)?.textContent === "connected (user)", ids.in, { timeout: 15_000 });
+    await page
+      .waitForFunction(() => !(window as any).RED.nodes.dirty(), undefined, { timeout: 10_000 })
+      .catch(async (err: Error) => {
+        await page.screenshot({ path: join(tmpdir(), "pipes-editor-failure.png") });
+        throw err;
+      });
+    await page.waitForFunction(
+      (id) =>
+        document.querySelector(`g.red-ui-flow-node-group[id="${id}"] .red-ui-flow-node-status-label`)?.textContent === "connected (user)",
+      ids.in,
+      { timeout: 15_000 },
+    );
     assert.equal(emu.connections().length, 1);
 
     // 7. A chat through the deployed flow.
@@ -217,7 +242,10 @@ describe("editor in Chromium", function () {
     await page.click("#node-dialog-cancel");
     await page.waitForSelector("#node-dialog-ok", { state: "detached" });
     const texts = await Promise.all(bodies);
-    assert.ok(texts.some((t) => t.includes("has_apiKey")), "the editor asked for the config node's credentials");
+    assert.ok(
+      texts.some((t) => t.includes("has_apiKey")),
+      "the editor asked for the config node's credentials",
+    );
     assert.ok(!texts.some((t) => t.includes(KEY)), "no response to the browser contains the key");
 
     // test-results/ always; docs/ (the README's picture) only when asked: UPDATE_SCREENSHOTS=1.

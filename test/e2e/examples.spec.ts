@@ -11,7 +11,13 @@ import { coreNodes, FAST_TUNING, helper, nextInput, PIPES_NODES } from "../suppo
 import { NODE_TYPES } from "../support/package";
 import { waitUntil } from "../support/wait";
 
-const CORE_NODES = coreNodes("function/10-function.js", "function/10-switch.js", "common/21-debug.js", "common/25-catch.js", "common/90-comment.js");
+const CORE_NODES = coreNodes(
+  "function/10-function.js",
+  "function/10-switch.js",
+  "common/21-debug.js",
+  "common/25-catch.js",
+  "common/90-comment.js",
+);
 const EXAMPLES = join(__dirname, "..", "..", "examples", "flows");
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(32, 2)]);
 
@@ -26,9 +32,13 @@ describe("example flows", function () {
 
   /** Loads an example on a tab, pointed at the emulator with the demo key, and waits for its socket. */
   async function run(name: string): Promise<FlowNode[]> {
-    const nodes = example(name).map((n) => (n.type === "pipes-config" ? { ...n, baseUrl: emu.url, tuning: FAST_TUNING } : { ...n, z: "tab" }));
+    const nodes = example(name).map((n) =>
+      n.type === "pipes-config" ? { ...n, baseUrl: emu.url, tuning: FAST_TUNING } : { ...n, z: "tab" },
+    );
     const config = nodes.find((n) => n.type === "pipes-config")!;
-    await helper.load([...PIPES_NODES, ...CORE_NODES] as never, [{ id: "tab", type: "tab" }, ...nodes] as never, { [config.id]: { apiKey: DEMO_API_KEY } });
+    await helper.load([...PIPES_NODES, ...CORE_NODES] as never, [{ id: "tab", type: "tab" }, ...nodes] as never, {
+      [config.id]: { apiKey: DEMO_API_KEY },
+    });
     await sockets(1);
     return nodes;
   }

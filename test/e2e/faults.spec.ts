@@ -19,7 +19,14 @@ import { collect, waitUntil } from "../support/wait";
 const KEY = "pk_fault_suite_key_0000000000000000";
 const FUNCTION_NODE = coreNodes("function/10-function.js");
 /** Fast timings so faults are detected in milliseconds; the defaults are 10 s / 25 s / 50 s / 1 s / 60 s. */
-const TUNING = { handshakeTimeoutMs: 500, pingIntervalMs: 100, pongTimeoutMs: 400, backoffBaseMs: 20, stableAfterMs: 200, idleCloseMs: 100 };
+const TUNING = {
+  handshakeTimeoutMs: 500,
+  pingIntervalMs: 100,
+  pongTimeoutMs: 400,
+  backoffBaseMs: 20,
+  stableAfterMs: 200,
+  idleCloseMs: 100,
+};
 
 const figures: Figures = {};
 
@@ -99,10 +106,22 @@ describe("fault suite", function () {
     }
     // Settle: the offline backlog drained to one healthy socket, then a sentinel through that socket:
     // frames on one socket arrive in order, so once the sentinel is in, nothing else is on its way.
-    await waitUntil("the backlog drained", () => emu.queueSize(KEY) === 0 && emu.connections().length === 1, emu, ["delivered", "connection", "disconnect"], 15_000);
+    await waitUntil(
+      "the backlog drained",
+      () => emu.queueSize(KEY) === 0 && emu.connections().length === 1,
+      emu,
+      ["delivered", "connection", "disconnect"],
+      15_000,
+    );
     const sentinel = emu.inject({ fromNumber: "+15559999999", text: "sentinel" });
     await waitUntil("the sentinel", () => counts.received.includes(sentinel.messageId), progress, ["progress"], 15_000);
-    await waitUntil("an outcome for every reply", () => counts.ok.length + counts.failed.length === counts.received.length, progress, ["progress"], 15_000);
+    await waitUntil(
+      "an outcome for every reply",
+      () => counts.ok.length + counts.failed.length === counts.received.length,
+      progress,
+      ["progress"],
+      15_000,
+    );
 
     const receivedIds = new Set(counts.received);
     const lost = [...deliveredOn.keys()].filter((id) => id !== sentinel.messageId && !receivedIds.has(id));
@@ -119,7 +138,7 @@ describe("fault suite", function () {
       "replies failed (output 2)": `${counts.failed.length} ${JSON.stringify(failedByCode)}`,
       "replies without outcome": counts.received.length - counts.ok.length - counts.failed.length,
       "duplicate sends at server": sentTexts.length - new Set(sentTexts).size,
-      "seconds": ((Date.now() - started) / 1000).toFixed(1),
+      seconds: ((Date.now() - started) / 1000).toFixed(1),
     };
     assert.equal(neverDelivered, 0, "every injected message was delivered or queued and drained");
     assert.deepEqual(lostOnHealthySocket, [], "nothing lost on a socket that stayed up");
@@ -135,7 +154,8 @@ describe("fault suite", function () {
     await sockets(1);
     const inbound = emu.inject({ fromNumber: "+15550001000", text: "before" });
     await nextInput("ok");
-    const warnings = () => helper.log().args.filter((a: any[]) => a[0]?.level === 30 && /connection lost|cannot connect/.test(String(a[0]?.msg))).length;
+    const warnings = () =>
+      helper.log().args.filter((a: any[]) => a[0]?.level === 30 && /connection lost|cannot connect/.test(String(a[0]?.msg))).length;
     const warningsBefore = warnings();
 
     await proxy.stop();
@@ -160,7 +180,13 @@ describe("fault suite", function () {
     };
     assert.ok(reconnectMs < 2000, `reconnected ${reconnectMs} ms after the server returned`);
     assert.equal(warnings() - warningsBefore, 1, "one log line per outage");
-    assert.equal(emu.sent({ conversationId: inbound.conversationId }).map((s) => s.text).at(-1), "during the outage");
+    assert.equal(
+      emu
+        .sent({ conversationId: inbound.conversationId })
+        .map((s) => s.text)
+        .at(-1),
+      "during the outage",
+    );
   });
 
   it("black hole: a server that accepts TCP and never answers is given up on and retried", async function () {
@@ -190,7 +216,12 @@ describe("fault suite", function () {
     proxy.freezeOpenConnections();
     await waitUntil("a new connection", () => proxy.accepted > acceptedBefore, proxy, ["accepted"], 5000);
     const detectedMs = Date.now() - frozeAt;
-    await waitUntil("connected again", () => emu.connections().some((c) => Date.parse(String(c.openedAt)) >= frozeAt || Number(c.openedAt) >= frozeAt), emu, ["connection"]);
+    await waitUntil(
+      "connected again",
+      () => emu.connections().some((c) => Date.parse(String(c.openedAt)) >= frozeAt || Number(c.openedAt) >= frozeAt),
+      emu,
+      ["connection"],
+    );
     figures["half-open (frozen) socket"] = { "detected and replaced after (ms)": detectedMs, "pong time-out (ms)": TUNING.pongTimeoutMs };
     assert.ok(detectedMs < TUNING.pongTimeoutMs + 1000, `took ${detectedMs} ms`);
     // The replacement works end to end.
@@ -213,7 +244,10 @@ describe("fault suite", function () {
     const fixed = Date.now();
     await loadEcho();
     await waitForStatus("in", "connected (user)");
-    figures["401 then key fixed"] = { "upgrade attempts while the key was wrong": 1 + retriesWhileRefused, "connected after redeploy (ms)": Date.now() - fixed };
+    figures["401 then key fixed"] = {
+      "upgrade attempts while the key was wrong": 1 + retriesWhileRefused,
+      "connected after redeploy (ms)": Date.now() - fixed,
+    };
     assert.equal(retriesWhileRefused, 0);
   });
 
@@ -231,7 +265,10 @@ describe("fault suite", function () {
     const second = await ok;
     const records = emu.sent({ conversationId: inbound.conversationId });
     const secondRecord = records.find((r) => r.text === "second");
-    figures["reply_status after the time-out"] = { "next reply waited for the late status (ms)": Date.now() - started, "credited correctly": String(second.sent.messageId === secondRecord?.messageId) };
+    figures["reply_status after the time-out"] = {
+      "next reply waited for the late status (ms)": Date.now() - started,
+      "credited correctly": String(second.sent.messageId === secondRecord?.messageId),
+    };
     assert.equal(second.sent.messageId, secondRecord?.messageId);
   });
 
@@ -264,7 +301,14 @@ describe("fault suite", function () {
       init(id, type) {
         if (type !== "Timeout") return;
         const stack = new Error().stack ?? "";
-        if (/[\\/]src[\\/](lib|nodes)[\\/]/.test(stack)) ours.set(id, stack.split("\n").find((l) => /src[\\/](lib|nodes)/.test(l))?.trim() ?? "?");
+        if (/[\\/]src[\\/](lib|nodes)[\\/]/.test(stack))
+          ours.set(
+            id,
+            stack
+              .split("\n")
+              .find((l) => /src[\\/](lib|nodes)/.test(l))
+              ?.trim() ?? "?",
+          );
       },
       destroy(id) {
         ours.delete(id);
@@ -285,7 +329,10 @@ describe("fault suite", function () {
       await sockets(0);
       await waitUntil("proxy connections closed", () => proxy.openConnections === 0, proxy, ["closed"]);
       await new Promise(setImmediate); // closed handles are released on the next turn
-      figures["resources after stop"] = { "our timers running / after stop": `${timersRunning} / ${ours.size}`, "sockets before / running / after": `${socketsBefore} / ${socketsRunning} / ${socketsNow()}` };
+      figures["resources after stop"] = {
+        "our timers running / after stop": `${timersRunning} / ${ours.size}`,
+        "sockets before / running / after": `${socketsBefore} / ${socketsRunning} / ${socketsNow()}`,
+      };
       assert.ok(timersRunning > 0, "the hook sees our timers");
       assert.deepEqual([...ours.values()], [], "timers of ours still pending");
       assert.ok(socketsRunning > socketsBefore, "the measurement sees our sockets");
@@ -347,20 +394,53 @@ describe("fault suite", function () {
           ws.send('{"type":"whatsapp_message","data":{"messageId":"x"}}');
           ws.send('{"type":"reply_status","data":{"conversationId":"nobody","success":true}}');
         }
-        ws.send(JSON.stringify({ type: "whatsapp_message", data: { messageId: "good", conversationId: "c1", poolNumberId: "p", fromNumber: "+1", timestamp: "t", type: "text", text: "good" } }));
+        ws.send(
+          JSON.stringify({
+            type: "whatsapp_message",
+            data: {
+              messageId: "good",
+              conversationId: "c1",
+              poolNumberId: "p",
+              fromNumber: "+1",
+              timestamp: "t",
+              type: "text",
+              text: "good",
+            },
+          }),
+        );
       }),
     );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      await loadFlow([configNode(url, { tuning: TUNING }), { id: "in", type: "pipes-in", connection: "cfg", wires: [["rx"]] }, { id: "rx", type: "helper" }], KEY);
+      await loadFlow(
+        [
+          configNode(url, { tuning: TUNING }),
+          { id: "in", type: "pipes-in", connection: "cfg", wires: [["rx"]] },
+          { id: "rx", type: "helper" },
+        ],
+        KEY,
+      );
       const [msg] = await collect<any>(helper.getNode("rx"), "input", 1);
       assert.equal(msg.payload, "good");
-      const warnings = helper.log().args.filter((a: any[]) => a[0]?.level === 30 && /ignored a frame|no reply was waiting/.test(String(a[0]?.msg)));
+      const warnings = helper
+        .log()
+        .args.filter((a: any[]) => a[0]?.level === 30 && /ignored a frame|no reply was waiting/.test(String(a[0]?.msg)));
       const oversized = helper.log().args.filter((a: any[]) => a[0]?.level === 30 && /Max payload size exceeded/.test(String(a[0]?.msg)));
-      figures["malformed frames (3 of each of 4 kinds, one 5 MiB frame)"] = { "warnings logged": warnings.length + oversized.length, "good message delivered": "yes", "connections": connections };
+      figures["malformed frames (3 of each of 4 kinds, one 5 MiB frame)"] = {
+        "warnings logged": warnings.length + oversized.length,
+        "good message delivered": "yes",
+        connections: connections,
+      };
       assert.equal(warnings.length, 4, warnings.map((w: any[]) => String(w[0]?.msg)).join("\n"));
-      assert.equal(oversized.length, 1, `the oversized frame is reported once, as a lost connection:\n${helper.log().args.map((a: any[]) => `${a[0]?.level} ${String(a[0]?.msg)}`).join("\n")}`);
+      assert.equal(
+        oversized.length,
+        1,
+        `the oversized frame is reported once, as a lost connection:\n${helper
+          .log()
+          .args.map((a: any[]) => `${a[0]?.level} ${String(a[0]?.msg)}`)
+          .join("\n")}`,
+      );
       assert.equal(connections, 2);
     } finally {
       await helper.unload();

@@ -18,7 +18,6 @@ import { waitFor, waitUntil } from "../support/wait";
 
 const root = join(__dirname, "..", "..");
 
-
 describe("install from a packed tarball into a real Node-RED", function () {
   this.timeout(120_000);
   let work: string;
@@ -38,15 +37,27 @@ describe("install from a packed tarball into a real Node-RED", function () {
 
   it("registers the four types, serves icons and locales, and runs the echo example", async function () {
     // 1. pack (runs our build through `prepare`) and install into a fresh user dir.
-    const [packed] = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", work], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })) as { filename: string }[];
+    const [packed] = JSON.parse(
+      execFileSync("npm", ["pack", "--json", "--pack-destination", work], {
+        cwd: root,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }),
+    ) as { filename: string }[];
     const userDir = join(work, "userdir");
     execFileSync("mkdir", ["-p", userDir]);
     writeFileSync(join(userDir, "package.json"), JSON.stringify({ name: "node-red-project", private: true }));
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", join(work, packed.filename)], { cwd: userDir, stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", join(work, packed.filename)], {
+      cwd: userDir,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
 
     // 2. start the Node-RED of the runtime under test.
     const port = await freePort();
-    const redJs = require.resolve("node-red/red.js", process.env.NODE_RED_FROM ? { paths: [process.env.NODE_RED_FROM] } : { paths: [root] });
+    const redJs = require.resolve(
+      "node-red/red.js",
+      process.env.NODE_RED_FROM ? { paths: [process.env.NODE_RED_FROM] } : { paths: [root] },
+    );
     const version = (JSON.parse(readFileSync(join(redJs, "..", "package.json"), "utf8")) as { version: string }).version;
     writeFileSync(
       join(userDir, "settings.js"),
@@ -57,13 +68,22 @@ describe("install from a packed tarball into a real Node-RED", function () {
     let log = "";
     nodeRed.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
     nodeRed.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    await waitUntil(`Node-RED ${version} to start`, () => log.includes(`http://127.0.0.1:${port}/`) /* "Server now running at ..." in any language */, nodeRed.stdout!, ["data"], 30_000).catch((err: Error) => {
+    await waitUntil(
+      `Node-RED ${version} to start`,
+      () => log.includes(`http://127.0.0.1:${port}/`) /* "Server now running at ..." in any language */,
+      nodeRed.stdout!,
+      ["data"],
+      30_000,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\n${log}`);
     });
     const base = `http://127.0.0.1:${port}`;
 
     // 3. the palette sees our module, loaded from the user dir (not a link to this repo).
-    const module = (await (await fetch(`${base}/nodes/@pipes.bot%2Fnode-red`, { headers: { accept: "application/json" } })).json()) as { path: string; nodes: { types: string[]; enabled: boolean; err?: string }[] };
+    const module = (await (await fetch(`${base}/nodes/@pipes.bot%2Fnode-red`, { headers: { accept: "application/json" } })).json()) as {
+      path: string;
+      nodes: { types: string[]; enabled: boolean; err?: string }[];
+    };
     assert.ok(module.path.startsWith(userDir), module.path);
     const types = module.nodes.flatMap((set) => set.types).sort();
     assert.deepEqual(types, NODE_TYPES);
@@ -73,19 +93,30 @@ describe("install from a packed tarball into a real Node-RED", function () {
     for (const file of ["pipes-editor.js", "pipes-editor.css", "pipes-constants.js"]) {
       assert.equal((await fetch(`${base}/resources/@pipes.bot/node-red/${file}`)).status, 200, file);
     }
-    assert.match(await (await fetch(`${base}/resources/@pipes.bot/node-red/pipes-constants.js`)).text(), /"numberSettings":\{"timeout":\{"min":0/);
+    assert.match(
+      await (await fetch(`${base}/resources/@pipes.bot/node-red/pipes-constants.js`)).text(),
+      /"numberSettings":\{"timeout":\{"min":0/,
+    );
     const catalog = (await (await fetch(`${base}/locales/@pipes.bot/node-red/pipes-in?lng=en-US`)).json()) as Record<string, unknown>;
     assert.ok(catalog["pipes-in"], "the pipes-in message catalogue is served");
     const help = await (await fetch(`${base}/nodes`, { headers: { accept: "text/html" } })).text();
     for (const type of types) assert.ok(help.includes(`data-help-name="${type}"`), `help for ${type}`);
 
     // 4. deploy the shipped echo example against the emulator, with the key as a credential.
-    const example = JSON.parse(readFileSync(join(userDir, "node_modules", "@pipes.bot", "node-red", "examples", "flows", "echo-bot.json"), "utf8")) as Record<string, unknown>[];
+    const example = JSON.parse(
+      readFileSync(join(userDir, "node_modules", "@pipes.bot", "node-red", "examples", "flows", "echo-bot.json"), "utf8"),
+    ) as Record<string, unknown>[];
     const flow = [
       { id: "tab", type: "tab", label: "echo" },
-      ...example.map((n) => (n.type === "pipes-config" ? { ...n, baseUrl: emu.url, credentials: { apiKey: DEMO_API_KEY } } : { ...n, z: "tab" })),
+      ...example.map((n) =>
+        n.type === "pipes-config" ? { ...n, baseUrl: emu.url, credentials: { apiKey: DEMO_API_KEY } } : { ...n, z: "tab" },
+      ),
     ];
-    const deployed = await fetch(`${base}/flows`, { method: "POST", headers: { "content-type": "application/json", "node-red-deployment-type": "full" }, body: JSON.stringify(flow) });
+    const deployed = await fetch(`${base}/flows`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "node-red-deployment-type": "full" },
+      body: JSON.stringify(flow),
+    });
     assert.equal(deployed.status, 204);
     await sockets(1, 10_000);
 
@@ -98,9 +129,11 @@ describe("install from a packed tarball into a real Node-RED", function () {
         if (event.topic === "status/echo-in" && event.data.text) statuses.push(event.data.text);
       }
     });
-    await waitUntil("the pipes-in status in pt-BR", () => statuses.includes("conectado (usuário)"), comms, ["message"], 10_000).catch((err: Error) => {
-      throw new Error(`${err.message}; saw ${JSON.stringify(statuses)}`);
-    });
+    await waitUntil("the pipes-in status in pt-BR", () => statuses.includes("conectado (usuário)"), comms, ["message"], 10_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}; saw ${JSON.stringify(statuses)}`);
+      },
+    );
     comms.close();
 
     // 5. chat through it.

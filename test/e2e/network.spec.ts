@@ -42,7 +42,21 @@ async function roundTrip(emu: PipesEmulator): Promise<void> {
 
 /** A Node-RED tls-config node as its editor saves it (every text field present). */
 function tlsConfig(fields: Record<string, unknown>): Record<string, unknown> {
-  return { id: "tls", type: "tls-config", name: "", cert: "", key: "", ca: "", certname: "", keyname: "", caname: "", servername: "", alpnprotocol: "", verifyservercert: true, ...fields };
+  return {
+    id: "tls",
+    type: "tls-config",
+    name: "",
+    cert: "",
+    key: "",
+    ca: "",
+    certname: "",
+    keyname: "",
+    caname: "",
+    servername: "",
+    alpnprotocol: "",
+    verifyservercert: true,
+    ...fields,
+  };
 }
 
 function which(tool: string): string | undefined {
@@ -61,15 +75,44 @@ function requireTool(context: Mocha.Context, tool: string): string {
   throw new Error("unreachable");
 }
 
-
 /** A throwaway CA and a server certificate for 127.0.0.1 signed by it. */
 function makeCertificates(dir: string): { ca: string; key: string; cert: string } {
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=Pipes Test CA");
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=Pipes Test CA",
+  );
   openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
   // An IP-only certificate: through a proxy too, it must be checked against 127.0.0.1 (not a name).
   writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "san.ext");
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "1",
+    "-extfile",
+    "san.ext",
+  );
   return { ca: join(dir, "ca.crt"), key: join(dir, "server.key"), cert: join(dir, "server.crt") };
 }
 
@@ -90,23 +133,36 @@ class Tinyproxy {
     const conf = join(this.dir, `${this.name}.conf`);
     writeFileSync(
       conf,
-      [`Port ${this.port}`, "Listen 127.0.0.1", "Allow 127.0.0.1", `LogFile "${this.log}"`, "LogLevel Connect", "MaxClients 50", "Timeout 30", this.basicAuth ? `BasicAuth ${this.basicAuth.user} ${this.basicAuth.password}` : ""].join("\n"),
+      [
+        `Port ${this.port}`,
+        "Listen 127.0.0.1",
+        "Allow 127.0.0.1",
+        `LogFile "${this.log}"`,
+        "LogLevel Connect",
+        "MaxClients 50",
+        "Timeout 30",
+        this.basicAuth ? `BasicAuth ${this.basicAuth.user} ${this.basicAuth.password}` : "",
+      ].join("\n"),
     );
     writeFileSync(this.log, "");
     const child = (this.child = spawn(which("tinyproxy")!, ["-d", "-c", conf], { stdio: "ignore" }));
     // Ready when the port accepts a connection: another program's port announces nothing, so it is polled.
-    await poll(`tinyproxy (${this.name}) to accept connections on port ${this.port}`, async () => {
-      const up = await new Promise<boolean>((resolve) => {
-        const socket = connect(this.port, "127.0.0.1");
-        socket.once("connect", () => {
-          socket.destroy();
-          resolve(true);
+    await poll(
+      `tinyproxy (${this.name}) to accept connections on port ${this.port}`,
+      async () => {
+        const up = await new Promise<boolean>((resolve) => {
+          const socket = connect(this.port, "127.0.0.1");
+          socket.once("connect", () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.once("error", () => resolve(false));
         });
-        socket.once("error", () => resolve(false));
-      });
-      if (!up && child.exitCode !== null) throw new Error(`tinyproxy did not start (exit code ${child.exitCode})`);
-      return up;
-    }, { everyMs: 20, timeoutMs: 5000 });
+        if (!up && child.exitCode !== null) throw new Error(`tinyproxy did not start (exit code ${child.exitCode})`);
+        return up;
+      },
+      { everyMs: 20, timeoutMs: 5000 },
+    );
     return `http://127.0.0.1:${this.port}`;
   }
   /** The host:port of every CONNECT tunnel it opened so far ("Request (file descriptor N): CONNECT host:port"). */
@@ -175,7 +231,11 @@ describe("proxies, TLS and keys from the environment", function () {
     });
 
     it("connects with the CA from a tls-config node: socket, REST send and media download over TLS", async function () {
-      await helper.load([...PIPES_NODES, ...TLS_NODE] as never, flow(configNode(emu.url, { tls: "tls" }), [tlsConfig({ ca: certs.ca, verifyservercert: true })]) as never, { cfg: { apiKey: KEY } });
+      await helper.load(
+        [...PIPES_NODES, ...TLS_NODE] as never,
+        flow(configNode(emu.url, { tls: "tls" }), [tlsConfig({ ca: certs.ca, verifyservercert: true })]) as never,
+        { cfg: { apiKey: KEY } },
+      );
       await roundTrip(emu);
       assert.equal(emu.sent().length, 1);
     });
@@ -193,7 +253,11 @@ describe("proxies, TLS and keys from the environment", function () {
     });
 
     it("refuses to start with a tls-config node that failed to load (missing CA file)", async function () {
-      await helper.load([...PIPES_NODES, ...TLS_NODE] as never, flow(configNode(emu.url, { tls: "tls" }), [tlsConfig({ ca: join(dir, "no-such-ca.crt") })]) as never, { cfg: { apiKey: KEY } });
+      await helper.load(
+        [...PIPES_NODES, ...TLS_NODE] as never,
+        flow(configNode(emu.url, { tls: "tls" }), [tlsConfig({ ca: join(dir, "no-such-ca.crt") })]) as never,
+        { cfg: { apiKey: KEY } },
+      );
       const last = statuses("in").at(-1);
       assert.equal(last?.fill, "red");
       assert.match(last?.text ?? "", /TLS configuration is missing or invalid/);
@@ -201,7 +265,11 @@ describe("proxies, TLS and keys from the environment", function () {
     });
 
     it("with verification off: connects, and warns in the log", async function () {
-      await helper.load([...PIPES_NODES, ...TLS_NODE] as never, flow(configNode(emu.url, { tls: "tls" }), [tlsConfig({ verifyservercert: false })]) as never, { cfg: { apiKey: KEY } });
+      await helper.load(
+        [...PIPES_NODES, ...TLS_NODE] as never,
+        flow(configNode(emu.url, { tls: "tls" }), [tlsConfig({ verifyservercert: false })]) as never,
+        { cfg: { apiKey: KEY } },
+      );
       await waitForStatus("in", "connected (user)");
       assert.ok(helper.log().args.some((a: any[]) => /verification is OFF/.test(String(a[0]?.msg))));
     });
@@ -274,7 +342,9 @@ describe("proxies, TLS and keys from the environment", function () {
 
     it("works through a proxy that requires authentication, with the config node's proxy credentials", async function () {
       const before = guarded.requests();
-      await helper.load(PIPES_NODES, flow(configNode(emu.url, { proxyUrl: guardedUrl })) as never, { cfg: { apiKey: KEY, proxyUsername: "proxyuser", proxyPassword: "proxy-secret-42" } });
+      await helper.load(PIPES_NODES, flow(configNode(emu.url, { proxyUrl: guardedUrl })) as never, {
+        cfg: { apiKey: KEY, proxyUsername: "proxyuser", proxyPassword: "proxy-secret-42" },
+      });
       await roundTrip(emu);
       assert.ok(guarded.requests() - before >= 2);
       const logged = JSON.stringify(helper.log().args) + JSON.stringify(statuses("in"));
@@ -300,7 +370,11 @@ describe("proxies, TLS and keys from the environment", function () {
         delete process.env.NO_PROXY;
         delete process.env.no_proxy;
         const before = open.requests();
-        await helper.load([...PIPES_NODES, ...TLS_NODE] as never, flow(configNode(secure.url, { tls: "tls" }), [tlsConfig({ ca: certs.ca })]) as never, { cfg: { apiKey: KEY } });
+        await helper.load(
+          [...PIPES_NODES, ...TLS_NODE] as never,
+          flow(configNode(secure.url, { tls: "tls" }), [tlsConfig({ ca: certs.ca })]) as never,
+          { cfg: { apiKey: KEY } },
+        );
         await roundTrip(secure);
         assert.ok(open.requests() - before >= 2, `only ${open.requests() - before} tunnels through the proxy`);
       } finally {
@@ -308,7 +382,6 @@ describe("proxies, TLS and keys from the environment", function () {
         await secure.stop();
       }
     });
-
   });
 
   describe("keys from the environment", function () {

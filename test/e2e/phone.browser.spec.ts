@@ -52,7 +52,9 @@ async function feedHistory(emulatorUrl: string): Promise<FeedEvent[]> {
 
 /** The inbound messages the emulator took from `fromNumber`, oldest first. */
 async function inboundFrom(emulatorUrl: string, fromNumber: string): Promise<Record<string, any>[]> {
-  return (await feedHistory(emulatorUrl)).flatMap((event) => (event.type === "inbound" && event.message.fromNumber === fromNumber ? [event.message] : []));
+  return (await feedHistory(emulatorUrl)).flatMap((event) =>
+    event.type === "inbound" && event.message.fromNumber === fromNumber ? [event.message] : [],
+  );
 }
 
 async function sentTo(emulatorUrl: string, toNumber: string): Promise<SentRecord[]> {
@@ -111,7 +113,12 @@ function makePng(width: number, height: number): Buffer {
       rows.set(stripe ? [255, 255, 255] : [0, Math.round((128 * x) / width) + 64, Math.round((160 * y) / height) + 80], row + 1 + x * 3);
     }
   }
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk("IHDR", header), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(rows)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }
 
 describe("phone page in Chromium (npm start)", function () {
@@ -156,7 +163,10 @@ describe("phone page in Chromium (npm start)", function () {
     assert.equal(await greeting.locator(".header").textContent(), "Pipes café");
     assert.equal(await greeting.locator(".footer").textContent(), "Tap a button");
     const three = ["See the menu", "Where are you?", "Talk to a person"];
-    assert.deepEqual(await buttonsOf(greeting), three.map((title) => ({ title, enabled: true })));
+    assert.deepEqual(
+      await buttonsOf(greeting),
+      three.map((title) => ({ title, enabled: true })),
+    );
 
     // Tap "See the menu": my bubble shows the title (quoting the greeting), the buttons are spent, the list arrives.
     step = Date.now();
@@ -165,13 +175,21 @@ describe("phone page in Chromium (npm start)", function () {
     const list = bot("Our menu today");
     await list.locator(".list-open", { hasText: "Choose" }).waitFor();
     figures.tapToListMs = Date.now() - step;
-    assert.deepEqual(await buttonsOf(greeting), three.map((title) => ({ title, enabled: false })), "one tap per message");
+    assert.deepEqual(
+      await buttonsOf(greeting),
+      three.map((title) => ({ title, enabled: false })),
+      "one tap per message",
+    );
     const greetingId = (await greeting.getAttribute("data-message-id"))!;
     assert.match(greetingId, /^wamid\./);
     const tap = (await inboundFrom(emulator, RICH_NUMBER)).find((m) => m.text === "See the menu")!;
     assert.deepEqual(
       { type: tap.type, interactive: tap.interactive, context: tap.context },
-      { type: "interactive", interactive: { type: "button_reply", button_reply: { id: "menu", title: "See the menu" } }, context: { id: greetingId } },
+      {
+        type: "interactive",
+        interactive: { type: "button_reply", button_reply: { id: "menu", title: "See the menu" } },
+        context: { id: greetingId },
+      },
     );
 
     // The list's button opens the sheet: sections and rows with descriptions; "Tea" closes it and answers.
@@ -204,11 +222,19 @@ describe("phone page in Chromium (npm start)", function () {
       const png = makePng(160, 100);
       socket.send({
         type: "whatsapp_media_reply",
-        data: { conversationId, poolNumberId: "pn_demo1", toNumber: RICH_NUMBER, media: { data: png.toString("base64"), mimeType: "image/png", fileName: "socket.png" }, caption: "A picture over the socket" },
+        data: {
+          conversationId,
+          poolNumberId: "pn_demo1",
+          toNumber: RICH_NUMBER,
+          media: { data: png.toString("base64"), mimeType: "image/png", fileName: "socket.png" },
+          caption: "A picture over the socket",
+        },
       });
       assert.equal((await socket.next("reply_status")).data.success, true);
       const picture = bot("A picture over the socket").locator("img");
-      const size = await picture.evaluate((img: HTMLImageElement) => img.decode().then(() => ({ width: img.naturalWidth, height: img.naturalHeight })));
+      const size = await picture.evaluate((img: HTMLImageElement) =>
+        img.decode().then(() => ({ width: img.naturalWidth, height: img.naturalHeight })),
+      );
       assert.deepEqual(size, { width: 160, height: 100 });
       // The picture grew the chat once loaded: the chat still ends at its last message.
       await page.waitForFunction(() => {
@@ -251,7 +277,12 @@ describe("phone page in Chromium (npm start)", function () {
     figures.shareLocationAndContactMs = Date.now() - step;
     const shared = await inboundFrom(emulator, RICH_NUMBER);
     const location = shared.find((m) => m.type === "location")!;
-    assert.deepEqual(location.location, { latitude: 38.7076, longitude: -9.1365, name: "Meeting point", address: "1100-148 Lisboa, Portugal" });
+    assert.deepEqual(location.location, {
+      latitude: 38.7076,
+      longitude: -9.1365,
+      name: "Meeting point",
+      address: "1100-148 Lisboa, Portugal",
+    });
     const contact = shared.find((m) => m.type === "contacts")!;
     assert.equal(contact.contacts[0].name.formatted_name, "Ada Lovelace");
     assert.equal(contact.contacts[0].phones[0].phone, "+44 20 7946 0000");
@@ -315,7 +346,9 @@ describe("phone page in Chromium (npm start)", function () {
     await page.goto(app!.phoneUrl);
     await page.waitForSelector('body[data-feed="live"]');
     figures.pageLiveMs = Date.now() - started;
-    figures.domContentLoadedMs = Math.round(await page.evaluate(() => (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming).domContentLoadedEventEnd));
+    figures.domContentLoadedMs = Math.round(
+      await page.evaluate(() => (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming).domContentLoadedEventEnd),
+    );
     // The deployed flows hold one user-scoped socket; nothing is queued.
     await page.locator("#connections li", { hasText: "user scope" }).waitFor();
     assert.equal(await page.textContent("#queue"), "0");
@@ -338,7 +371,9 @@ describe("phone page in Chromium (npm start)", function () {
     await returned.waitFor();
     for (const image of [mine, returned]) {
       // decode() settles once the picture is loaded and decoded, and rejects if it cannot render.
-      const size = await image.evaluate((img: HTMLImageElement) => img.decode().then(() => ({ width: img.naturalWidth, height: img.naturalHeight })));
+      const size = await image.evaluate((img: HTMLImageElement) =>
+        img.decode().then(() => ({ width: img.naturalWidth, height: img.naturalHeight })),
+      );
       assert.deepEqual(size, { width: 120, height: 90 });
     }
     const download = await page.request.get(new URL((await mine.getAttribute("src"))!, app!.phoneUrl).href);

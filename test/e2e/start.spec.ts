@@ -16,7 +16,11 @@ import { poll } from "../support/wait";
 const PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 async function post(app: StartedApp, path: string, body: unknown): Promise<void> {
-  const response = await fetch(`${app.emulatorUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const response = await fetch(`${app.emulatorUrl}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   assert.equal(response.status, 200, await response.text());
 }
 
@@ -61,7 +65,9 @@ describe("npm start (scripts/start.js)", function () {
     };
     // Bounded: Node-RED stops its flows (up to ~2 s) after its parent's channel closes. It is not our
     // child, so no event says when it is gone: its PID is polled; a time-out is left to the assertion.
-    await poll(`Node-RED (PID ${pid}) to exit after npm start was killed`, () => !alive(), { everyMs: 50, timeoutMs: 10_000 }).catch(() => undefined);
+    await poll(`Node-RED (PID ${pid}) to exit after npm start was killed`, () => !alive(), { everyMs: 50, timeoutMs: 10_000 }).catch(
+      () => undefined,
+    );
     assert.equal(alive(), false, `Node-RED (PID ${pid}) outlived a killed npm start`);
     await portIsFree(app.nodeRedPort);
   });
@@ -89,7 +95,10 @@ describe("npm start (scripts/start.js)", function () {
 
     await post(first, "/_emulator/inbound", { fromNumber: "+15550002222", text: "hello" });
     await first.waitForOutput("the echo reply", "bot → +15550002222: You said: hello");
-    await post(first, "/_emulator/inbound", { fromNumber: "+15550002222", media: { data: PNG_1X1, mimeType: "image/png", fileName: "dot.png" } });
+    await post(first, "/_emulator/inbound", {
+      fromNumber: "+15550002222",
+      media: { data: PNG_1X1, mimeType: "image/png", fileName: "dot.png" },
+    });
     await first.waitForOutput("the picture sent back", "bot → +15550002222: [image: Got your image]");
     await post(first, "/_emulator/clock", { advanceMs: 25 * 60 * 60 * 1000 });
     await first.waitForOutput("the refused follow-up", /bot ✗ \+15550002222: Following up.*not delivered: SERVICE_WINDOW_EXPIRED/);
@@ -113,7 +122,11 @@ describe("npm start (scripts/start.js)", function () {
       const busy = await freePort();
       servers.push(await listen(busy));
       const other = await freePort();
-      const app = await startApp(which === "NODE_RED_PORT" ? { nodeRedPort: busy, emulatorPort: other, noWait: true } : { emulatorPort: busy, nodeRedPort: other, noWait: true });
+      const app = await startApp(
+        which === "NODE_RED_PORT"
+          ? { nodeRedPort: busy, emulatorPort: other, noWait: true }
+          : { emulatorPort: busy, nodeRedPort: other, noWait: true },
+      );
       apps.push(app);
       await app.waitForOutput("the busy-port message", new RegExp(`port ${busy} \\(${which}, [^)]*\\) is already in use`), 10_000);
       assert.equal(await app.exited(), 1);

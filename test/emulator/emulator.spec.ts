@@ -51,7 +51,11 @@ describe("PipesEmulator", function () {
     return result;
   }
 
-  async function request(method: string, path: string, options: { body?: unknown; key?: string; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+  async function request(
+    method: string,
+    path: string,
+    options: { body?: unknown; key?: string; headers?: Record<string, string> } = {},
+  ): Promise<HttpAnswer> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.key) headers.Authorization = `Bearer ${options.key}`;
     let body: string | undefined;
@@ -72,7 +76,12 @@ describe("PipesEmulator", function () {
 
   const send = (body: unknown, key: string = DEMO_API_KEY): Promise<HttpAnswer> => request("POST", "/v1/messages/send", { body, key });
 
-  function reply(socket: TestSocket, conversationId: string, text = "ok", routing: Record<string, unknown> = { poolNumberId: "pn_demo1", toNumber: ANA }): void {
+  function reply(
+    socket: TestSocket,
+    conversationId: string,
+    text = "ok",
+    routing: Record<string, unknown> = { poolNumberId: "pn_demo1", toNumber: ANA },
+  ): void {
     socket.send({ type: "whatsapp_reply", data: { conversationId, text, ...routing } });
   }
 
@@ -144,7 +153,10 @@ describe("PipesEmulator", function () {
       const second = await connect();
       const delivered = collectEvents<{ connectionId: string }>(emulator, "delivered");
       emulator.inject({ fromNumber: ANA, text: "to all" });
-      assert.deepEqual(delivered.items.map((d) => d.connectionId).sort(), [first.connected.connectionId, second.connected.connectionId].sort());
+      assert.deepEqual(
+        delivered.items.map((d) => d.connectionId).sort(),
+        [first.connected.connectionId, second.connected.connectionId].sort(),
+      );
       await first.socket.next("whatsapp_message");
       await second.socket.next("whatsapp_message");
 
@@ -152,7 +164,10 @@ describe("PipesEmulator", function () {
       delivered.items.length = 0;
       emulator.inject({ fromNumber: ANA, text: "to one" });
       delivered.stop();
-      assert.deepEqual(delivered.items.map((d) => d.connectionId), [first.connected.connectionId]);
+      assert.deepEqual(
+        delivered.items.map((d) => d.connectionId),
+        [first.connected.connectionId],
+      );
       assert.equal((await first.socket.next("whatsapp_message")).data.text, "to one");
     });
 
@@ -171,7 +186,10 @@ describe("PipesEmulator", function () {
       const pool2 = await connect({ apiKey: KEY_A, poolNumberId: "pn_a2" });
       delivered.items.length = 0;
       emulator.inject({ apiKey: KEY_A, fromNumber: BEN, poolNumberId: "pn_a2", text: "pool 2" });
-      assert.deepEqual(delivered.items.map((d) => d.connectionId), [pool2.connected.connectionId]);
+      assert.deepEqual(
+        delivered.items.map((d) => d.connectionId),
+        [pool2.connected.connectionId],
+      );
       const queuedBefore = emulator.queueSize(KEY_A);
       emulator.inject({ apiKey: KEY_A, fromNumber: BEN, poolNumberId: "pn_a1", text: "pool 1" });
       delivered.stop();
@@ -190,7 +208,11 @@ describe("PipesEmulator", function () {
       assert.equal(queued.items.length, 3);
       assert.equal(emulator.queueSize(), 3);
 
-      const drainedAll = waitFor(emulator, "delivered", { what: "a3 delivered", timeoutMs: WAIT_MS, until: (d) => (d.message.text === "a3" ? d : undefined) });
+      const drainedAll = waitFor(emulator, "delivered", {
+        what: "a3 delivered",
+        timeoutMs: WAIT_MS,
+        until: (d) => (d.message.text === "a3" ? d : undefined),
+      });
       const { socket } = await connect();
       const texts = textsOf(await socket.take("whatsapp_message", 3));
       assert.deepEqual(texts, ["b1", "a2", "a3"]);
@@ -205,7 +227,10 @@ describe("PipesEmulator", function () {
       assert.equal(emulator.queueSize(), 4);
       const { socket } = await connect();
       const texts = textsOf(await socket.take("whatsapp_message", 4));
-      assert.deepEqual(texts.filter((t) => t.startsWith("m")), ["m3", "m4", "m5"]);
+      assert.deepEqual(
+        texts.filter((t) => t.startsWith("m")),
+        ["m3", "m4", "m5"],
+      );
     });
 
     it("expires queued messages after queueTtlMs on the emulator clock", async function () {
@@ -284,7 +309,17 @@ describe("PipesEmulator", function () {
       const record = await sentEvent;
       assert.equal(record.messageId, status.data.messageId);
       assert.deepEqual(emulator.sent({ conversationId: inbound.conversationId }), [
-        { messageId: status.data.messageId, via: "ws", userId: "user_demo", conversationId: inbound.conversationId, poolNumberId: "pn_demo1", toNumber: ANA, text: "hello back", kind: "text", at: record.at },
+        {
+          messageId: status.data.messageId,
+          via: "ws",
+          userId: "user_demo",
+          conversationId: inbound.conversationId,
+          poolNumberId: "pn_demo1",
+          toNumber: ANA,
+          text: "hello back",
+          kind: "text",
+          at: record.at,
+        },
       ]);
       assert.equal(emulator.connections()[0].connectionId, connected.connectionId);
     });
@@ -330,7 +365,11 @@ describe("PipesEmulator", function () {
       const ofB = emulator.inject({ apiKey: KEY_B, fromNumber: BEN, text: "b" });
       const { socket } = await connect({ apiKey: KEY_B });
       await socket.take("whatsapp_message", 1);
-      const silent = waitFor(emulator, "reply", { what: "the reply to the foreign conversation", timeoutMs: WAIT_MS, until: (r) => (r.data.conversationId === ofA.conversationId ? r : undefined) });
+      const silent = waitFor(emulator, "reply", {
+        what: "the reply to the foreign conversation",
+        timeoutMs: WAIT_MS,
+        until: (r) => (r.data.conversationId === ofA.conversationId ? r : undefined),
+      });
       reply(socket, ofA.conversationId, "intrusion", { poolNumberId: "pn_demo1", toNumber: ANA });
       assert.equal((await silent).status, null);
       reply(socket, ofB.conversationId, "mine", { poolNumberId: "pn_demo1", toNumber: BEN });
@@ -361,7 +400,14 @@ describe("PipesEmulator", function () {
       emulator.configure({ requireReplyRouting: false });
       reply(socket, inbound.conversationId, "routing optional", {});
       assert.equal((await socket.next("reply_status")).data.success, true);
-      assert.deepEqual(emulator.sent().map((r) => [r.poolNumberId, r.toNumber]).at(-1), ["pn_demo1", ANA], "falls back to the conversation's routing");
+      assert.deepEqual(
+        emulator
+          .sent()
+          .map((r) => [r.poolNumberId, r.toNumber])
+          .at(-1),
+        ["pn_demo1", ANA],
+        "falls back to the conversation's routing",
+      );
     });
 
     it("ignores malformed and unknown frames without closing the socket; answers incomplete replies and reactions with a failure", async function () {
@@ -380,7 +426,10 @@ describe("PipesEmulator", function () {
       // failure reply_status (a client waits for one); the frames without a conversation are ignored.
       const statuses = [await socket.next("reply_status"), await socket.next("reply_status"), await socket.next("reply_status")];
       frames.stop();
-      assert.deepEqual(statuses.map((s) => s.data.code ?? "ok"), ["INVALID_REQUEST", "INVALID_REQUEST", "ok"]);
+      assert.deepEqual(
+        statuses.map((s) => s.data.code ?? "ok"),
+        ["INVALID_REQUEST", "INVALID_REQUEST", "ok"],
+      );
       assert.equal(statuses[2].data.success, true);
       assert.equal(frames.items.length, 7);
       assert.equal(frames.items[0].raw, "not json at all");
@@ -392,7 +441,13 @@ describe("PipesEmulator", function () {
   describe("REST send", function () {
     let conversationId: string;
     beforeEach(async function () {
-      await boot({ tenants: [{ userId: "user_demo", apiKey: DEMO_API_KEY }, { userId: "user_b", apiKey: KEY_B }], maxMediaBytes: 1024 });
+      await boot({
+        tenants: [
+          { userId: "user_demo", apiKey: DEMO_API_KEY },
+          { userId: "user_b", apiKey: KEY_B },
+        ],
+        maxMediaBytes: 1024,
+      });
       conversationId = emulator.inject({ fromNumber: ANA, text: "hi" }).conversationId;
     });
 
@@ -422,7 +477,13 @@ describe("PipesEmulator", function () {
 
     it("stores a base64 upload and sends it again by id, kind from MIME", async function () {
       const bytes = Buffer.from("RIFF....WEBPVP8 fake sticker");
-      const upload = await send({ conversationId, media: bytes.toString("base64"), mimeType: "image/webp", fileName: "s.webp", caption: "sticker" });
+      const upload = await send({
+        conversationId,
+        media: bytes.toString("base64"),
+        mimeType: "image/webp",
+        fileName: "s.webp",
+        caption: "sticker",
+      });
       assert.equal(upload.status, 200);
       const first = emulator.sent()[0];
       assert.equal(first.kind, "sticker");
@@ -433,7 +494,13 @@ describe("PipesEmulator", function () {
 
       const again = await send({ conversationId, media: mediaId });
       assert.equal(again.status, 200);
-      assert.deepEqual(emulator.sent()[1].media, { mode: "id", mediaId, mimeType: "image/webp", byteSize: bytes.length, fileName: "s.webp" });
+      assert.deepEqual(emulator.sent()[1].media, {
+        mode: "id",
+        mediaId,
+        mimeType: "image/webp",
+        byteSize: bytes.length,
+        fileName: "s.webp",
+      });
 
       const pdf = await send({ conversationId, media: Buffer.from("%PDF").toString("base64"), mimeType: "application/pdf" });
       assert.equal(pdf.status, 200);
@@ -448,7 +515,11 @@ describe("PipesEmulator", function () {
         assert.equal(body.error.code, code);
         return answer;
       };
-      const bad = await expectError(send({ conversationId, text: "x" }, "pk_not_a_real_key_0000000000000000"), 401, ERROR_CODES.UNAUTHORIZED);
+      const bad = await expectError(
+        send({ conversationId, text: "x" }, "pk_not_a_real_key_0000000000000000"),
+        401,
+        ERROR_CODES.UNAUTHORIZED,
+      );
       assert.ok(!JSON.stringify(bad.body).includes("pk_not_a_real_key"));
       await expectError(request("POST", "/v1/messages/send", { body: { conversationId, text: "x" } }), 401, ERROR_CODES.UNAUTHORIZED);
       await expectError(send("{not json"), 400, ERROR_CODES.INVALID_REQUEST);
@@ -457,12 +528,24 @@ describe("PipesEmulator", function () {
       await expectError(send({ conversationId: "conv_unknown", text: "x" }), 404, ERROR_CODES.CONVERSATION_NOT_FOUND);
       await expectError(send({ conversationId, text: "x" }, KEY_B), 404, ERROR_CODES.CONVERSATION_NOT_FOUND);
       await expectError(send({ conversationId, text: "x".repeat(LIMITS.textMax + 1) }), 400, ERROR_CODES.TEXT_TOO_LONG);
-      await expectError(send({ conversationId, media: "https://x.invalid/a.jpg", caption: "c".repeat(LIMITS.captionMax + 1) }), 400, ERROR_CODES.CAPTION_TOO_LONG);
-      await expectError(send({ conversationId, media: "https://x.invalid/a.jpg", text: "t".repeat(LIMITS.captionMax + 1) }), 400, ERROR_CODES.CAPTION_TOO_LONG);
+      await expectError(
+        send({ conversationId, media: "https://x.invalid/a.jpg", caption: "c".repeat(LIMITS.captionMax + 1) }),
+        400,
+        ERROR_CODES.CAPTION_TOO_LONG,
+      );
+      await expectError(
+        send({ conversationId, media: "https://x.invalid/a.jpg", text: "t".repeat(LIMITS.captionMax + 1) }),
+        400,
+        ERROR_CODES.CAPTION_TOO_LONG,
+      );
       await expectError(send({ conversationId, media: "A".repeat(21) }), 404, ERROR_CODES.MEDIA_NOT_FOUND);
       await expectError(send({ conversationId, media: "not*base64!" }), 400, ERROR_CODES.INVALID_REQUEST);
       await expectError(send({ conversationId, media: "AAAA" }), 400, ERROR_CODES.INVALID_REQUEST);
-      await expectError(send({ conversationId, media: Buffer.alloc(1025).toString("base64"), mimeType: "image/png" }), 413, ERROR_CODES.MEDIA_TOO_LARGE);
+      await expectError(
+        send({ conversationId, media: Buffer.alloc(1025).toString("base64"), mimeType: "image/png" }),
+        413,
+        ERROR_CODES.MEDIA_TOO_LARGE,
+      );
       await expectError(send({ conversationId, media: "QUFB".repeat(100_000), mimeType: "image/png" }), 413, ERROR_CODES.MEDIA_TOO_LARGE);
       emulator.advanceClock(DAY_MS + 1);
       await expectError(send({ conversationId, text: "late" }), 403, ERROR_CODES.SERVICE_WINDOW_EXPIRED);
@@ -471,7 +554,8 @@ describe("PipesEmulator", function () {
     });
 
     it("expires stored media after mediaTtlMs", async function () {
-      const mediaId = emulator.inject({ fromNumber: ANA, media: { data: Buffer.from("img"), mimeType: "image/jpeg" } }).media?.mediaId ?? "";
+      const mediaId =
+        emulator.inject({ fromNumber: ANA, media: { data: Buffer.from("img"), mimeType: "image/jpeg" } }).media?.mediaId ?? "";
       emulator.advanceClock(LIMITS.mediaTtlMs + 1);
       emulator.inject({ fromNumber: ANA, text: "window open again" });
       const answer = await send({ conversationId, media: mediaId });
@@ -500,7 +584,12 @@ describe("PipesEmulator", function () {
     it("redirects to a presigned URL that refuses Authorization and expires", async function () {
       await boot({ tenants: TWO_TENANTS });
       const bytes = Buffer.from("%PDF-1.4 fake");
-      const inbound = emulator.inject({ apiKey: KEY_A, fromNumber: ANA, media: { data: bytes, mimeType: "application/pdf", fileName: "invoice.pdf" }, text: "see" });
+      const inbound = emulator.inject({
+        apiKey: KEY_A,
+        fromNumber: ANA,
+        media: { data: bytes, mimeType: "application/pdf", fileName: "invoice.pdf" },
+        text: "see",
+      });
       assert.equal(inbound.type, "document");
       const media = inbound.media!;
       assert.equal(media.byteSize, bytes.length);
@@ -544,7 +633,12 @@ describe("PipesEmulator", function () {
     it("injects (with base64 media), lists sent messages, advances the clock, shows state and resets", async function () {
       const { socket } = await connect();
       const injected = await request("POST", "/_emulator/inbound", {
-        body: { fromNumber: ANA, text: "pic", media: { data: Buffer.from("png").toString("base64"), mimeType: "image/png" }, extra: { future: 1 } },
+        body: {
+          fromNumber: ANA,
+          text: "pic",
+          media: { data: Buffer.from("png").toString("base64"), mimeType: "image/png" },
+          extra: { future: 1 },
+        },
       });
       assert.equal(injected.status, 200);
       assert.equal(injected.body.type, "image");
@@ -589,7 +683,10 @@ describe("PipesEmulator", function () {
       assert.equal(badJson.body.error.code, ERROR_CODES.INVALID_REQUEST);
       assert.equal((await request("POST", "/_emulator/inbound", { body: { text: "no sender" } })).status, 400);
       assert.equal((await request("POST", "/_emulator/inbound", { body: { fromNumber: ANA, poolNumberId: "pn_nope" } })).status, 400);
-      assert.equal((await request("POST", "/_emulator/inbound", { body: { fromNumber: ANA, media: { data: "***", mimeType: "image/png" } } })).status, 400);
+      assert.equal(
+        (await request("POST", "/_emulator/inbound", { body: { fromNumber: ANA, media: { data: "***", mimeType: "image/png" } } })).status,
+        400,
+      );
       assert.equal((await request("POST", "/_emulator/clock", { body: { advanceMs: -5 } })).status, 400);
       assert.equal((await request("POST", "/_emulator/clock", { body: { advanceMs: "soon" } })).status, 400);
       assert.equal((await request("GET", "/_emulator/inbound")).status, 405);
@@ -622,7 +719,13 @@ describe("PipesEmulator", function () {
       assert.throws(() => new PipesEmulator({ queuePerSender: 0 }), RangeError);
       assert.throws(() => new PipesEmulator({ fanOut: "some" as "all" }), RangeError);
       assert.throws(
-        () => new PipesEmulator({ tenants: [{ userId: "a", apiKey: "pk_same_key_000" }, { userId: "b", apiKey: "pk_same_key_000" }] }),
+        () =>
+          new PipesEmulator({
+            tenants: [
+              { userId: "a", apiKey: "pk_same_key_000" },
+              { userId: "b", apiKey: "pk_same_key_000" },
+            ],
+          }),
         (error: Error) => error instanceof RangeError && !error.message.includes("pk_same_key_000"),
       );
       await boot();
@@ -637,13 +740,16 @@ describe("PipesEmulator", function () {
   describe("CLI", function () {
     it("parses flags, the environment and help", function () {
       assert.deepEqual(parseCliArgs([], {}), { kind: "run", port: 3977, host: "127.0.0.1", pacingMs: 750, apiKey: DEMO_API_KEY });
-      assert.deepEqual(parseCliArgs(["--port", "4000", "--host=0.0.0.0", "--pacing", "0", "--key", "pk_mine"], { PIPES_EMULATOR_PORT: "5000" }), {
-        kind: "run",
-        port: 4000,
-        host: "0.0.0.0",
-        pacingMs: 0,
-        apiKey: "pk_mine",
-      });
+      assert.deepEqual(
+        parseCliArgs(["--port", "4000", "--host=0.0.0.0", "--pacing", "0", "--key", "pk_mine"], { PIPES_EMULATOR_PORT: "5000" }),
+        {
+          kind: "run",
+          port: 4000,
+          host: "0.0.0.0",
+          pacingMs: 0,
+          apiKey: "pk_mine",
+        },
+      );
       assert.equal((parseCliArgs([], { PIPES_EMULATOR_PORT: "5000" }) as { port: number }).port, 5000);
       assert.deepEqual(parseCliArgs(["--help"]), { kind: "help" });
       assert.equal(parseCliArgs(["--port", "http"]).kind, "error");
@@ -659,17 +765,27 @@ describe("PipesEmulator", function () {
       const errors: string[] = [];
       const out: string[] = [];
       try {
-        const result = await startFromCli({ kind: "run", port, host: "127.0.0.1", pacingMs: 0, apiKey: DEMO_API_KEY }, { out: () => undefined, err: (l) => errors.push(l) });
+        const result = await startFromCli(
+          { kind: "run", port, host: "127.0.0.1", pacingMs: 0, apiKey: DEMO_API_KEY },
+          { out: () => undefined, err: (l) => errors.push(l) },
+        );
         assert.equal(result, 1);
         assert.deepEqual(errors, [`port ${port} is in use; pass --port`]);
       } finally {
         await new Promise((resolve) => blocker.close(resolve));
       }
-      const started = await startFromCli({ kind: "run", port: 0, host: "127.0.0.1", pacingMs: 0, apiKey: DEMO_API_KEY }, { out: (l) => out.push(l), err: (l) => errors.push(l) });
+      const started = await startFromCli(
+        { kind: "run", port: 0, host: "127.0.0.1", pacingMs: 0, apiKey: DEMO_API_KEY },
+        { out: (l) => out.push(l), err: (l) => errors.push(l) },
+      );
       assert.ok(started instanceof PipesEmulator);
       emulator = started;
       const text = out.join("\n");
-      assert.ok(text.includes(started.url) && text.includes(`${started.url.replace("http", "ws")}/ws?apiKey=`) && text.includes("/_emulator/inbound"));
+      assert.ok(
+        text.includes(started.url) &&
+          text.includes(`${started.url.replace("http", "ws")}/ws?apiKey=`) &&
+          text.includes("/_emulator/inbound"),
+      );
     });
   });
 });

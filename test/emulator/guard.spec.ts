@@ -40,8 +40,19 @@ describe("emulator: only this machine", function () {
   it("refuses a foreign Host on every route (DNS rebinding) and a foreign Origin", async function () {
     const port = new URL(emu.url).port;
     assert.equal(await get(emu.url, "/_emulator/state", { host: `evil.example:${port}` }), 403);
-    assert.equal(await get(emu.url, "/_emulator/inbound", { host: `evil.example:${port}`, origin: `http://evil.example:${port}`, "content-type": "application/json" }, "POST"), 403);
-    assert.equal(await get(emu.url, "/_emulator/inbound", { origin: "http://evil.example", "content-type": "application/json" }, "POST"), 403);
+    assert.equal(
+      await get(
+        emu.url,
+        "/_emulator/inbound",
+        { host: `evil.example:${port}`, origin: `http://evil.example:${port}`, "content-type": "application/json" },
+        "POST",
+      ),
+      403,
+    );
+    assert.equal(
+      await get(emu.url, "/_emulator/inbound", { origin: "http://evil.example", "content-type": "application/json" }, "POST"),
+      403,
+    );
     assert.equal(await get(emu.url, "/_emulator/events", { origin: "https://evil.example" }), 403);
     assert.equal(emu.sent().length + emu.queueSize(), 0, "nothing was injected");
   });

@@ -59,15 +59,21 @@ class SseClient extends EventEmitter {
 
   /** The next event named `event` (after those already taken) for which `match` holds. */
   next(event: string, match: (data: any) => boolean = () => true): Promise<any> {
-    return waitUntil(`SSE '${event}'`, () => {
-      for (let i = this.taken; i < this.events.length; i++) {
-        if (this.events[i].event === event && match(this.events[i].data)) {
-          this.taken = i + 1;
-          return this.events[i].data as unknown;
+    return waitUntil(
+      `SSE '${event}'`,
+      () => {
+        for (let i = this.taken; i < this.events.length; i++) {
+          if (this.events[i].event === event && match(this.events[i].data)) {
+            this.taken = i + 1;
+            return this.events[i].data as unknown;
+          }
         }
-      }
-      return undefined;
-    }, this, ["change"], 3000);
+        return undefined;
+      },
+      this,
+      ["change"],
+      3000,
+    );
   }
 
   close(): void {
@@ -111,7 +117,12 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     const root = await fetch(`${url}/`, { redirect: "manual" });
     assert.equal(root.status, 302);
     assert.equal(root.headers.get("location"), "/phone/");
-    for (const [path, type] of [["/phone", "text/html"], ["/phone/", "text/html"], ["/phone/phone.js", "text/javascript"], ["/phone/phone.css", "text/css"]]) {
+    for (const [path, type] of [
+      ["/phone", "text/html"],
+      ["/phone/", "text/html"],
+      ["/phone/phone.js", "text/javascript"],
+      ["/phone/phone.css", "text/css"],
+    ]) {
       const answer = await fetch(`${url}${path}`);
       assert.equal(answer.status, 200, path);
       assert.ok(answer.headers.get("content-type")!.startsWith(type), path);
@@ -125,7 +136,15 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
 
   it("the page's files keep to its CSP and set text only as text (no HTML parsing, no inline code or style)", async function () {
     const script = await (await fetch(`${url}/phone/phone.js`)).text();
-    for (const sink of [/\.innerHTML\b/, /\.outerHTML\b/, /insertAdjacentHTML/, /document\.write/, /\beval\(/, /new Function\b/, /setAttribute\(\s*["'](style|on\w+|href|src)["']/]) {
+    for (const sink of [
+      /\.innerHTML\b/,
+      /\.outerHTML\b/,
+      /insertAdjacentHTML/,
+      /document\.write/,
+      /\beval\(/,
+      /new Function\b/,
+      /setAttribute\(\s*["'](style|on\w+|href|src)["']/,
+    ]) {
       assert.doesNotMatch(script, sink);
     }
     const html = await (await fetch(`${url}/phone/`)).text();
@@ -142,7 +161,10 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     const client = await feed();
     assert.match(client.response.headers["content-type"]!, /^text\/event-stream/);
     const hello = await client.next("hello");
-    assert.deepEqual(hello.events.map((e: any) => [e.type, e.message?.text]), [["inbound", "first"]]);
+    assert.deepEqual(
+      hello.events.map((e: any) => [e.type, e.message?.text]),
+      [["inbound", "first"]],
+    );
     assert.equal(hello.status.connections.length, 1);
     assert.equal(hello.status.queueSize, 0);
     assert.equal(hello.status.serviceWindowMs, DAY_MS);
@@ -162,7 +184,17 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     const refused = await client.next("chat", (e) => e.type === "refused");
     assert.deepEqual(
       { ...refused.record, at: 0 },
-      { via: "ws", userId: "user_demo", conversationId, toNumber: ANA, text: "late", kind: "text", code: ERROR_CODES.SERVICE_WINDOW_EXPIRED, message: "service window closed (last inbound > 24h)", at: 0 },
+      {
+        via: "ws",
+        userId: "user_demo",
+        conversationId,
+        toNumber: ANA,
+        text: "late",
+        kind: "text",
+        code: ERROR_CODES.SERVICE_WINDOW_EXPIRED,
+        message: "service window closed (last inbound > 24h)",
+        at: 0,
+      },
     );
     assert.ok(refused.seq > sent.seq);
 
@@ -176,10 +208,16 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     const socket = await bot();
     const client = await feed();
     await client.next("hello");
-    const { conversationId, messageId: greetingIn } = (await (await post("/_emulator/inbound", { fromNumber: ANA, text: "menu" })).json()) as { conversationId: string; messageId: string };
+    const { conversationId, messageId: greetingIn } = (await (
+      await post("/_emulator/inbound", { fromNumber: ANA, text: "menu" })
+    ).json()) as { conversationId: string; messageId: string };
     await socket.next("whatsapp_message");
 
-    const buttons = { type: "button", body: { text: "Pick one" }, action: { buttons: [{ type: "reply", reply: { id: "a", title: "A" } }] } };
+    const buttons = {
+      type: "button",
+      body: { text: "Pick one" },
+      action: { buttons: [{ type: "reply", reply: { id: "a", title: "A" } }] },
+    };
     const sent = await fetch(`${url}/v1/messages/passthrough`, {
       method: "POST",
       headers: { authorization: `Bearer ${DEMO_API_KEY}`, "content-type": "application/json" },
@@ -189,8 +227,18 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     const wamid = ((await sent.json()) as { messages: { id: string }[] }).messages[0].id;
     const interactive = await client.next("chat", (e) => e.type === "sent");
     assert.deepEqual(
-      { messageId: interactive.record.messageId, kind: interactive.record.kind, toNumber: interactive.record.toNumber, message: interactive.record.message },
-      { messageId: wamid, kind: "interactive", toNumber: ANA, message: { messaging_product: "whatsapp", type: "interactive", interactive: buttons } },
+      {
+        messageId: interactive.record.messageId,
+        kind: interactive.record.kind,
+        toNumber: interactive.record.toNumber,
+        message: interactive.record.message,
+      },
+      {
+        messageId: wamid,
+        kind: "interactive",
+        toNumber: ANA,
+        message: { messaging_product: "whatsapp", type: "interactive", interactive: buttons },
+      },
     );
 
     // The tap, as the page posts it: the inbound event names the bot message it answers.
@@ -204,7 +252,10 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     await socket.next("whatsapp_message");
 
     // Reactions: the bot's (socket frame) to my message, mine to the bot's; each names its target.
-    socket.send({ type: "whatsapp_reaction", data: { conversationId, poolNumberId: "pn_demo1", toNumber: ANA, messageId: greetingIn, emoji: "👍" } });
+    socket.send({
+      type: "whatsapp_reaction",
+      data: { conversationId, poolNumberId: "pn_demo1", toNumber: ANA, messageId: greetingIn, emoji: "👍" },
+    });
     const botReaction = await client.next("chat", (e) => e.type === "sent");
     assert.deepEqual([botReaction.record.kind, botReaction.record.reaction], ["reaction", { messageId: greetingIn, emoji: "👍" }]);
     assert.equal((await post("/_emulator/inbound", { fromNumber: ANA, reaction: { messageId: wamid, emoji: "" } })).status, 200);
@@ -214,7 +265,13 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     // A media reply over the socket is a stored picture, drawn like a REST send.
     socket.send({
       type: "whatsapp_media_reply",
-      data: { conversationId, poolNumberId: "pn_demo1", toNumber: ANA, media: { data: PNG_1X1.toString("base64"), mimeType: "image/png" }, caption: "dot" },
+      data: {
+        conversationId,
+        poolNumberId: "pn_demo1",
+        toNumber: ANA,
+        media: { data: PNG_1X1.toString("base64"), mimeType: "image/png" },
+        caption: "dot",
+      },
     });
     const media = await client.next("chat", (e) => e.type === "sent");
     assert.deepEqual([media.record.kind, media.record.caption, media.record.media.mimeType], ["image", "dot", "image/png"]);
@@ -223,7 +280,10 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     // Everything above is in the history a (re)connecting page redraws from.
     const replay = await feed();
     const history = (await replay.next("hello")).events as { type: string; record?: { kind: string } }[];
-    assert.deepEqual(history.map((e) => e.record?.kind ?? e.type), ["inbound", "interactive", "inbound", "reaction", "inbound", "image"]);
+    assert.deepEqual(
+      history.map((e) => e.record?.kind ?? e.type),
+      ["inbound", "interactive", "inbound", "reaction", "inbound", "image"],
+    );
   });
 
   it("feed: a message queued while the bot is offline reports queued, then delivered when it is drained", async function () {
@@ -252,14 +312,24 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
   });
 
   it("media by id: pictures inline, other files as attachments, never runnable as a page", async function () {
-    const png = (await (await post("/_emulator/inbound", { fromNumber: ANA, media: { data: PNG_1X1.toString("base64"), mimeType: "image/png", fileName: "dot.png" } })).json());
+    const png = await (
+      await post("/_emulator/inbound", {
+        fromNumber: ANA,
+        media: { data: PNG_1X1.toString("base64"), mimeType: "image/png", fileName: "dot.png" },
+      })
+    ).json();
     const image = await fetch(`${url}/_emulator/media/${png.media.mediaId}`);
     assert.equal(image.status, 200);
     assert.equal(image.headers.get("content-type"), "image/png");
     assert.equal(image.headers.get("content-disposition"), "inline; filename*=UTF-8''dot.png");
     assert.ok(Buffer.from(await image.arrayBuffer()).equals(PNG_1X1));
 
-    const html = (await (await post("/_emulator/inbound", { fromNumber: ANA, media: { data: Buffer.from("<script>alert(1)</script>").toString("base64"), mimeType: "text/html", fileName: "x.html" } })).json());
+    const html = await (
+      await post("/_emulator/inbound", {
+        fromNumber: ANA,
+        media: { data: Buffer.from("<script>alert(1)</script>").toString("base64"), mimeType: "text/html", fileName: "x.html" },
+      })
+    ).json();
     const page = await fetch(`${url}/_emulator/media/${html.media.mediaId}`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get("content-disposition")!, /^attachment;/);
@@ -283,7 +353,11 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     assert.equal(events[0].code, ERROR_CODES.CONVERSATION_NOT_FOUND);
 
     const rest = (body: unknown): Promise<Response> =>
-      fetch(`${url}/v1/messages/send`, { method: "POST", headers: { authorization: `Bearer ${DEMO_API_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      fetch(`${url}/v1/messages/send`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${DEMO_API_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     assert.equal((await rest({ conversationId, text: "x".repeat(5000) })).status, 400);
     emulator.advanceClock(DAY_MS + 1);
     assert.equal((await rest({ conversationId, media: PNG_1X1.toString("base64"), mimeType: "image/png", caption: "pic" })).status, 403);
@@ -308,7 +382,7 @@ describe("emulator: phone page, live feed, media and refused sends", function ()
     const host = new URL(url).host;
     const foreign = await post("/_emulator/clock", { advanceMs: 1 }, { origin: "http://evil.example" });
     assert.equal(foreign.status, 403);
-    assert.equal(((await foreign.json())).error.code, ERROR_CODES.FORBIDDEN);
+    assert.equal((await foreign.json()).error.code, ERROR_CODES.FORBIDDEN);
     assert.equal((await post("/_emulator/clock", { advanceMs: 1 }, { origin: "null" })).status, 403);
     assert.equal((await post("/_emulator/clock", { advanceMs: 1 }, { origin: `http://${host}` })).status, 200);
     assert.equal((await post("/_emulator/clock", { advanceMs: 1 })).status, 200);

@@ -47,7 +47,7 @@ import { PipesError } from "../../src/lib/errors";
 import type { InboundMessage } from "../../src/lib/protocol";
 import { splitText } from "../../src/lib/text";
 import { frames, HostileServer, type HttpAnswer } from "../support/hostile-server";
-import { configNode, coreNodes, helper, PIPES_NODES, statuses, waitForStatus } from "../support/nodered";
+import { configNode, coreNodes, helper, nodeRedModule, PIPES_NODES, statuses, waitForStatus } from "../support/nodered";
 import { waitUntil } from "../support/wait";
 
 // ---------------------------------------------------------------------------------------------
@@ -84,12 +84,9 @@ function params<Ts extends unknown[]>(runs: number, examples: NoInfer<Ts>[] = []
 const propertyTimeout = (): number => (TIME_LIMIT_MS > 0 ? TIME_LIMIT_MS * 2 + 30_000 : 0);
 
 /** Node-RED's hooks, from the runtime under test (NODE_RED_FROM picks another one, as in support/nodered.ts). */
-const hooks = (
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require(require.resolve("@node-red/util", { paths: [process.env.NODE_RED_FROM ?? process.cwd()] })) as {
-    hooks: { add(id: string, callback: (event: any) => unknown): void; remove(id: string): void };
-  }
-).hooks;
+const { hooks } = nodeRedModule("@node-red/util") as {
+  hooks: { add(id: string, callback: (event: any) => unknown): void; remove(id: string): void };
+};
 
 // ---------------------------------------------------------------------------------------------
 // Shared invariant machinery
@@ -110,7 +107,15 @@ function keyPieceIn(text: string): string | undefined {
 /** Everything readable about a value, without calling getters, proxies' traps or custom inspectors. */
 function readable(value: unknown): string {
   try {
-    return inspect(value, { depth: 5, maxStringLength: Infinity, maxArrayLength: 64, breakLength: Infinity, getters: false, customInspect: false, showProxy: false });
+    return inspect(value, {
+      depth: 5,
+      maxStringLength: Infinity,
+      maxArrayLength: 64,
+      breakLength: Infinity,
+      getters: false,
+      customInspect: false,
+      showProxy: false,
+    });
   } catch (err) {
     return `<not inspectable: ${safeString(err)}>`;
   }
@@ -213,7 +218,10 @@ const MB = 1024 * 1024;
 const mb = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`;
 
 /** Resolves with the promise's outcome, or "pending" if it has not settled within `ms` (a guard against a hang). */
-function settleWithin<T>(promise: Promise<T>, ms: number): Promise<{ state: "resolved"; value: T } | { state: "rejected"; error: unknown } | { state: "pending" }> {
+function settleWithin<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<{ state: "resolved"; value: T } | { state: "rejected"; error: unknown } | { state: "pending" }> {
   let timer: NodeJS.Timeout | undefined;
   const guard = new Promise<{ state: "pending" }>((resolve) => {
     timer = setTimeout(() => resolve({ state: "pending" }), ms);
@@ -246,12 +254,40 @@ function bytesWith(head: Head, size: number, fill = 0): Buffer {
   return data;
 }
 
-const TYPED_KINDS = ["Uint8Array", "Uint8ClampedArray", "Int8Array", "Uint16Array", "Int32Array", "Float32Array", "Float64Array", "BigInt64Array", "DataView", "ArrayBuffer", "SharedArrayBuffer"] as const;
+const TYPED_KINDS = [
+  "Uint8Array",
+  "Uint8ClampedArray",
+  "Int8Array",
+  "Uint16Array",
+  "Int32Array",
+  "Float32Array",
+  "Float64Array",
+  "BigInt64Array",
+  "DataView",
+  "ArrayBuffer",
+  "SharedArrayBuffer",
+] as const;
 type TypedKind = (typeof TYPED_KINDS)[number];
 
 const SPECIALS = [
-  "missing", "undefined", "null", "function", "symbol", "date", "invalidDate", "cyclic", "throwingToString", "deep",
-  "hugeArray", "throwingProxy", "boxedString", "nullPrototype", "pendingPromise", "resolvedPromise", "rejectingThenable", "throwingThenable",
+  "missing",
+  "undefined",
+  "null",
+  "function",
+  "symbol",
+  "date",
+  "invalidDate",
+  "cyclic",
+  "throwingToString",
+  "deep",
+  "hugeArray",
+  "throwingProxy",
+  "boxedString",
+  "nullPrototype",
+  "pendingPromise",
+  "resolvedPromise",
+  "rejectingThenable",
+  "throwingThenable",
 ] as const;
 type Special = (typeof SPECIALS)[number];
 
@@ -279,7 +315,22 @@ const stringLength = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 1 << 20 }) },
 );
 const repeatUnit = fc.oneof(
-  fc.constantFrom(" ", "\n", "\t ", "a", "ab ", "😀", "\u00a0", "\u2028", ". ", "\n\n", "\ud83d", "\udc00", "é", "word ".repeat(900) + "\n"),
+  fc.constantFrom(
+    " ",
+    "\n",
+    "\t ",
+    "a",
+    "ab ",
+    "😀",
+    "\u00a0",
+    "\u2028",
+    ". ",
+    "\n\n",
+    "\ud83d",
+    "\udc00",
+    "é",
+    "word ".repeat(900) + "\n",
+  ),
   fc.string({ unit: "binary", minLength: 1, maxLength: 4 }),
 );
 const anyValue = fc.anything({
@@ -308,14 +359,28 @@ const valueSpec: fc.Arbitrary<ValueSpec> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc
-      .record({ head: headArb, size: fc.oneof(fc.integer({ min: 0, max: 4096 }), fc.constantFrom(0, 1, 8, 100_000, 1 << 20)), fill: fc.integer({ min: 0, max: 255 }) })
+      .record({
+        head: headArb,
+        size: fc.oneof(fc.integer({ min: 0, max: 4096 }), fc.constantFrom(0, 1, 8, 100_000, 1 << 20)),
+        fill: fc.integer({ min: 0, max: 255 }),
+      })
       .map((r): ValueSpec => ({ t: "buffer", ...r })),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom(...TYPED_KINDS), head: headArb, size: fc.integer({ min: 0, max: 2048 }) }).map((r): ValueSpec => ({ t: "typed", ...r })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ kind: fc.constantFrom(...TYPED_KINDS), head: headArb, size: fc.integer({ min: 0, max: 2048 }) })
+      .map((r): ValueSpec => ({ t: "typed", ...r })),
+  },
   {
     weight: 1,
     arbitrary: fc
-      .record({ head: headArb, data: fc.array(fc.oneof(fc.integer({ min: -300, max: 300 }), fc.double(), fc.string({ maxLength: 3 }), fc.constant(null)), { maxLength: 40 }) })
+      .record({
+        head: headArb,
+        data: fc.array(fc.oneof(fc.integer({ min: -300, max: 300 }), fc.double(), fc.string({ maxLength: 3 }), fc.constant(null)), {
+          maxLength: 40,
+        }),
+      })
       .map((r): ValueSpec => ({ t: "serialized", ...r })),
   },
   {
@@ -335,12 +400,17 @@ const valueSpec: fc.Arbitrary<ValueSpec> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .oneof(fc.webUrl({ validSchemes: ["https"], withQueryParameters: true, withFragments: true }), fc.string({ unit: "binary", maxLength: 30 }).map((s) => `https://${s}`))
+      .oneof(
+        fc.webUrl({ validSchemes: ["https"], withQueryParameters: true, withFragments: true }),
+        fc.string({ unit: "binary", maxLength: 30 }).map((s) => `https://${s}`),
+      )
       .map((v): ValueSpec => ({ t: "url", v })),
   },
   {
     weight: 1,
-    arbitrary: fc.string({ unit: fc.constantFrom(...MEDIA_ID_ALPHABET), minLength: 20, maxLength: 22 }).map((v): ValueSpec => ({ t: "mediaId", v })),
+    arbitrary: fc
+      .string({ unit: fc.constantFrom(...MEDIA_ID_ALPHABET), minLength: 20, maxLength: 22 })
+      .map((v): ValueSpec => ({ t: "mediaId", v })),
   },
   { weight: 3, arbitrary: fc.constantFrom(...SPECIALS).map((v): ValueSpec => ({ t: "special", v })) },
 );
@@ -351,7 +421,20 @@ const smallValueSpec: fc.Arbitrary<ValueSpec> = fc.oneof(
   fc.string({ unit: "binary", maxLength: 30 }).map((v): ValueSpec => ({ t: "string", v })),
   fc.record({ unit: repeatUnit, length: fc.integer({ min: 0, max: 5000 }) }).map((r): ValueSpec => ({ t: "repeat", ...r })),
   numberValue.map((v): ValueSpec => ({ t: "number", v })),
-  fc.constantFrom<Special>("undefined", "null", "function", "symbol", "cyclic", "throwingToString", "throwingProxy", "nullPrototype", "pendingPromise", "rejectingThenable").map((v): ValueSpec => ({ t: "special", v })),
+  fc
+    .constantFrom<Special>(
+      "undefined",
+      "null",
+      "function",
+      "symbol",
+      "cyclic",
+      "throwingToString",
+      "throwingProxy",
+      "nullPrototype",
+      "pendingPromise",
+      "rejectingThenable",
+    )
+    .map((v): ValueSpec => ({ t: "special", v })),
 );
 
 function makeTyped(kind: TypedKind, head: Head, size: number): unknown {
@@ -448,7 +531,12 @@ function buildSpecial(kind: Special): { value: unknown } | undefined {
     case "hugeArray":
       return { value: new Array<string>(200_000).fill("a") };
     case "throwingProxy":
-      return { value: new Proxy({}, { get: NO("proxy get"), has: NO("proxy has"), ownKeys: NO("proxy ownKeys"), getOwnPropertyDescriptor: NO("proxy descriptor") }) };
+      return {
+        value: new Proxy(
+          {},
+          { get: NO("proxy get"), has: NO("proxy has"), ownKeys: NO("proxy ownKeys"), getOwnPropertyDescriptor: NO("proxy descriptor") },
+        ),
+      };
     case "boxedString":
       return { value: Object("boxed") as unknown };
     case "nullPrototype":
@@ -491,24 +579,49 @@ interface MsgRecipe {
   extras: [string, ValueSpec][];
 }
 
-const EXTRA_KEYS = ["caption", "mimetype", "filename", "topic", "sent", "error", "_error", "req", "res", "__proto__", "constructor", "toJSON", "then", "parts"];
+const EXTRA_KEYS = [
+  "caption",
+  "mimetype",
+  "filename",
+  "topic",
+  "sent",
+  "error",
+  "_error",
+  "req",
+  "res",
+  "__proto__",
+  "constructor",
+  "toJSON",
+  "then",
+  "parts",
+];
 const pipesSpec: fc.Arbitrary<PipesSpec> = fc.oneof(
   { weight: 8, arbitrary: fc.constant<PipesSpec>({ t: "valid" }) },
   { weight: 1, arbitrary: fc.constant<PipesSpec>({ t: "absent" }) },
   { weight: 1, arbitrary: fc.constant<PipesSpec>({ t: "unknownConversation" }) },
-  { weight: 2, arbitrary: fc.record({ field: fc.constantFrom("conversationId" as const, "poolNumberId" as const, "fromNumber" as const), v: smallValueSpec }).map((r): PipesSpec => ({ t: "override", ...r })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ field: fc.constantFrom("conversationId" as const, "poolNumberId" as const, "fromNumber" as const), v: smallValueSpec })
+      .map((r): PipesSpec => ({ t: "override", ...r })),
+  },
   { weight: 1, arbitrary: smallValueSpec.map((v): PipesSpec => ({ t: "value", v })) },
 );
 const msgRecipe: fc.Arbitrary<MsgRecipe> = fc
   .record({
     node: fc.constantFrom(...NODE_IDS),
     viaFunction: fc.boolean(),
-    shape: fc.oneof({ weight: 3, arbitrary: fc.constantFrom<Shape>(...FN_SHAPES) }, { weight: 1, arbitrary: fc.constantFrom<Shape>(...DIRECT_ONLY_SHAPES) }),
+    shape: fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom<Shape>(...FN_SHAPES) },
+      { weight: 1, arbitrary: fc.constantFrom<Shape>(...DIRECT_ONLY_SHAPES) },
+    ),
     payload: valueSpec,
     pipes: pipesSpec,
     extras: fc.array(
       fc.tuple(
-        fc.oneof(fc.constantFrom(...EXTRA_KEYS), fc.string({ maxLength: 8 })).filter((key) => !["_msgid", "payload", "pipes", "fuzzShape", "fuzzTarget"].includes(key)),
+        fc
+          .oneof(fc.constantFrom(...EXTRA_KEYS), fc.string({ maxLength: 8 }))
+          .filter((key) => !["_msgid", "payload", "pipes", "fuzzShape", "fuzzTarget"].includes(key)),
         smallValueSpec,
       ),
       { maxLength: 3 },
@@ -523,7 +636,12 @@ const msgRecipe: fc.Arbitrary<MsgRecipe> = fc
 /** Applies a shape (not through the function node: that one applies it itself). */
 function applyShape(msg: Record<string, unknown>, shape: Shape): Record<string, unknown> {
   const accessor = (key: string, get: boolean, set: boolean) =>
-    Object.defineProperty(msg, key, { enumerable: true, configurable: false, ...(get ? { get: NO(`getter of msg.${key}`) } : { get: () => undefined }), ...(set ? { set: NO(`setter of msg.${key}`) } : {}) });
+    Object.defineProperty(msg, key, {
+      enumerable: true,
+      configurable: false,
+      ...(get ? { get: NO(`getter of msg.${key}`) } : { get: () => undefined }),
+      ...(set ? { set: NO(`setter of msg.${key}`) } : {}),
+    });
   switch (shape) {
     case "plain":
       return msg;
@@ -558,7 +676,11 @@ function applyShape(msg: Record<string, unknown>, shape: Shape): Record<string, 
       accessor("hostile", true, true);
       return msg;
     case "refusingProxy":
-      return new Proxy(msg, { set: NO("proxy set"), defineProperty: NO("proxy defineProperty"), deleteProperty: NO("proxy deleteProperty") });
+      return new Proxy(msg, {
+        set: NO("proxy set"),
+        defineProperty: NO("proxy defineProperty"),
+        deleteProperty: NO("proxy deleteProperty"),
+      });
   }
 }
 
@@ -623,7 +745,8 @@ function buildMsg(recipe: MsgRecipe, id: string, conv: InboundMessage): Record<s
 
 describe("property-based: generated input", function () {
   before(function () {
-    if (LONG || process.env.FUZZ_SEED !== undefined) console.log(`      fast-check seed ${SEED}${RUNS ? `, ${RUNS} runs per property` : LONG ? ", 20x the default runs" : ""}`);
+    if (LONG || process.env.FUZZ_SEED !== undefined)
+      console.log(`      fast-check seed ${SEED}${RUNS ? `, ${RUNS} runs per property` : LONG ? ", 20x the default runs" : ""}`);
   });
 
   it("the crash watch sees an unhandled rejection and an uncaught exception (self-check)", async function () {
@@ -663,7 +786,8 @@ describe("property-based: generated input", function () {
     };
     const scan = (where: string, text: string): void => {
       const piece = keyPieceIn(text);
-      if (piece) leaks.push(`${where} contains '${piece}' (from the API key): ${brief(text.slice(Math.max(0, text.indexOf(piece) - 80)), 200)}`);
+      if (piece)
+        leaks.push(`${where} contains '${piece}' (from the API key): ${brief(text.slice(Math.max(0, text.indexOf(piece) - 80)), 200)}`);
     };
     const idOf = (msg: unknown): string => String(attempt(() => (msg as { _msgid?: unknown })._msgid));
 
@@ -672,7 +796,15 @@ describe("property-based: generated input", function () {
       emu = new PipesEmulator({ drainPacingMs: 0, foreignConversationReply: "error", tenants: [{ userId: "user_fuzz", apiKey: KEY }] });
       await emu.start(0, "127.0.0.1");
       await new Promise<void>((resolve, reject) => helper.startServer((err?: Error) => (err ? reject(err) : resolve())));
-      const reply = (id: string, extra: Record<string, unknown>, wires: string[][]) => ({ id, type: "pipes-reply", z: "tab", connection: "cfg", timeout: 1, ...extra, wires });
+      const reply = (id: string, extra: Record<string, unknown>, wires: string[][]) => ({
+        id,
+        type: "pipes-reply",
+        z: "tab",
+        connection: "cfg",
+        timeout: 1,
+        ...extra,
+        wires,
+      });
       const media = (id: string, wires: string[][]) => ({ id, type: "pipes-send-media", z: "tab", connection: "cfg", timeout: 2, wires });
       const flow = [
         { id: "tab", type: "tab", label: "property" },
@@ -684,18 +816,33 @@ describe("property-based: generated input", function () {
         reply("replyWsUnwired", {}, [["ok"]]),
         reply("replyRestUnwired", { transport: "rest" }, [["ok"]]),
         media("mediaUnwired", [["ok"]]),
-        { id: "fn", type: "function", z: "tab", name: "shaper", func: FUNCTION_NODE_CODE, outputs: FN_TARGETS.length, noerr: 0, initialize: "", finalize: "", libs: [], wires: FN_TARGETS.map((t) => [t]) },
+        {
+          id: "fn",
+          type: "function",
+          z: "tab",
+          name: "shaper",
+          func: FUNCTION_NODE_CODE,
+          outputs: FN_TARGETS.length,
+          noerr: 0,
+          initialize: "",
+          finalize: "",
+          libs: [],
+          wires: FN_TARGETS.map((t) => [t]),
+        },
         { id: "catcher", type: "catch", z: "tab", scope: null, uncaught: false, wires: [["caught"]] },
         { id: "ok", type: "helper", z: "tab" },
         { id: "failed", type: "helper", z: "tab" },
         { id: "caught", type: "helper", z: "tab" },
       ];
-      await helper.load([...PIPES_NODES, ...coreNodes("function/10-function.js", "common/25-catch.js")] as never, flow as never, { cfg: { apiKey: KEY } });
+      await helper.load([...PIPES_NODES, ...coreNodes("function/10-function.js", "common/25-catch.js")] as never, flow as never, {
+        cfg: { apiKey: KEY },
+      });
       await waitForStatus("replyWs", "connected (user)");
 
       helper.getNode("ok").on("input", (msg: any) => {
         const id = idOf(msg);
-        if (typeof attempt(() => msg.sent) !== "object" || attempt(() => msg.sent) === null) problems.push(`${id}: output 1 without msg.sent`);
+        if (typeof attempt(() => msg.sent) !== "object" || attempt(() => msg.sent) === null)
+          problems.push(`${id}: output 1 without msg.sent`);
         lastOut.set(id, { output: 1, msg });
         record(id, "output 1");
         scan("a msg on output 1", readable(msg));
@@ -703,7 +850,8 @@ describe("property-based: generated input", function () {
       helper.getNode("failed").on("input", (msg: any) => {
         const id = idOf(msg);
         const code = attempt(() => msg.error?.code as unknown);
-        if (typeof code !== "string" || typeof attempt(() => msg.error?.message as unknown) !== "string") problems.push(`${id}: output 2 without msg.error {code, message}: ${brief(attempt(() => msg.error as unknown))}`);
+        if (typeof code !== "string" || typeof attempt(() => msg.error?.message as unknown) !== "string")
+          problems.push(`${id}: output 2 without msg.error {code, message}: ${brief(attempt(() => msg.error as unknown))}`);
         lastOut.set(id, { output: 2, msg });
         record(id, `output 2 (${String(code)})`);
         scan("a msg on output 2", readable(msg));
@@ -723,7 +871,12 @@ describe("property-based: generated input", function () {
           scan(`an error reported by ${id}`, readable(err));
           // done(err)'s own report (counted above), or a log line without a msg: not an outcome.
           if ((typeof err === "object" && err !== null && reportedByDone.has(err)) || msg === undefined) return;
-          record(idOf(msg), id === "fn" ? `the function node failed: ${brief(attempt(() => String(err)))}` : `node.error(err, msg) from ${id} (not done(err))`);
+          record(
+            idOf(msg),
+            id === "fn"
+              ? `the function node failed: ${brief(attempt(() => String(err)))}`
+              : `node.error(err, msg) from ${id} (not done(err))`,
+          );
         });
       }
     });
@@ -753,7 +906,14 @@ describe("property-based: generated input", function () {
      * Sends one msg into `entry` and waits for its first outcome (or a crash), then a barrier msg
      * through `node` (an instant BAD_INPUT) so a second outcome of the same msg has had its chance.
      */
-    async function deliver(entry: string, node: NodeId, msg: Record<string, unknown>, id: string, watch: CrashWatch, conv: InboundMessage): Promise<{ outcomes: string[]; crashes: string[]; ms: number; described: string }> {
+    async function deliver(
+      entry: string,
+      node: NodeId,
+      msg: Record<string, unknown>,
+      id: string,
+      watch: CrashWatch,
+      conv: InboundMessage,
+    ): Promise<{ outcomes: string[]; crashes: string[]; ms: number; described: string }> {
       const described = brief(msg, 400); // before the node sees it
       const mark = watch.crashes.length;
       const started = Date.now();
@@ -766,12 +926,20 @@ describe("property-based: generated input", function () {
           record(id, `receive() threw: ${brief(safeString(err))}`);
         }
         const guardMs = 4000; // every node has a time-out of 2 s or less: an outcome is due well before
-        await waitUntil(`an outcome for ${id}`, () => (outcomes.get(id)?.length ?? 0) > 0 || watch.crashes.length > mark, bus, ["tick"], guardMs).catch(() => undefined);
+        await waitUntil(
+          `an outcome for ${id}`,
+          () => (outcomes.get(id)?.length ?? 0) > 0 || watch.crashes.length > mark,
+          bus,
+          ["tick"],
+          guardMs,
+        ).catch(() => undefined);
         const ms = Date.now() - started;
         if ((outcomes.get(id)?.length ?? 0) > 0) {
           const barrier = `barrier-${id}`;
           helper.getNode(node).receive({ _msgid: barrier, pipes: conv });
-          await waitUntil(`the barrier after ${id}`, () => (outcomes.get(barrier)?.length ?? 0) > 0, bus, ["tick"], 5000).catch(() => undefined);
+          await waitUntil(`the barrier after ${id}`, () => (outcomes.get(barrier)?.length ?? 0) > 0, bus, ["tick"], 5000).catch(
+            () => undefined,
+          );
           outcomes.delete(barrier);
           lastOut.delete(barrier);
         }
@@ -782,8 +950,16 @@ describe("property-based: generated input", function () {
     }
 
     function assertOneOutcome(id: string, result: { outcomes: string[]; crashes: string[]; ms: number; described: string }): void {
-      assert.deepEqual(result.crashes, [], `Node-RED would crash (an unhandled rejection or uncaught exception ends its process):\n  ${result.crashes.join("\n  ")}\n  the msg: ${result.described}`);
-      assert.equal(result.outcomes.length, 1, `expected exactly one outcome (output 1, output 2 or done(err)), got ${result.outcomes.length}: ${result.outcomes.join("; ") || `none within ${result.ms} ms`}\n  the msg: ${result.described}`);
+      assert.deepEqual(
+        result.crashes,
+        [],
+        `Node-RED would crash (an unhandled rejection or uncaught exception ends its process):\n  ${result.crashes.join("\n  ")}\n  the msg: ${result.described}`,
+      );
+      assert.equal(
+        result.outcomes.length,
+        1,
+        `expected exactly one outcome (output 1, output 2 or done(err)), got ${result.outcomes.length}: ${result.outcomes.join("; ") || `none within ${result.ms} ms`}\n  the msg: ${result.described}`,
+      );
       finished.add(id);
       outcomes.delete(id);
     }
@@ -822,13 +998,46 @@ describe("property-based: generated input", function () {
           }),
           params(100, [
             // Always in the seeded run: the msgs that cannot take msg.sent / msg.error.
-            [{ node: "replyWs", viaFunction: false, shape: "frozen", payload: { t: "string", v: "hi" }, pipes: { t: "valid" }, extras: [] }],
-            [{ node: "mediaUnwired", viaFunction: true, shape: "nonExtensible", payload: { t: "string", v: "not media" }, pipes: { t: "valid" }, extras: [] }],
-            [{ node: "replyRest", viaFunction: false, shape: "throwingSent", payload: { t: "string", v: "hi" }, pipes: { t: "valid" }, extras: [] }],
+            [
+              {
+                node: "replyWs",
+                viaFunction: false,
+                shape: "frozen",
+                payload: { t: "string", v: "hi" },
+                pipes: { t: "valid" },
+                extras: [],
+              },
+            ],
+            [
+              {
+                node: "mediaUnwired",
+                viaFunction: true,
+                shape: "nonExtensible",
+                payload: { t: "string", v: "not media" },
+                pipes: { t: "valid" },
+                extras: [],
+              },
+            ],
+            [
+              {
+                node: "replyRest",
+                viaFunction: false,
+                shape: "throwingSent",
+                payload: { t: "string", v: "hi" },
+                pipes: { t: "valid" },
+                extras: [],
+              },
+            ],
           ]),
         );
       });
-      if (STATS) console.log([...tally].sort().map(([label, n]) => `        ${String(n).padStart(5)}  ${label}`).join("\n"));
+      if (STATS)
+        console.log(
+          [...tally]
+            .sort()
+            .map(([label, n]) => `        ${String(n).padStart(5)}  ${label}`)
+            .join("\n"),
+        );
       // Afterwards the same runtime still answers normally.
       resetRun();
       const conv = freshConversation();
@@ -841,7 +1050,11 @@ describe("property-based: generated input", function () {
     });
 
     /** One plain msg through a node, its output and msg. */
-    async function watchingResult(node: NodeId, fields: Record<string, unknown>, conv: InboundMessage): Promise<{ output: 1 | 2 | undefined; msg: any; outcomes: string[]; crashes: string[] }> {
+    async function watchingResult(
+      node: NodeId,
+      fields: Record<string, unknown>,
+      conv: InboundMessage,
+    ): Promise<{ output: 1 | 2 | undefined; msg: any; outcomes: string[]; crashes: string[] }> {
       let out: { outcomes: string[]; crashes: string[]; ms: number; described: string } | undefined;
       const id = `oracle-${++runs}`;
       await watchingCrashes(async (watch) => {
@@ -871,7 +1084,10 @@ describe("property-based: generated input", function () {
           }
           scanSpiesAndForget();
         }),
-        params(25, [[NaN, "replyWs"], [Infinity, "replyRest"]]),
+        params(25, [
+          [NaN, "replyWs"],
+          [Infinity, "replyRest"],
+        ]),
       );
     });
 
@@ -880,7 +1096,11 @@ describe("property-based: generated input", function () {
       const junk = fc.constantFrom("!", "*", "$", "%", "&", "é", "?", "#", "~", "@", "^", "\u0000", "😀", ":", ",", ";", "\\", '"');
       await fc.assert(
         fc.asyncProperty(
-          fc.record({ head: fc.constantFrom<Head>("png", "jpeg", "pdf"), tail: fc.uint8Array({ minLength: 0, maxLength: 300 }), junk: fc.array(fc.tuple(fc.nat(), junk), { maxLength: 3 }) }),
+          fc.record({
+            head: fc.constantFrom<Head>("png", "jpeg", "pdf"),
+            tail: fc.uint8Array({ minLength: 0, maxLength: 300 }),
+            junk: fc.array(fc.tuple(fc.nat(), junk), { maxLength: 3 }),
+          }),
           async ({ head, tail, junk: inserts }) => {
             resetRun();
             const data = Buffer.concat([HEADS[head], Buffer.from(tail)]);
@@ -926,12 +1146,27 @@ describe("property-based: generated input", function () {
       | { t: "pattern"; ws: string; k: number; word: string; total: number };
     const segment: fc.Arbitrary<Segment> = fc.oneof(
       { weight: 3, arbitrary: fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 }).map((v): Segment => ({ t: "text", v })) },
-      { weight: 2, arbitrary: fc.record({ ws: whitespace, n: fc.oneof(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1000, max: 300_000 })) }).map((r): Segment => ({ t: "run", ...r })) },
-      { weight: 1, arbitrary: fc.record({ word: fc.constantFrom("a", "word", "😀", "Sentence."), n: fc.integer({ min: 1, max: 3000 }) }).map((r): Segment => ({ t: "words", ...r })) },
       {
         weight: 2,
         arbitrary: fc
-          .record({ ws: whitespace, k: fc.integer({ min: 1, max: 5000 }), word: fc.constantFrom("b", "word.", "😀"), total: fc.integer({ min: 10_000, max: 1_000_000 }) })
+          .record({ ws: whitespace, n: fc.oneof(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1000, max: 300_000 })) })
+          .map((r): Segment => ({ t: "run", ...r })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .record({ word: fc.constantFrom("a", "word", "😀", "Sentence."), n: fc.integer({ min: 1, max: 3000 }) })
+          .map((r): Segment => ({ t: "words", ...r })),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .record({
+            ws: whitespace,
+            k: fc.integer({ min: 1, max: 5000 }),
+            word: fc.constantFrom("b", "word.", "😀"),
+            total: fc.integer({ min: 10_000, max: 1_000_000 }),
+          })
           .map((r): Segment => ({ t: "pattern", ...r })),
       },
     );
@@ -975,12 +1210,24 @@ describe("property-based: generated input", function () {
           for (let i = 0; i + 1 < parts.length; i++) {
             const end = parts[i].charCodeAt(parts[i].length - 1);
             const start = parts[i + 1].charCodeAt(0);
-            assert.ok(!(end >= 0xd800 && end <= 0xdbff) && !(start >= 0xdc00 && start <= 0xdfff), `part ${i + 1} and ${i + 2} split a surrogate pair`);
+            assert.ok(
+              !(end >= 0xd800 && end <= 0xdbff) && !(start >= 0xdc00 && start <= 0xdfff),
+              `part ${i + 1} and ${i + 2} split a surrogate pair`,
+            );
           }
-          assert.ok(parts.length <= Math.ceil(input.length / 2048) + 1, `${parts.length} parts for ${input.length} characters: some are tiny`);
+          assert.ok(
+            parts.length <= Math.ceil(input.length / 2048) + 1,
+            `${parts.length} parts for ${input.length} characters: some are tiny`,
+          );
         }),
         params(30, [
-          [[{ t: "words", word: "a", n: 1 }, { t: "run", ws: " ", n: 1_000_000 }, { t: "words", word: "b", n: 1 }]],
+          [
+            [
+              { t: "words", word: "a", n: 1 },
+              { t: "run", ws: " ", n: 1_000_000 },
+              { t: "words", word: "b", n: 1 },
+            ],
+          ],
           [[{ t: "pattern", ws: "\u2028", k: 3000, word: "b", total: 1_000_000 }]],
         ]),
       );
@@ -1004,7 +1251,8 @@ describe("property-based: generated input", function () {
     });
 
     it("the hostile server's frames reach a client as scripted (self-check)", async function () {
-      server.onSocket = (ws) => void server.sendAll(ws, [frames.connected(), "garbage", Buffer.from([1]), frames.message({ messageId: "self-check" })]);
+      server.onSocket = (ws) =>
+        void server.sendAll(ws, [frames.connected(), "garbage", Buffer.from([1]), frames.message({ messageId: "self-check" })]);
       const client = new PipesClient({ baseUrl: server.url, apiKey: KEY, scope: "user", backoffBaseMs: 10, idleCloseMs: 50 });
       const got: string[] = [];
       const events = new EventEmitter();
@@ -1018,7 +1266,21 @@ describe("property-based: generated input", function () {
     });
 
     const FIELDS: Record<"whatsapp_message" | "reply_status" | "connected", string[]> = {
-      whatsapp_message: ["messageId", "conversationId", "poolNumberId", "fromNumber", "timestamp", "type", "text", "media", "location", "contacts", "reaction", "fromName", "data"],
+      whatsapp_message: [
+        "messageId",
+        "conversationId",
+        "poolNumberId",
+        "fromNumber",
+        "timestamp",
+        "type",
+        "text",
+        "media",
+        "location",
+        "contacts",
+        "reaction",
+        "fromName",
+        "data",
+      ],
       reply_status: ["conversationId", "success", "messageId", "error", "code", "data"],
       connected: ["userId", "connectionId", "scope", "conversationId"],
     };
@@ -1049,20 +1311,58 @@ describe("property-based: generated input", function () {
       {
         weight: 2,
         arbitrary: fc
-          .record({ type: fc.oneof(fc.constantFrom("connected", "whatsapp_message", "reply_status", "whatsapp_reply", "error", "ping", "", "__proto__", "constructor", "toString"), fc.string({ maxLength: 12 })), data: json })
+          .record({
+            type: fc.oneof(
+              fc.constantFrom(
+                "connected",
+                "whatsapp_message",
+                "reply_status",
+                "whatsapp_reply",
+                "error",
+                "ping",
+                "",
+                "__proto__",
+                "constructor",
+                "toString",
+              ),
+              fc.string({ maxLength: 12 }),
+            ),
+            data: json,
+          })
           .map((r): FrameSpec => ({ t: "typed", ...r })),
       },
-      { weight: 4, arbitrary: kindArb.chain((kind) => fc.record({ field: fieldOf(kind), v: json }).map((r): FrameSpec => ({ t: "wrong", kind, ...r }))) },
+      {
+        weight: 4,
+        arbitrary: kindArb.chain((kind) =>
+          fc.record({ field: fieldOf(kind), v: json }).map((r): FrameSpec => ({ t: "wrong", kind, ...r })),
+        ),
+      },
       {
         weight: 2,
         arbitrary: fc.oneof(kindArb, fc.constant("unknown" as const)).chain((kind) =>
           fc
-            .record({ field: kind === "unknown" ? fc.constantFrom("type", "data") : fieldOf(kind), unit: fc.constantFrom("x", " ", "é", "😀", "\u0000", '"'), bytes: fc.integer({ min: 1000, max: 3_900_000 }) })
+            .record({
+              field: kind === "unknown" ? fc.constantFrom("type", "data") : fieldOf(kind),
+              unit: fc.constantFrom("x", " ", "é", "😀", "\u0000", '"'),
+              bytes: fc.integer({ min: 1000, max: 3_900_000 }),
+            })
             .map((r): FrameSpec => ({ t: "huge", kind, ...r })),
         ),
       },
-      { weight: 2, arbitrary: fc.record({ conversationId: fc.string({ maxLength: 20 }), success: fc.oneof(fc.boolean(), json), code: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) }).map((r): FrameSpec => ({ t: "status", ...r })) },
-      { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), json, { maxKeys: 3 }).map((extra): FrameSpec => ({ t: "connected", extra })) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .record({
+            conversationId: fc.string({ maxLength: 20 }),
+            success: fc.oneof(fc.boolean(), json),
+            code: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+          })
+          .map((r): FrameSpec => ({ t: "status", ...r })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), json, { maxKeys: 3 }).map((extra): FrameSpec => ({ t: "connected", extra })),
+      },
       { weight: 1, arbitrary: fc.constant<FrameSpec>({ t: "oversize" }) },
       { weight: 1, arbitrary: fc.integer({ min: 1, max: 50_000 }).map((depth): FrameSpec => ({ t: "deep", depth })) },
       { weight: 1, arbitrary: fc.constant<FrameSpec>({ t: "protoKeys" }) },
@@ -1076,7 +1376,10 @@ describe("property-based: generated input", function () {
       frames: FrameSpec[];
     }
     const frameScript: fc.Arbitrary<FrameScript> = fc.record({
-      early: fc.oneof({ weight: 4, arbitrary: fc.constant<FrameSpec[]>([]) }, { weight: 1, arbitrary: fc.array(frameSpec, { maxLength: 2 }) }),
+      early: fc.oneof(
+        { weight: 4, arbitrary: fc.constant<FrameSpec[]>([]) },
+        { weight: 1, arbitrary: fc.array(frameSpec, { maxLength: 2 }) },
+      ),
       skipConnected: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
       frames: fc.array(frameSpec, { maxLength: 8 }),
     });
@@ -1125,7 +1428,14 @@ describe("property-based: generated input", function () {
           return;
         }
         case "status":
-          yield { type: "reply_status", data: { conversationId: spec.conversationId, success: spec.success, ...(spec.code !== undefined ? { code: spec.code, error: spec.code } : {}) } };
+          yield {
+            type: "reply_status",
+            data: {
+              conversationId: spec.conversationId,
+              success: spec.success,
+              ...(spec.code !== undefined ? { code: spec.code, error: spec.code } : {}),
+            },
+          };
           return;
         case "connected":
           yield { ...frames.connected(), ...spec.extra, type: "connected" };
@@ -1176,7 +1486,10 @@ describe("property-based: generated input", function () {
           } else {
             await server.send(ws, frames.connected());
           }
-          await server.send(ws, frames.message({ messageId: sentinel, conversationId: "conv_sentinel", text: "the valid message after the garbage" }));
+          await server.send(
+            ws,
+            frames.message({ messageId: sentinel, conversationId: "conv_sentinel", text: "the valid message after the garbage" }),
+          );
         })();
       };
       const baseline = measureHeap ? retainedBytes() : 0;
@@ -1202,8 +1515,16 @@ describe("property-based: generated input", function () {
           }
         });
         client.acquireSocket({});
-        await waitUntil("the sentinel message", () => delivered || watch.crashes.length > mark, events, ["tick"], 6000).catch(() => undefined);
-        const open = await waitUntil("state open", () => client.state.state === "open" || watch.crashes.length > mark, events, ["tick"], 3000).then(
+        await waitUntil("the sentinel message", () => delivered || watch.crashes.length > mark, events, ["tick"], 6000).catch(
+          () => undefined,
+        );
+        const open = await waitUntil(
+          "state open",
+          () => client.state.state === "open" || watch.crashes.length > mark,
+          events,
+          ["tick"],
+          3000,
+        ).then(
           () => client.state.state === "open",
           () => false,
         );
@@ -1212,7 +1533,8 @@ describe("property-based: generated input", function () {
       } finally {
         const stopping = Date.now();
         const stopped = await settleWithin(client.stop(), 4000);
-        if (stopped.state !== "resolved") logs.push({ level: "test", length: 0, head: `stop() ${stopped.state} after ${Date.now() - stopping} ms` });
+        if (stopped.state !== "resolved")
+          logs.push({ level: "test", length: 0, head: `stop() ${stopped.state} after ${Date.now() - stopping} ms` });
         watch.off("crash", wake);
       }
     }
@@ -1229,20 +1551,30 @@ describe("property-based: generated input", function () {
             const stuck = result.logs.filter((l) => l.level === "test");
             assert.deepEqual(stuck, [], "stop() did not finish");
           }),
-          params(16, [[{ early: [], skipConnected: false, frames: [{ t: "oversize" }, { t: "protoKeys" }, { t: "deep", depth: 50_000 }] }]]),
+          params(16, [
+            [{ early: [], skipConnected: false, frames: [{ t: "oversize" }, { t: "protoKeys" }, { t: "deep", depth: 50_000 }] }],
+          ]),
         );
       });
     });
 
     it("the heap after GC stays bounded, whatever the size of the fields and messageIds", async function () {
       this.timeout(propertyTimeout());
-      const hugeIds = fc.record({ bytes: fc.integer({ min: 200_000, max: 3_900_000 }), unit: fc.constantFrom("x", "é") }).map(({ bytes, unit }): FrameSpec => ({ t: "huge", kind: "whatsapp_message", field: "messageId", unit, bytes }));
+      const hugeIds = fc
+        .record({ bytes: fc.integer({ min: 200_000, max: 3_900_000 }), unit: fc.constantFrom("x", "é") })
+        .map(({ bytes, unit }): FrameSpec => ({ t: "huge", kind: "whatsapp_message", field: "messageId", unit, bytes }));
       const heavy = fc.record({
         early: fc.constant<FrameSpec[]>([]),
         skipConnected: fc.constant(false),
         frames: fc.array(fc.oneof({ weight: 3, arbitrary: hugeIds }, { weight: 1, arbitrary: frameSpec }), { minLength: 1, maxLength: 12 }),
       });
-      const tenHugeIds: FrameSpec[] = Array.from({ length: 10 }, () => ({ t: "huge", kind: "whatsapp_message", field: "messageId", unit: "x", bytes: 3_000_000 }));
+      const tenHugeIds: FrameSpec[] = Array.from({ length: 10 }, () => ({
+        t: "huge",
+        kind: "whatsapp_message",
+        field: "messageId",
+        unit: "x",
+        bytes: 3_000_000,
+      }));
       await watchingCrashes(async (watch) => {
         await fc.assert(
           fc.asyncProperty(heavy, async (script) => {
@@ -1264,13 +1596,29 @@ describe("property-based: generated input", function () {
             const result = await runScript(script, watch, false);
             assert.deepEqual(result.crashes, []);
             const long = result.logs.filter((l) => l.length > 1000);
-            assert.deepEqual(long.map((l) => `${l.level} (${l.length} chars): ${l.head}…`), [], "log lines over 1000 characters");
+            assert.deepEqual(
+              long.map((l) => `${l.level} (${l.length} chars): ${l.head}…`),
+              [],
+              "log lines over 1000 characters",
+            );
             const loud = result.logs.filter((l) => l.level === "warn" || l.level === "error");
-            assert.ok(loud.length <= 25, `${loud.length} warnings/errors for one connection: ${loud.map((l) => l.head).join(" | ").slice(0, 600)}`);
+            assert.ok(
+              loud.length <= 25,
+              `${loud.length} warnings/errors for one connection: ${loud
+                .map((l) => l.head)
+                .join(" | ")
+                .slice(0, 600)}`,
+            );
           }),
           params(10, [
             [{ early: [], skipConnected: false, frames: [{ t: "huge", kind: "connected", field: "scope", unit: "x", bytes: 2_000_000 }] }],
-            [{ early: [], skipConnected: false, frames: [{ t: "huge", kind: "reply_status", field: "conversationId", unit: "x", bytes: 2_000_000 }] }],
+            [
+              {
+                early: [],
+                skipConnected: false,
+                frames: [{ t: "huge", kind: "reply_status", field: "conversationId", unit: "x", bytes: 2_000_000 }],
+              },
+            ],
           ]),
         );
       });
@@ -1297,7 +1645,12 @@ describe("property-based: generated input", function () {
       await server.stop();
     });
 
-    type BodySpec = { t: "none" } | { t: "json"; v: unknown } | { t: "text"; v: string } | { t: "errorShape"; code: unknown; message: unknown } | { t: "huge"; bytes: number; json: boolean };
+    type BodySpec =
+      | { t: "none" }
+      | { t: "json"; v: unknown }
+      | { t: "text"; v: string }
+      | { t: "errorShape"; code: unknown; message: unknown }
+      | { t: "huge"; bytes: number; json: boolean };
     type AnswerSpec =
       | { t: "http"; status: number; headers: [string, string][]; body: BodySpec }
       | { t: "redirect"; status: number; location: string }
@@ -1310,32 +1663,83 @@ describe("property-based: generated input", function () {
       answers: AnswerSpec[];
     }
 
-    const RETRY_AFTER = ["soon", "-1", "NaN", "Infinity", "1e309", "99999999999", "0x10", "", " ", "0", "0.001", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "Thu, 01 Jan 1970 00:00:00 GMT"];
+    const RETRY_AFTER = [
+      "soon",
+      "-1",
+      "NaN",
+      "Infinity",
+      "1e309",
+      "99999999999",
+      "0x10",
+      "",
+      " ",
+      "0",
+      "0.001",
+      "1.5",
+      "Wed, 21 Oct 2015 07:28:00 GMT",
+      "Fri, 31 Dec 9999 23:59:59 GMT",
+      "Thu, 01 Jan 1970 00:00:00 GMT",
+    ];
     const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 30 });
     const header = fc.oneof(
       fc.tuple(fc.constant("retry-after"), fc.oneof(fc.constantFrom(...RETRY_AFTER), printable)),
       fc.tuple(fc.constantFrom("content-type", "content-encoding", "location", "connection", "set-cookie", "x-anything"), printable),
-      fc.tuple(fc.constant("content-type"), fc.constantFrom("application/json", "text/html", "application/json; charset=utf-16", "image/png", "multipart/mixed; boundary=x")),
+      fc.tuple(
+        fc.constant("content-type"),
+        fc.constantFrom("application/json", "text/html", "application/json; charset=utf-16", "image/png", "multipart/mixed; boundary=x"),
+      ),
     );
     const body: fc.Arbitrary<BodySpec> = fc.oneof(
       fc.constant<BodySpec>({ t: "none" }),
       fc.jsonValue({ maxDepth: 3 }).map((v): BodySpec => ({ t: "json", v })),
       fc.string({ unit: "binary", maxLength: 60 }).map((v): BodySpec => ({ t: "text", v })),
-      fc.record({ code: fc.jsonValue({ maxDepth: 1 }), message: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constant("x".repeat(100_000))) }).map((r): BodySpec => ({ t: "errorShape", ...r })),
+      fc
+        .record({ code: fc.jsonValue({ maxDepth: 1 }), message: fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constant("x".repeat(100_000))) })
+        .map((r): BodySpec => ({ t: "errorShape", ...r })),
       fc.record({ bytes: fc.integer({ min: 10_000, max: 3_000_000 }), json: fc.boolean() }).map((r): BodySpec => ({ t: "huge", ...r })),
     );
-    const status = fc.oneof(fc.constantFrom(200, 201, 204, 206, 299, 304, 400, 401, 403, 404, 408, 413, 418, 429, 500, 502, 503, 504, 599, 100, 101, 103, 999), fc.integer({ min: 100, max: 999 }));
+    const status = fc.oneof(
+      fc.constantFrom(200, 201, 204, 206, 299, 304, 400, 401, 403, 404, 408, 413, 418, 429, 500, 502, 503, 504, 599, 100, 101, 103, 999),
+      fc.integer({ min: 100, max: 999 }),
+    );
     const location = fc.oneof(
       fc.constantFrom(
-        "file:///etc/passwd", "javascript:alert(1)", "data:text/plain,hi", "ftp://127.0.0.1/x", "ws://127.0.0.1:1/", "about:blank", "http://127.0.0.1:1/x",
-        "https://127.0.0.1:$PORT/x", "http://[::1]:1/", "http://user:pass@127.0.0.1:$PORT/x", "  ", "", "http://%zz", "http://127.0.0.1:99999/", "/v1/media/download/again",
-        "http://127.0.0.1:$PORT/storage/ok", "//", "/\\", "?x=1", "#frag", "http:", "https:",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "data:text/plain,hi",
+        "ftp://127.0.0.1/x",
+        "ws://127.0.0.1:1/",
+        "about:blank",
+        "http://127.0.0.1:1/x",
+        "https://127.0.0.1:$PORT/x",
+        "http://[::1]:1/",
+        "http://user:pass@127.0.0.1:$PORT/x",
+        "  ",
+        "",
+        "http://%zz",
+        "http://127.0.0.1:99999/",
+        "/v1/media/download/again",
+        "http://127.0.0.1:$PORT/storage/ok",
+        "//",
+        "/\\",
+        "?x=1",
+        "#frag",
+        "http:",
+        "https:",
       ),
       printable.map((s) => `/storage/${s}`),
     );
     const answer: fc.Arbitrary<AnswerSpec> = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ status, headers: fc.array(header, { maxLength: 3 }), body }).map((r): AnswerSpec => ({ t: "http", ...r })) },
-      { weight: 2, arbitrary: fc.record({ status: fc.constantFrom(301, 302, 303, 307, 308, 300, 399), location }).map((r): AnswerSpec => ({ t: "redirect", ...r })) },
+      {
+        weight: 6,
+        arbitrary: fc.record({ status, headers: fc.array(header, { maxLength: 3 }), body }).map((r): AnswerSpec => ({ t: "http", ...r })),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .record({ status: fc.constantFrom(301, 302, 303, 307, 308, 300, 399), location })
+          .map((r): AnswerSpec => ({ t: "redirect", ...r })),
+      },
       {
         weight: 2,
         arbitrary: fc
@@ -1348,7 +1752,7 @@ describe("property-based: generated input", function () {
               "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:$PORT/\u00e9\u0000\r\nContent-Length: 0\r\n\r\n",
               "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
               "HTTP/1.1 429 Too Many\r\nRetry-After: \u00ff\u00fe\r\nContent-Length: 0\r\n\r\n",
-              "HTTP/1.1 200 OK\r\n\r\n{\"success\":true}",
+              'HTTP/1.1 200 OK\r\n\r\n{"success":true}',
               "NOT HTTP AT ALL\r\n\r\n",
               "",
             ),
@@ -1359,7 +1763,10 @@ describe("property-based: generated input", function () {
       { weight: 1, arbitrary: fc.constant<AnswerSpec>({ t: "reset" }) },
       { weight: 1, arbitrary: fc.constant<AnswerSpec>({ t: "hang" }) },
     );
-    const restRecipe: fc.Arbitrary<RestRecipe> = fc.record({ op: fc.constantFrom<RestRecipe["op"]>("send", "sendMedia", "download"), answers: fc.array(answer, { minLength: 1, maxLength: 3 }) });
+    const restRecipe: fc.Arbitrary<RestRecipe> = fc.record({
+      op: fc.constantFrom<RestRecipe["op"]>("send", "sendMedia", "download"),
+      answers: fc.array(answer, { minLength: 1, maxLength: 3 }),
+    });
 
     function buildAnswer(spec: AnswerSpec, port: number): HttpAnswer {
       const here = (text: string) => text.replaceAll("$PORT", String(port));
@@ -1375,7 +1782,11 @@ describe("property-based: generated input", function () {
           let target = here(spec.location);
           try {
             const resolved = new URL(target, `http://127.0.0.1:${port}/v1/media/download/x`);
-            if ((resolved.protocol === "http:" || resolved.protocol === "https:") && !["127.0.0.1", "[::1]", "localhost"].includes(resolved.hostname)) target = `/storage/was-${resolved.hostname}`;
+            if (
+              (resolved.protocol === "http:" || resolved.protocol === "https:") &&
+              !["127.0.0.1", "[::1]", "localhost"].includes(resolved.hostname)
+            )
+              target = `/storage/was-${resolved.hostname}`;
           } catch {
             // unparsable: the client has to cope with it as it is
           }
@@ -1399,7 +1810,9 @@ describe("property-based: generated input", function () {
         case "errorShape":
           return JSON.stringify({ success: false, error: { code: spec.code, message: spec.message } });
         case "huge":
-          return spec.json ? JSON.stringify({ success: false, error: { code: "HUGE", message: "m".repeat(spec.bytes) } }) : Buffer.alloc(spec.bytes, 0x61);
+          return spec.json
+            ? JSON.stringify({ success: false, error: { code: "HUGE", message: "m".repeat(spec.bytes) } })
+            : Buffer.alloc(spec.bytes, 0x61);
       }
     }
 
@@ -1420,7 +1833,12 @@ describe("property-based: generated input", function () {
       server.onRequest = () => {
         const spec = recipe.answers[Math.min(n++, recipe.answers.length - 1)];
         // The status the client will have seen last (a raw answer may be a well-formed HTTP response too).
-        lastStatus = spec.t === "http" || spec.t === "redirect" ? spec.status : spec.t === "raw" ? Number(/^HTTP\/1\.[01] (\d{3}) /.exec(spec.text)?.[1] ?? NaN) : undefined;
+        lastStatus =
+          spec.t === "http" || spec.t === "redirect"
+            ? spec.status
+            : spec.t === "raw"
+              ? Number(/^HTTP\/1\.[01] (\d{3}) /.exec(spec.text)?.[1] ?? NaN)
+              : undefined;
         return buildAnswer(spec, server.port);
       };
       const started = Date.now();
@@ -1433,7 +1851,13 @@ describe("property-based: generated input", function () {
       // The guard only stops a hang: every operation has its own deadline of TIMEOUT_MS.
       const outcome = await settleWithin(op as Promise<unknown>, TIMEOUT_MS + 3000);
       const ms = Date.now() - started;
-      const keyFollowed = recipe.op === "download" ? server.requests.slice(1).filter((r) => JSON.stringify(r.headers).includes(KEY)).map((r) => r.url) : [];
+      const keyFollowed =
+        recipe.op === "download"
+          ? server.requests
+              .slice(1)
+              .filter((r) => JSON.stringify(r.headers).includes(KEY))
+              .map((r) => r.url)
+          : [];
       return { outcome, ms, crashes: watch.since(mark), keyFollowed, lastStatus };
     }
 
@@ -1448,14 +1872,20 @@ describe("property-based: generated input", function () {
             assert.deepEqual(run.keyFollowed, [], "the API key was sent along a redirect");
             if (run.outcome.state === "rejected") {
               const err = run.outcome.error;
-              assert.ok(err instanceof PipesError, `rejected with ${err instanceof Error ? err.constructor.name : typeof err}, not a PipesError: ${brief(String(err))}`);
+              assert.ok(
+                err instanceof PipesError,
+                `rejected with ${err instanceof Error ? err.constructor.name : typeof err}, not a PipesError: ${brief(String(err))}`,
+              );
               assert.equal(typeof err.code, "string");
               assert.equal(keyPieceIn(`${err.message} ${String(err.stack)}`), undefined, "the error carries the key");
             } else if (run.outcome.state === "resolved" && recipe.op === "download") {
               const file = run.outcome.value as { data: unknown };
               assert.ok(Buffer.isBuffer(file.data) && file.data.length <= MAX_DOWNLOAD, `a download resolved with ${brief(file)}`);
             } else if (run.outcome.state === "resolved") {
-              assert.ok(run.lastStatus !== undefined && run.lastStatus >= 200 && run.lastStatus < 300, `a send resolved after HTTP ${String(run.lastStatus)}: ${brief(run.outcome.value)}`);
+              assert.ok(
+                run.lastStatus !== undefined && run.lastStatus >= 200 && run.lastStatus < 300,
+                `a send resolved after HTTP ${String(run.lastStatus)}: ${brief(run.outcome.value)}`,
+              );
             }
           }),
           params(30, [
@@ -1480,7 +1910,9 @@ describe("property-based: generated input", function () {
               assert.ok(message.length <= 1000, `an error message of ${message.length} characters: ${brief(message, 120)}`);
             }
           }),
-          params(15, [[{ op: "send", answers: [{ t: "http", status: 400, headers: [], body: { t: "huge", bytes: 200_000, json: true } }] }]]),
+          params(15, [
+            [{ op: "send", answers: [{ t: "http", status: 400, headers: [], body: { t: "huge", bytes: 200_000, json: true } }] }],
+          ]),
         );
       });
     });
@@ -1543,7 +1975,12 @@ describe("property-based: generated input", function () {
       fc.oneof(
         fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
         fc.record({ type: fc.constantFrom("whatsapp_message", "reply_status", "connected", "x"), data: fc.jsonValue({ maxDepth: 2 }) }),
-        fc.record({ field: fc.constantFrom("messageId", "conversationId", "type", "text", "media", "location", "contacts", "reaction", "timestamp"), v: fc.jsonValue({ maxDepth: 2 }) }).map(({ field, v }) => frames.message({ messageId: `g-${field}`, [field]: v })),
+        fc
+          .record({
+            field: fc.constantFrom("messageId", "conversationId", "type", "text", "media", "location", "contacts", "reaction", "timestamp"),
+            v: fc.jsonValue({ maxDepth: 2 }),
+          })
+          .map(({ field, v }) => frames.message({ messageId: `g-${field}`, [field]: v })),
         fc.uint8Array({ maxLength: 16 }).map((b) => Buffer.from(b)),
       ),
       { maxLength: 6 },
@@ -1557,11 +1994,18 @@ describe("property-based: generated input", function () {
             const mark = watch.crashes.length;
             const sentinel = `sentinel-${++runs}`;
             pending = sentinel;
-            for (const frame of [...echoes, ...list, frames.message({ messageId: sentinel, conversationId: "conv_sentinel" })]) await server.broadcast(frame);
+            for (const frame of [...echoes, ...list, frames.message({ messageId: sentinel, conversationId: "conv_sentinel" })])
+              await server.broadcast(frame);
             const wake = () => bus.emit("tick");
             watch.on("crash", wake);
             try {
-              await waitUntil("the sentinel message at pipes-in's output", () => seen.has(sentinel) || watch.crashes.length > mark, bus, ["tick"], 6000).catch(() => undefined);
+              await waitUntil(
+                "the sentinel message at pipes-in's output",
+                () => seen.has(sentinel) || watch.crashes.length > mark,
+                bus,
+                ["tick"],
+                6000,
+              ).catch(() => undefined);
             } finally {
               watch.off("crash", wake);
             }
@@ -1572,7 +2016,11 @@ describe("property-based: generated input", function () {
             const readableLogs = [...logSpy.args.map((a) => readable(a)), ...statuses("in").map((s) => readable(s))];
             (helper as unknown as { _sandbox: { resetHistory(): void } })._sandbox.resetHistory();
             const leaked = readableLogs.map((text) => [keyPieceIn(text), text] as const).filter(([piece]) => piece);
-            assert.deepEqual(leaked.map(([piece, text]) => `'${piece}' in ${brief(text, 200)}`), [], "the API key, echoed back by the server, reached a log line or status");
+            assert.deepEqual(
+              leaked.map(([piece, text]) => `'${piece}' in ${brief(text, 200)}`),
+              [],
+              "the API key, echoed back by the server, reached a log line or status",
+            );
           }),
           params(8, [[[], ECHO]]),
         );

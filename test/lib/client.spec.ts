@@ -68,14 +68,23 @@ describe("client", function () {
     c.addReceiver((m) => events.emit("got", first.push(m)));
     c.addReceiver((m) => events.emit("got", second.push(m)));
     await waitUntil("both receivers served", () => first.length === 1 && second.length === 1, events, ["got"]);
-    assert.deepEqual(first.map((m) => m.messageId), [held.messageId]);
-    assert.deepEqual(second.map((m) => m.messageId), [held.messageId]);
+    assert.deepEqual(
+      first.map((m) => m.messageId),
+      [held.messageId],
+    );
+    assert.deepEqual(
+      second.map((m) => m.messageId),
+      [held.messageId],
+    );
   });
 
   it("holds at most holdBytes of messages and says in the log which ones it dropped", async function () {
     const errors: string[] = [];
     const events = new EventEmitter();
-    const c = make({ holdBytes: 3000, logger: { info: () => undefined, warn: () => undefined, error: (text) => events.emit("error-line", errors.push(text)) } });
+    const c = make({
+      holdBytes: 3000,
+      logger: { info: () => undefined, warn: () => undefined, error: (text) => events.emit("error-line", errors.push(text)) },
+    });
     c.acquireSocket({});
     await state(c, "open");
     const sent = Array.from({ length: 10 }, (_, i) => emu.inject({ fromNumber: "+1", text: `${i} ${"x".repeat(1000)}` }));
@@ -91,14 +100,23 @@ describe("client", function () {
 
   it("hands what it held when it stopped to the next client of the same account, with its replay filter", async function () {
     const lines: string[] = [];
-    const first = new PipesClient({ baseUrl: emu.url, apiKey: KEY, scope: "user", backoffBaseMs: 10, logger: { info: (t) => lines.push(t), warn: (t) => lines.push(t) } });
+    const first = new PipesClient({
+      baseUrl: emu.url,
+      apiKey: KEY,
+      scope: "user",
+      backoffBaseMs: 10,
+      logger: { info: (t) => lines.push(t), warn: (t) => lines.push(t) },
+    });
     first.acquireSocket({});
     await state(first, "open");
     const delivered = collect(emu, "delivered", 2);
     const held = [emu.inject({ fromNumber: "+1", text: "one" }), emu.inject({ fromNumber: "+2", text: "two" })];
     await delivered;
     await first.stop();
-    assert.ok(lines.some((w) => w.includes("2 WhatsApp message(s) arrived while this connection was stopping") && w.includes(held[0].messageId)), lines.join("\n"));
+    assert.ok(
+      lines.some((w) => w.includes("2 WhatsApp message(s) arrived while this connection was stopping") && w.includes(held[0].messageId)),
+      lines.join("\n"),
+    );
 
     const infos: string[] = [];
     const events = new EventEmitter();
@@ -106,7 +124,10 @@ describe("client", function () {
     const got: InboundMessage[] = [];
     c.addReceiver((m) => events.emit("got", got.push(m)));
     await waitUntil("the handed-over messages", () => got.length === 2, events, ["got"]);
-    assert.deepEqual(got.map((m) => m.text), ["one", "two"]);
+    assert.deepEqual(
+      got.map((m) => m.text),
+      ["one", "two"],
+    );
     assert.ok(infos.some((i) => /took over 2 WhatsApp message/.test(i)));
     // The same message once more (a replay after the deploy) is dropped: the filter came along.
     c.acquireSocket({});
@@ -120,10 +141,21 @@ describe("client", function () {
   it("logs each message as lost, by id, when no client of the account takes them over", async function () {
     const errors: string[] = [];
     const events = new EventEmitter();
-    const lonely = new PipesClient({ baseUrl: emu.url, apiKey: KEY, scope: "conversation", conversationId: "conv_nobody_takes", handoverTtlMs: 30, backoffBaseMs: 10, logger: { info: () => undefined, warn: () => undefined, error: (t) => events.emit("error-line", errors.push(t)) } });
+    const lonely = new PipesClient({
+      baseUrl: emu.url,
+      apiKey: KEY,
+      scope: "conversation",
+      conversationId: "conv_nobody_takes",
+      handoverTtlMs: 30,
+      backoffBaseMs: 10,
+      logger: { info: () => undefined, warn: () => undefined, error: (t) => events.emit("error-line", errors.push(t)) },
+    });
     const message = emu.inject({ fromNumber: "+1", text: "starts conv" });
     // Deliver straight into the client as its socket would (the emulator's conversation ids are its own).
-    (lonely as unknown as { dispatch(m: InboundMessage, bytes: number): void }).dispatch({ ...message, conversationId: "conv_nobody_takes" }, 200);
+    (lonely as unknown as { dispatch(m: InboundMessage, bytes: number): void }).dispatch(
+      { ...message, conversationId: "conv_nobody_takes" },
+      200,
+    );
     await lonely.stop();
     await waitUntil("the loss logged", () => errors.length > 0, events, ["error-line"]);
     assert.match(errors[0], new RegExp(`lost inbound message ${message.messageId}: no pipes-config with the same key started`));
@@ -165,7 +197,12 @@ describe("client", function () {
     await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
     try {
       const port = (other.address() as AddressInfo).port;
-      for (const url of [`//127.0.0.1:${port}/v1/media/download/x`, `/\\127.0.0.1:${port}/x`, `http://127.0.0.1:${port}/v1/media/download/x`, "v1/media/download/x"]) {
+      for (const url of [
+        `//127.0.0.1:${port}/v1/media/download/x`,
+        `/\\127.0.0.1:${port}/x`,
+        `http://127.0.0.1:${port}/v1/media/download/x`,
+        "v1/media/download/x",
+      ]) {
         assert.equal((await rejection(c.download(url, 1024))).code, "DOWNLOAD_FAILED", url);
       }
       assert.equal(seen.length, 0, "the other host received nothing");

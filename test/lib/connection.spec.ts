@@ -12,7 +12,11 @@ import { collect, waitUntil } from "../support/wait";
 
 const KEY = "pk_raw_server_test_key_00000000000";
 const CONNECTED = JSON.stringify({ type: "connected", userId: "u", connectionId: "c1", scope: "user" });
-const message = (id: string) => JSON.stringify({ type: "whatsapp_message", data: { messageId: id, conversationId: "conv", poolNumberId: "pn", fromNumber: "+1", timestamp: "t", type: "text", text: id } });
+const message = (id: string) =>
+  JSON.stringify({
+    type: "whatsapp_message",
+    data: { messageId: id, conversationId: "conv", poolNumberId: "pn", fromNumber: "+1", timestamp: "t", type: "text", text: id },
+  });
 
 /** A scriptable server: decides per upgrade whether to refuse, stay silent, or accept. */
 class RawServer {
@@ -96,7 +100,15 @@ describe("connection against a raw socket server", function () {
   it("ignores malformed and unknown frames and keeps delivering the good ones", async function () {
     server.onSocket = (ws) => {
       ws.send(CONNECTED);
-      for (const bad of ["not json", "[1,2]", '{"no":"type"}', '{"type":"mystery_event","data":{}}', '{"type":"whatsapp_message","data":{"messageId":"x"}}', '{"type":"reply_status","data":{"success":"yes"}}']) ws.send(bad);
+      for (const bad of [
+        "not json",
+        "[1,2]",
+        '{"no":"type"}',
+        '{"type":"mystery_event","data":{}}',
+        '{"type":"whatsapp_message","data":{"messageId":"x"}}',
+        '{"type":"reply_status","data":{"success":"yes"}}',
+      ])
+        ws.send(bad);
       ws.send(Buffer.from([1, 2, 3]), { binary: true });
       ws.send(message("good"));
     };
@@ -154,7 +166,10 @@ describe("connection against a raw socket server", function () {
     await waitUntil("two attempts", () => server.upgrades >= 2, server.http, ["counted-upgrade"]);
     assert.ok(!states.includes("open"), states.join());
     assert.ok(states.includes("reconnecting"), states.join());
-    assert.ok(logs.some((l) => l.includes("no 'connected' frame")), logs.join("\n"));
+    assert.ok(
+      logs.some((l) => l.includes("no 'connected' frame")),
+      logs.join("\n"),
+    );
   });
 
   it("replaces a half-open socket when pongs stop", async function () {
@@ -173,7 +188,10 @@ describe("connection against a raw socket server", function () {
     await state(c, "open");
     await waitUntil("a second socket", () => server.upgrades >= 2, server.http, ["counted-upgrade"], 3000);
     await state(c, "open");
-    assert.ok(logs.some((l) => l.includes("no pong")), logs.join("\n"));
+    assert.ok(
+      logs.some((l) => l.includes("no pong")),
+      logs.join("\n"),
+    );
   });
 
   it("ignores a socket that finishes its handshake after stop() was called", async function () {
@@ -217,7 +235,10 @@ describe("connection against a raw socket server", function () {
     server.onUpgrade = (_req, socket) => socket.destroy();
     const c = connect();
     const changes = await collect<StateChange>(c, "state", 5);
-    assert.ok(logs.some((l) => l.startsWith("debug")), "the per-attempt debug lines were captured too");
+    assert.ok(
+      logs.some((l) => l.startsWith("debug")),
+      "the per-attempt debug lines were captured too",
+    );
     await c.stop();
     const text = JSON.stringify({ logs, changes, url: c.displayUrl });
     assert.ok(!text.includes(KEY), text);

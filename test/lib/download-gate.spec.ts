@@ -11,10 +11,12 @@ describe("lib/download-gate", function () {
     const task = () => {
       running++;
       peak = Math.max(peak, running);
-      return new Promise<void>((resolve) => releases.push(() => {
-        running--;
-        resolve();
-      }));
+      return new Promise<void>((resolve) =>
+        releases.push(() => {
+          running--;
+          resolve();
+        }),
+      );
     };
     const releaseAll = async () => {
       while (releases.length) {

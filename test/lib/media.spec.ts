@@ -14,7 +14,11 @@ describe("lib/media", function () {
     assert.equal(uri.mode, "base64");
     assert.equal(uri.mimeType, "image/png");
     for (const bad of ["http://example.com/a.png", "ftp://x/y", "hello", 12, null, undefined, {}]) {
-      assert.equal(code(() => classifyMediaPayload(bad)), "BAD_INPUT", `value ${JSON.stringify(bad)}`);
+      assert.equal(
+        code(() => classifyMediaPayload(bad)),
+        "BAD_INPUT",
+        `value ${JSON.stringify(bad)}`,
+      );
     }
   });
 
@@ -34,14 +38,32 @@ describe("lib/media", function () {
   });
 
   it("checks caption, size and type before sending", function () {
-    assert.equal(code(() => prepareMedia({ payload: PNG, caption: "x".repeat(1025) })), "CAPTION_TOO_LONG");
+    assert.equal(
+      code(() => prepareMedia({ payload: PNG, caption: "x".repeat(1025) })),
+      "CAPTION_TOO_LONG",
+    );
     assert.equal(prepareMedia({ payload: PNG, caption: "x".repeat(1024) }).caption?.length, 1024);
-    assert.equal(code(() => prepareMedia({ payload: Buffer.alloc(11, 1), maxUploadBytes: 10 })), "MEDIA_TOO_LARGE");
-    assert.equal(code(() => prepareMedia({ payload: Buffer.from("no magic here") })), "UNKNOWN_MIME_TYPE");
+    assert.equal(
+      code(() => prepareMedia({ payload: Buffer.alloc(11, 1), maxUploadBytes: 10 })),
+      "MEDIA_TOO_LARGE",
+    );
+    assert.equal(
+      code(() => prepareMedia({ payload: Buffer.from("no magic here") })),
+      "UNKNOWN_MIME_TYPE",
+    );
     assert.equal(prepareMedia({ payload: Buffer.from("no magic here"), fileName: "notes.txt" }).mimeType, "text/plain");
-    assert.equal(code(() => prepareMedia({ payload: PNG, mimeType: "not a mime" })), "BAD_INPUT");
-    assert.equal(code(() => prepareMedia({ payload: Buffer.alloc(0) })), "BAD_INPUT");
-    assert.equal(code(() => prepareMedia({ payload: PNG, caption: 5 })), "BAD_INPUT");
+    assert.equal(
+      code(() => prepareMedia({ payload: PNG, mimeType: "not a mime" })),
+      "BAD_INPUT",
+    );
+    assert.equal(
+      code(() => prepareMedia({ payload: Buffer.alloc(0) })),
+      "BAD_INPUT",
+    );
+    assert.equal(
+      code(() => prepareMedia({ payload: PNG, caption: 5 })),
+      "BAD_INPUT",
+    );
     const prepared = prepareMedia({ payload: PNG });
     assert.equal(prepared.mimeType, "image/png");
     assert.equal(prepared.kind, "image");
@@ -49,10 +71,22 @@ describe("lib/media", function () {
 
   describe("hostile input", function () {
     it("refuses data: URIs whose data is not base64 (Node's decoder would skip the bad characters)", function () {
-      assert.equal(code(() => classifyMediaPayload("data:image/png;base64,this is not base64 at all")), "BAD_INPUT");
-      assert.equal(code(() => classifyMediaPayload("data:image/png;base64,")), "BAD_INPUT");
-      assert.equal(code(() => classifyMediaPayload("data:image/png;base64,a")), "BAD_INPUT");
-      assert.equal(code(() => classifyMediaPayload("data:image/png;base64,ab=c")), "BAD_INPUT");
+      assert.equal(
+        code(() => classifyMediaPayload("data:image/png;base64,this is not base64 at all")),
+        "BAD_INPUT",
+      );
+      assert.equal(
+        code(() => classifyMediaPayload("data:image/png;base64,")),
+        "BAD_INPUT",
+      );
+      assert.equal(
+        code(() => classifyMediaPayload("data:image/png;base64,a")),
+        "BAD_INPUT",
+      );
+      assert.equal(
+        code(() => classifyMediaPayload("data:image/png;base64,ab=c")),
+        "BAD_INPUT",
+      );
       const good = classifyMediaPayload(`data:image/png;base64,${PNG.toString("base64")}`);
       assert.ok(good.mode === "base64" && good.data.equals(PNG));
       const wrapped = classifyMediaPayload(`data:image/png;base64,${PNG.toString("base64").replace(/(.{8})/g, "$1\r\n")}`);

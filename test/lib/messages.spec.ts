@@ -21,16 +21,35 @@ const rows = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `r${i}`, 
 
 describe("lib/messages: every message kind, checked before sending", function () {
   it("turns reply buttons into Meta's interactive body, with text or media header and footer", function () {
-    const prepared = prepareMessage({ type: "buttons", body: "Did it arrive?", header: "Order A-1", footer: "Tap one", buttons: [{ id: "yes", title: "Yes" }, { id: "no", title: "Not yet" }] });
+    const prepared = prepareMessage({
+      type: "buttons",
+      body: "Did it arrive?",
+      header: "Order A-1",
+      footer: "Tap one",
+      buttons: [
+        { id: "yes", title: "Yes" },
+        { id: "no", title: "Not yet" },
+      ],
+    });
     assert.equal(prepared.type, "interactive");
     assert.deepEqual(prepared.content, {
       type: "button",
       header: { type: "text", text: "Order A-1" },
       body: { text: "Did it arrive?" },
       footer: { text: "Tap one" },
-      action: { buttons: [{ type: "reply", reply: { id: "yes", title: "Yes" } }, { type: "reply", reply: { id: "no", title: "Not yet" } }] },
+      action: {
+        buttons: [
+          { type: "reply", reply: { id: "yes", title: "Yes" } },
+          { type: "reply", reply: { id: "no", title: "Not yet" } },
+        ],
+      },
     });
-    const media = prepareMessage({ type: "buttons", body: "b", header: { type: "image", url: "https://example.com/a.png" }, buttons: buttons(1) });
+    const media = prepareMessage({
+      type: "buttons",
+      body: "b",
+      header: { type: "image", url: "https://example.com/a.png" },
+      buttons: buttons(1),
+    });
     assert.deepEqual((media.content as Record<string, unknown>).header, { type: "image", image: { link: "https://example.com/a.png" } });
   });
 
@@ -46,32 +65,108 @@ describe("lib/messages: every message kind, checked before sending", function ()
     // Characters as a person counts them: 20 emoji are 40 UTF-16 units, and allowed.
     long[2].title = text(20, "👍");
     assert.ok(prepareMessage({ type: "buttons", body: "b", buttons: long }));
-    assert.match(refusal({ type: "buttons", body: "b", buttons: [{ id: "a", title: "Same" }, { id: "b", title: "Same" }] }), /buttons\[1\]\.title 'Same' appears twice/);
-    assert.match(refusal({ type: "buttons", body: "b", buttons: [{ id: text(257), title: "t" }] }), /buttons\[0\]\.id is 257 characters; WhatsApp allows 256/);
+    assert.match(
+      refusal({
+        type: "buttons",
+        body: "b",
+        buttons: [
+          { id: "a", title: "Same" },
+          { id: "b", title: "Same" },
+        ],
+      }),
+      /buttons\[1\]\.title 'Same' appears twice/,
+    );
+    assert.match(
+      refusal({ type: "buttons", body: "b", buttons: [{ id: text(257), title: "t" }] }),
+      /buttons\[0\]\.id is 257 characters; WhatsApp allows 256/,
+    );
     assert.match(refusal({ type: "buttons", body: text(1025), buttons: buttons(1) }), /body is 1025 characters; WhatsApp allows 1024/);
     assert.match(refusal({ type: "buttons", body: "", buttons: buttons(1) }), /body is required/);
-    assert.match(refusal({ type: "buttons", body: "b", header: text(61), buttons: buttons(1) }), /header is 61 characters; WhatsApp allows 60/);
-    assert.match(refusal({ type: "buttons", body: "b", footer: text(61), buttons: buttons(1) }), /footer is 61 characters; WhatsApp allows 60/);
+    assert.match(
+      refusal({ type: "buttons", body: "b", header: text(61), buttons: buttons(1) }),
+      /header is 61 characters; WhatsApp allows 60/,
+    );
+    assert.match(
+      refusal({ type: "buttons", body: "b", footer: text(61), buttons: buttons(1) }),
+      /footer is 61 characters; WhatsApp allows 60/,
+    );
     assert.match(refusal({ type: "buttons", body: "b", buttons: [{ title: "no id" }] }), /buttons\[0\]\.id is required/);
   });
 
   it("builds and checks lists: sections, rows across sections, titles and descriptions", function () {
-    const prepared = prepareMessage({ type: "list", body: "Menu", button: "Options", sections: [{ title: "Drinks", rows: [{ id: "tea", title: "Tea", description: "Hot" }] }] });
+    const prepared = prepareMessage({
+      type: "list",
+      body: "Menu",
+      button: "Options",
+      sections: [{ title: "Drinks", rows: [{ id: "tea", title: "Tea", description: "Hot" }] }],
+    });
     assert.deepEqual(prepared.content, {
       type: "list",
       body: { text: "Menu" },
       action: { button: "Options", sections: [{ title: "Drinks", rows: [{ id: "tea", title: "Tea", description: "Hot" }] }] },
     });
     assert.ok(prepareMessage({ type: "list", body: "b", button: "Go", sections: [{ rows: rows(10) }] }), "10 rows pass");
-    assert.match(refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: rows(11) }] }), /sections\[0\]\.rows has 11; WhatsApp allows 10/);
-    assert.match(refusal({ type: "list", body: "b", button: "Go", sections: [{ title: "A", rows: rows(6) }, { title: "B", rows: rows(5).map((r) => ({ ...r, id: `x${r.id}` })) }] }), /11 rows in all; WhatsApp allows 10/);
-    assert.match(refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: rows(1) }, { title: "B", rows: [{ id: "z", title: "z" }] }] }), /sections\[0\]\.title is required/);
-    assert.match(refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: [{ id: "r", title: text(25) }] }] }), /sections\[0\]\.rows\[0\]\.title is 25 characters; WhatsApp allows 24/);
-    assert.match(refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: [{ id: "r", title: "t", description: text(73) }] }] }), /description is 73 characters; WhatsApp allows 72/);
-    assert.match(refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: [{ id: text(201), title: "t" }] }] }), /id is 201 characters; WhatsApp allows 200/);
-    assert.match(refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: [{ id: "r", title: "t" }, { id: "r", title: "u" }] }] }), /'r' appears twice/);
-    assert.match(refusal({ type: "list", body: "b", button: "Go", sections: Array.from({ length: 11 }, (_, i) => ({ title: `S${i}`, rows: [{ id: `r${i}`, title: "t" }] })) }), /sections has 11; WhatsApp allows 10/);
-    assert.match(refusal({ type: "list", body: "b", header: { type: "image", url: "https://x" }, button: "Go", sections: [{ rows: rows(1) }] }), /header must be text here/);
+    assert.match(
+      refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: rows(11) }] }),
+      /sections\[0\]\.rows has 11; WhatsApp allows 10/,
+    );
+    assert.match(
+      refusal({
+        type: "list",
+        body: "b",
+        button: "Go",
+        sections: [
+          { title: "A", rows: rows(6) },
+          { title: "B", rows: rows(5).map((r) => ({ ...r, id: `x${r.id}` })) },
+        ],
+      }),
+      /11 rows in all; WhatsApp allows 10/,
+    );
+    assert.match(
+      refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: rows(1) }, { title: "B", rows: [{ id: "z", title: "z" }] }] }),
+      /sections\[0\]\.title is required/,
+    );
+    assert.match(
+      refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: [{ id: "r", title: text(25) }] }] }),
+      /sections\[0\]\.rows\[0\]\.title is 25 characters; WhatsApp allows 24/,
+    );
+    assert.match(
+      refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: [{ id: "r", title: "t", description: text(73) }] }] }),
+      /description is 73 characters; WhatsApp allows 72/,
+    );
+    assert.match(
+      refusal({ type: "list", body: "b", button: "Go", sections: [{ rows: [{ id: text(201), title: "t" }] }] }),
+      /id is 201 characters; WhatsApp allows 200/,
+    );
+    assert.match(
+      refusal({
+        type: "list",
+        body: "b",
+        button: "Go",
+        sections: [
+          {
+            rows: [
+              { id: "r", title: "t" },
+              { id: "r", title: "u" },
+            ],
+          },
+        ],
+      }),
+      /'r' appears twice/,
+    );
+    assert.match(
+      refusal({
+        type: "list",
+        body: "b",
+        button: "Go",
+        sections: Array.from({ length: 11 }, (_, i) => ({ title: `S${i}`, rows: [{ id: `r${i}`, title: "t" }] })),
+      }),
+      /sections has 11; WhatsApp allows 10/,
+    );
+    assert.match(
+      refusal({ type: "list", body: "b", header: { type: "image", url: "https://x" }, button: "Go", sections: [{ rows: rows(1) }] }),
+      /header must be text here/,
+    );
   });
 
   it("makes the limits only SDK docs state an option (list button, section title, link text)", function () {
@@ -92,12 +187,21 @@ describe("lib/messages: every message kind, checked before sending", function ()
       action: { name: "cta_url", parameters: { display_text: "Open", url: "https://example.com/t/1" } },
     });
     assert.match(refusal({ type: "cta_url", body: "b", text: "Open", url: "ftp://x" }), /url must be an http/);
-    assert.deepEqual(prepareMessage({ type: "location", latitude: -23.56, longitude: "-46.65", name: "Office" }).content, { latitude: -23.56, longitude: -46.65, name: "Office" });
+    assert.deepEqual(prepareMessage({ type: "location", latitude: -23.56, longitude: "-46.65", name: "Office" }).content, {
+      latitude: -23.56,
+      longitude: -46.65,
+      name: "Office",
+    });
     assert.ok(prepareMessage({ type: "location", latitude: 90, longitude: -180 }), "the edges pass");
     assert.match(refusal({ type: "location", latitude: 90.01, longitude: 0 }), /latitude is 90.01; it must be from -90 to 90/);
     assert.match(refusal({ type: "location", latitude: 0, longitude: 181 }), /longitude is 181/);
     assert.match(refusal({ type: "location", latitude: "north", longitude: 0 }), /latitude must be a number/);
-    const card = prepareMessage({ type: "contacts", contacts: [{ name: "Ana Maria Silva", phones: ["+55 11 99999-0000"], emails: ["ana@example.com"], org: "ACME", birthday: "1990-01-31" }] });
+    const card = prepareMessage({
+      type: "contacts",
+      contacts: [
+        { name: "Ana Maria Silva", phones: ["+55 11 99999-0000"], emails: ["ana@example.com"], org: "ACME", birthday: "1990-01-31" },
+      ],
+    });
     assert.deepEqual(card.content, [
       {
         name: { formatted_name: "Ana Maria Silva", first_name: "Ana", last_name: "Maria Silva" },

@@ -45,10 +45,16 @@ describe("outbox: stop-and-wait per conversation", function () {
     const a1 = outbox.enqueue(reply("a", "a1"), { timeoutMs: 5000 });
     const a2 = outbox.enqueue(reply("a", "a2"), { timeoutMs: 5000 });
     const b1 = outbox.enqueue(reply("b", "b1"), { timeoutMs: 5000 });
-    assert.deepEqual(transport.written.map((r) => r.text), ["a1", "b1"]);
+    assert.deepEqual(
+      transport.written.map((r) => r.text),
+      ["a1", "b1"],
+    );
     outbox.handleStatus(ok("a", "wamid.1"));
     assert.equal((await a1).messageId, "wamid.1");
-    assert.deepEqual(transport.written.map((r) => r.text), ["a1", "b1", "a2"]);
+    assert.deepEqual(
+      transport.written.map((r) => r.text),
+      ["a1", "b1", "a2"],
+    );
     outbox.handleStatus({ conversationId: "a", success: false, code: "SERVICE_WINDOW_EXPIRED", error: "closed" });
     const failure = await rejection(a2);
     assert.equal(failure.code, "SERVICE_WINDOW_EXPIRED");
@@ -69,7 +75,10 @@ describe("outbox: stop-and-wait per conversation", function () {
     await first;
     outbox.handleStatus(ok("a", "w2"));
     await second;
-    assert.deepEqual(transport.written.map((r) => r.text), ["1", "2"]);
+    assert.deepEqual(
+      transport.written.map((r) => r.text),
+      ["1", "2"],
+    );
   });
 
   it("reports OUTCOME_UNKNOWN for a reply in flight when the connection drops, and never resends it", async function () {
@@ -80,7 +89,10 @@ describe("outbox: stop-and-wait per conversation", function () {
     assert.equal((await rejection(inFlight)).code, "OUTCOME_UNKNOWN");
     transport.isOpen = true;
     outbox.flush();
-    assert.deepEqual(transport.written.map((r) => r.text), ["1", "2"]);
+    assert.deepEqual(
+      transport.written.map((r) => r.text),
+      ["1", "2"],
+    );
     outbox.handleStatus(ok("a", "w2"));
     assert.equal((await queued).messageId, "w2");
   });
@@ -103,13 +115,18 @@ describe("outbox: stop-and-wait per conversation", function () {
     assert.equal(bounded.waiting, 0);
     // Behind them in their conversations, while connected, 20 x the limit may wait for their turn
     // (a burst is answered); one more is refused.
-    const queued = Array.from({ length: 2 * CONNECTED_LIMIT_FACTOR }, (_, i) => bounded.enqueue(reply("abc"[i % 3], `n${i}`), { timeoutMs: 5000 }));
+    const queued = Array.from({ length: 2 * CONNECTED_LIMIT_FACTOR }, (_, i) =>
+      bounded.enqueue(reply("abc"[i % 3], `n${i}`), { timeoutMs: 5000 }),
+    );
     const full = await rejection(bounded.enqueue(reply("c", "one too many"), { timeoutMs: 5000 }));
     assert.equal(full.code, "QUEUE_FULL");
     assert.match(full.message, /waiting for their turn \(limit 40 while connected\)/);
     // Disconnected, the limit is the configured one: nothing more is taken while 40 wait.
     transport.isOpen = false;
-    assert.match((await rejection(bounded.enqueue(reply("d", "d1"), { timeoutMs: 5000 }))).message, /waiting for the connection \(limit 2\)/);
+    assert.match(
+      (await rejection(bounded.enqueue(reply("d", "d1"), { timeoutMs: 5000 }))).message,
+      /waiting for the connection \(limit 2\)/,
+    );
     transport.isOpen = true;
     for (const c of ["a", "b", "c"]) bounded.handleStatus(ok(c, `w-${c}`));
     await Promise.all(written);
@@ -172,7 +189,17 @@ describe("outbox: stop-and-wait per conversation", function () {
     assert.equal(outbox.size, 0);
     // All parts fit or none is queued (disconnected, the limit of 5 applies).
     transport.isOpen = false;
-    assert.equal((await rejection(outbox.enqueueAll(Array.from({ length: 6 }, (_, i) => reply("b", String(i))), { timeoutMs: 5000 }))).code, "QUEUE_FULL");
+    assert.equal(
+      (
+        await rejection(
+          outbox.enqueueAll(
+            Array.from({ length: 6 }, (_, i) => reply("b", String(i))),
+            { timeoutMs: 5000 },
+          ),
+        )
+      ).code,
+      "QUEUE_FULL",
+    );
     assert.equal(outbox.size, 0);
   });
 

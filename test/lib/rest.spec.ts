@@ -106,7 +106,8 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-const ok = (res: ServerResponse, conversationId = "conv_1") => json(res, 200, { success: true, messageId: `wamid.${Math.random().toString(36).slice(2)}`, conversationId });
+const ok = (res: ServerResponse, conversationId = "conv_1") =>
+  json(res, 200, { success: true, messageId: `wamid.${Math.random().toString(36).slice(2)}`, conversationId });
 
 /** Reports each pause the client takes between attempts (its private `pause`, observed, not changed). */
 function observePauses(client: PipesRestClient): { list: number[]; events: EventEmitter } {
@@ -157,11 +158,14 @@ describe("PipesRestClient against local HTTP servers", function () {
       const inbound = emu.inject({ fromNumber: "+15550100002", text: "hi" });
       const client = restClient(emu.url);
       const data = Buffer.concat([PNG, Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 256))]);
-      await client.send({ conversationId: inbound.conversationId, mimeType: "image/png", fileName: "x.png", caption: "a \"quoted\" ✓ caption" }, data);
+      await client.send(
+        { conversationId: inbound.conversationId, mimeType: "image/png", fileName: "x.png", caption: 'a "quoted" ✓ caption' },
+        data,
+      );
       const [sent] = emu.sent({ conversationId: inbound.conversationId });
       assert.equal(sent.media?.mode, "base64");
       assert.equal(sent.media?.byteSize, data.length);
-      assert.equal(sent.caption, "a \"quoted\" ✓ caption");
+      assert.equal(sent.caption, 'a "quoted" ✓ caption');
       const back = await client.download(REST_PATHS.mediaDownload(sent.media.mediaId!), 1024 * 1024);
       assert.ok(back.data.equals(data), "the bytes read back differ from the bytes sent");
       assert.equal(back.mimeType, "image/png");
@@ -203,11 +207,15 @@ describe("PipesRestClient against local HTTP servers", function () {
       try {
         const client = restClient(emu.url);
         // Just over the media limit: the emulator reads the body, then refuses it.
-        let error = await failure(client.send({ conversationId: inbound.conversationId, mimeType: "image/png" }, Buffer.concat([PNG, Buffer.alloc(2000)])));
+        let error = await failure(
+          client.send({ conversationId: inbound.conversationId, mimeType: "image/png" }, Buffer.concat([PNG, Buffer.alloc(2000)])),
+        );
         assert.equal(error.code, "MEDIA_TOO_LARGE");
         assert.equal(error.status, 413);
         // Far over: the emulator answers 413 from the Content-Length and closes without reading the body.
-        error = await failure(client.send({ conversationId: inbound.conversationId, mimeType: "image/png" }, Buffer.concat([PNG, Buffer.alloc(512 * 1024)])));
+        error = await failure(
+          client.send({ conversationId: inbound.conversationId, mimeType: "image/png" }, Buffer.concat([PNG, Buffer.alloc(512 * 1024)])),
+        );
         assert.equal(error.code, "MEDIA_TOO_LARGE", `got ${error.code}: ${error.message}`);
         assert.equal(error.status, 413);
         assert.equal(emu.sent().length, 0);
@@ -224,7 +232,7 @@ describe("PipesRestClient against local HTTP servers", function () {
         const client = restClient(srv.url);
         const data = Buffer.alloc(size);
         for (let i = 0; i < size; i++) data[i] = (i * 7 + 3) % 256;
-        await client.send({ conversationId: "conv_b64", mimeType: "application/pdf", caption: "line\n\"two\" é" }, data);
+        await client.send({ conversationId: "conv_b64", mimeType: "application/pdf", caption: 'line\n"two" é' }, data);
         assert.equal(srv.requests.length, 1);
         const [request] = srv.requests;
         assert.equal(Number(request.headers["content-length"]), request.body.length);
@@ -233,7 +241,7 @@ describe("PipesRestClient against local HTTP servers", function () {
         assert.ok(Buffer.from(body.media, "base64").equals(data));
         assert.equal(body.conversationId, "conv_b64");
         assert.equal(body.mimeType, "application/pdf");
-        assert.equal(body.caption, "line\n\"two\" é");
+        assert.equal(body.caption, 'line\n"two" é');
         assert.equal(request.headers.authorization, `Bearer ${KEY}`);
         assert.match(String(request.headers["content-type"]), /^application\/json/);
       });
@@ -275,14 +283,20 @@ describe("PipesRestClient against local HTTP servers", function () {
     });
 
     it("503 with Retry-After: 0 then 200 succeeds after exactly one retry", async function () {
-      const srv = await rawServer((_req, res, _body, i) => (i === 0 ? json(res, 503, { error: { code: "UNAVAILABLE", message: "busy" } }, { "retry-after": "0" }) : ok(res)));
+      const srv = await rawServer((_req, res, _body, i) =>
+        i === 0 ? json(res, 503, { error: { code: "UNAVAILABLE", message: "busy" } }, { "retry-after": "0" }) : ok(res),
+      );
       const client = restClient(srv.url, { retryBaseMs: 5000 });
       const started = performance.now();
       const result = await client.send({ conversationId: "conv_r", text: "x" });
       assert.equal(result.success, true);
       assert.equal(srv.requests.length, 2);
       assert.ok(performance.now() - started < 2000, "Retry-After: 0 must win over a 5 s backoff");
-      assert.deepEqual(JSON.parse(srv.requests[1].body.toString()), JSON.parse(srv.requests[0].body.toString()), "the retry sends the same body");
+      assert.deepEqual(
+        JSON.parse(srv.requests[1].body.toString()),
+        JSON.parse(srv.requests[0].body.toString()),
+        "the retry sends the same body",
+      );
     });
 
     it("honours a short Retry-After instead of its own (longer) backoff", async function () {
@@ -299,7 +313,16 @@ describe("PipesRestClient against local HTTP servers", function () {
       ["as an HTTP date", () => new Date(Date.now() + 3600_000).toUTCString()],
     ] as const) {
       it(`caps a 429 Retry-After ${label} at maxRetryDelayMs`, async function () {
-        const srv = await rawServer((_req, res, _body, i) => (i === 0 ? json(res, 429, { error: { code: "RATE_LIMITED" } }, { "retry-after": typeof retryAfter === "string" ? retryAfter : retryAfter() }) : ok(res)));
+        const srv = await rawServer((_req, res, _body, i) =>
+          i === 0
+            ? json(
+                res,
+                429,
+                { error: { code: "RATE_LIMITED" } },
+                { "retry-after": typeof retryAfter === "string" ? retryAfter : retryAfter() },
+              )
+            : ok(res),
+        );
         const client = restClient(srv.url, { maxRetryDelayMs: 150, timeoutMs: 2000 });
         const result = await client.send({ conversationId: "conv_cap", text: "x" });
         assert.equal(result.success, true);
@@ -311,7 +334,9 @@ describe("PipesRestClient against local HTTP servers", function () {
     }
 
     it("a Retry-After that would outlast the time limit fails at once with the server's answer", async function () {
-      const srv = await rawServer((_req, res) => json(res, 503, { error: { code: "UNAVAILABLE", message: "back in a minute" } }, { "retry-after": "60" }));
+      const srv = await rawServer((_req, res) =>
+        json(res, 503, { error: { code: "UNAVAILABLE", message: "back in a minute" } }, { "retry-after": "60" }),
+      );
       const client = restClient(srv.url, { timeoutMs: 1000, maxRetryDelayMs: 120_000 });
       const started = performance.now();
       const error = await failure(client.send({ conversationId: "conv_long", text: "x" }));
@@ -435,8 +460,14 @@ describe("PipesRestClient against local HTTP servers", function () {
       const b = Array.from({ length: 10 }, (_, i) => client.send({ conversationId: "B", text: `B${i}` }));
       const results = await Promise.allSettled([...a, ...b]);
       assert.deepEqual(overlaps, [], "two requests of one conversation were in flight at once");
-      assert.deepEqual(seen.get("A"), Array.from({ length: 10 }, (_, i) => `A${i}`));
-      assert.deepEqual(seen.get("B"), Array.from({ length: 10 }, (_, i) => `B${i}`));
+      assert.deepEqual(
+        seen.get("A"),
+        Array.from({ length: 10 }, (_, i) => `A${i}`),
+      );
+      assert.deepEqual(
+        seen.get("B"),
+        Array.from({ length: 10 }, (_, i) => `B${i}`),
+      );
       const statuses = results.map((r) => r.status);
       assert.equal(statuses.filter((s) => s === "rejected").length, 1, "only A5 fails");
       const a5 = results[5];
@@ -619,7 +650,12 @@ describe("PipesRestClient against local HTTP servers", function () {
       assert.equal(file.data.length, 3000);
     });
 
-    for (const location of ["ftp://127.0.0.1/file.png", "file:///etc/passwd", "javascript:alert(1)", "data:image/png;base64,iVBORw0KGgo="]) {
+    for (const location of [
+      "ftp://127.0.0.1/file.png",
+      "file:///etc/passwd",
+      "javascript:alert(1)",
+      "data:image/png;base64,iVBORw0KGgo=",
+    ]) {
       it(`refuses a Location to a non-HTTP scheme (${location.split(":")[0]}:)`, async function () {
         const api = await rawServer((_req, res) => {
           res.writeHead(302, { location });
@@ -700,7 +736,7 @@ describe("lib/rest: the streamed send body", function () {
   it("streams a send body that is exactly the JSON of the same request", async function () {
     for (const size of [1, 2, 3, 4, 1000, SEND_SLICE_BYTES + 5, 3 * 256 * 1024 + 5]) {
       const data = Buffer.alloc(size, 7);
-      const body = { conversationId: "conv_1", mimeType: "image/png", caption: "hi \"there\"" };
+      const body = { conversationId: "conv_1", mimeType: "image/png", caption: 'hi "there"' };
       const { payload, length } = encodeSendBody(body, data);
       const chunks: Buffer[] = [];
       for await (const chunk of payload) chunks.push(chunk as Buffer);

@@ -51,7 +51,12 @@ describe("lib/text: splitting", function () {
       const parts = splitText(large);
       assert.ok(parts.every((p) => p.length <= 4096 && p.trim() === p));
       assert.equal(parts.join("").replace(/\s/g, ""), "ab".repeat(256), "no letter lost");
-      const ratio = fastestOf3(() => splitText(large)) / Math.max(0.5, fastestOf3(() => splitText(small)));
+      const ratio =
+        fastestOf3(() => splitText(large)) /
+        Math.max(
+          0.5,
+          fastestOf3(() => splitText(small)),
+        );
       // Linear: ~4. Quadratic (the old splitter): ~16. A generous line between the two.
       assert.ok(ratio < 9, `4x the text took ${ratio.toFixed(1)}x the time: splitting is not linear`);
     });

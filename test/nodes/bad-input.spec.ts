@@ -11,12 +11,10 @@ import type { EventEmitter } from "node:events";
 import type { PipesEmulator, ReplyEvent } from "../../src/emulator";
 import type { InboundMessage, ReplyStatus } from "../../src/lib/protocol";
 import { useEmulator } from "../support/emulator-fixture";
-import { FAST_TUNING, firstInput, helper, nextError, nextInput, PIPES_NODES, waitForStatus } from "../support/nodered";
+import { coreNodes, FAST_TUNING, firstInput, helper, nextError, nextInput, PIPES_NODES, waitForStatus } from "../support/nodered";
 import { waitUntil } from "../support/wait";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const core = (file: string): unknown => require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [process.env.NODE_RED_FROM ?? process.cwd()] }));
-const CATCH_NODE = core("common/25-catch.js");
+const [CATCH_NODE] = coreNodes("common/25-catch.js");
 
 const KEY_A = "pk_test_bad_input_a_00000000000000000";
 const KEY_B = "pk_test_bad_input_b_00000000000000000";
@@ -58,10 +56,26 @@ function lock(msg: Record<string, unknown>, how: NonNullable<Case["locked"]>): R
   if (how === "frozen") return Object.freeze(msg);
   if (how === "sealed") return Object.seal(msg);
   if (how === "not extensible") return Object.preventExtensions(msg);
-  if (how === "throwing payload") return Object.defineProperty(msg, "payload", { enumerable: true, get: () => { throw new Error("no payload for you"); } });
+  if (how === "throwing payload")
+    return Object.defineProperty(msg, "payload", {
+      enumerable: true,
+      get: () => {
+        throw new Error("no payload for you");
+      },
+    });
   // A property whose getter throws, and no setter: setting it (or copying it) throws.
-  Object.defineProperty(msg, "error", { enumerable: true, get: () => { throw new Error("this getter always throws"); } });
-  Object.defineProperty(msg, "sent", { enumerable: true, get: () => { throw new Error("this getter always throws"); } });
+  Object.defineProperty(msg, "error", {
+    enumerable: true,
+    get: () => {
+      throw new Error("this getter always throws");
+    },
+  });
+  Object.defineProperty(msg, "sent", {
+    enumerable: true,
+    get: () => {
+      throw new Error("this getter always throws");
+    },
+  });
   return msg;
 }
 
@@ -81,20 +95,89 @@ const routing = (c: Ctx) => ({ conversationId: c.conv.conversationId, poolNumber
 const REPLY_CASES: Case[] = [
   { name: "payload undefined", node: "reply", msg: (c) => ({ pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "payload null", node: "reply", msg: (c) => ({ payload: null, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "payload an object", node: "reply", msg: (c) => ({ payload: { text: "hi" }, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "payload an array", node: "reply", msg: (c) => ({ payload: ["hi", "there"], pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "payload a Buffer", node: "reply", msg: (c) => ({ payload: Buffer.from("hi"), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "payload a function", node: "reply", msg: (c) => ({ payload: () => "hi", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  {
+    name: "payload an object",
+    node: "reply",
+    msg: (c) => ({ payload: { text: "hi" }, pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "payload an array",
+    node: "reply",
+    msg: (c) => ({ payload: ["hi", "there"], pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "payload a Buffer",
+    node: "reply",
+    msg: (c) => ({ payload: Buffer.from("hi"), pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "payload a function",
+    node: "reply",
+    msg: (c) => ({ payload: () => "hi", pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
   { name: "payload a Date", node: "reply", msg: (c) => ({ payload: new Date(0), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "payload NaN", node: "reply", msg: (c) => ({ payload: Number.NaN, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "payload Infinity", node: "reply", msg: (c) => ({ payload: Number.POSITIVE_INFINITY, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "a frozen msg (sent; output 1 carries a copy)", node: "reply", locked: "frozen", msg: (c) => ({ payload: "frozen", pipes: c.conv }), check: (msg) => assert.match(msg.sent.messageId, /^wamid\./) },
-  { name: "a sealed msg that cannot be sent", node: "reply", locked: "sealed", msg: (c) => ({ payload: { not: "text" }, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "a non-extensible msg over REST", node: "replyRest", locked: "not extensible", msg: (c) => ({ payload: "locked", pipes: c.conv }), check: (msg) => assert.equal(msg.sent.transport, "rest") },
-  { name: "a msg whose error getter throws, failing over REST", node: "replyRest", locked: "throwing getter", msg: () => ({ payload: "hi" }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "a msg whose payload getter throws", node: "reply", locked: "throwing payload", msg: (c) => ({ pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  {
+    name: "payload Infinity",
+    node: "reply",
+    msg: (c) => ({ payload: Number.POSITIVE_INFINITY, pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "a frozen msg (sent; output 1 carries a copy)",
+    node: "reply",
+    locked: "frozen",
+    msg: (c) => ({ payload: "frozen", pipes: c.conv }),
+    check: (msg) => assert.match(msg.sent.messageId, /^wamid\./),
+  },
+  {
+    name: "a sealed msg that cannot be sent",
+    node: "reply",
+    locked: "sealed",
+    msg: (c) => ({ payload: { not: "text" }, pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "a non-extensible msg over REST",
+    node: "replyRest",
+    locked: "not extensible",
+    msg: (c) => ({ payload: "locked", pipes: c.conv }),
+    check: (msg) => assert.equal(msg.sent.transport, "rest"),
+  },
+  {
+    name: "a msg whose error getter throws, failing over REST",
+    node: "replyRest",
+    locked: "throwing getter",
+    msg: () => ({ payload: "hi" }),
+    code: "MISSING_ROUTING",
+    decidedBy: "client",
+  },
+  {
+    name: "a msg whose payload getter throws",
+    node: "reply",
+    locked: "throwing payload",
+    msg: (c) => ({ pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
   { name: "payload an empty string", node: "reply", msg: (c) => ({ payload: "", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "payload only whitespace", node: "reply", msg: (c) => ({ payload: "  \n\t  ", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  {
+    name: "payload only whitespace",
+    node: "reply",
+    msg: (c) => ({ payload: "  \n\t  ", pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
   {
     name: "payload a number (sent as text)",
     node: "reply",
@@ -104,13 +187,34 @@ const REPLY_CASES: Case[] = [
       assert.deepEqual(sentTexts(c), ["42"]);
     },
   },
-  { name: "payload 0 (sent as text)", node: "reply", msg: (c) => ({ payload: 0, pipes: c.conv }), check: (_m, c) => assert.deepEqual(sentTexts(c), ["0"]) },
-  { name: "payload a boolean (sent as text)", node: "reply", msg: (c) => ({ payload: true, pipes: c.conv }), check: (_m, c) => assert.deepEqual(sentTexts(c), ["true"]) },
-  { name: "4097 characters with longText reject", node: "replyReject", msg: (c) => ({ payload: "x".repeat(4097), pipes: c.conv }), code: "TEXT_TOO_LONG", decidedBy: "client" },
-  { name: "exactly 4096 characters with longText reject (sent whole)", node: "replyReject", msg: (c) => ({ payload: "y".repeat(4096), pipes: c.conv }), check: (msg, c) => {
-    assert.equal(msg.sent.parts, 1);
-    assert.deepEqual(sentTexts(c), ["y".repeat(4096)]);
-  } },
+  {
+    name: "payload 0 (sent as text)",
+    node: "reply",
+    msg: (c) => ({ payload: 0, pipes: c.conv }),
+    check: (_m, c) => assert.deepEqual(sentTexts(c), ["0"]),
+  },
+  {
+    name: "payload a boolean (sent as text)",
+    node: "reply",
+    msg: (c) => ({ payload: true, pipes: c.conv }),
+    check: (_m, c) => assert.deepEqual(sentTexts(c), ["true"]),
+  },
+  {
+    name: "4097 characters with longText reject",
+    node: "replyReject",
+    msg: (c) => ({ payload: "x".repeat(4097), pipes: c.conv }),
+    code: "TEXT_TOO_LONG",
+    decidedBy: "client",
+  },
+  {
+    name: "exactly 4096 characters with longText reject (sent whole)",
+    node: "replyReject",
+    msg: (c) => ({ payload: "y".repeat(4096), pipes: c.conv }),
+    check: (msg, c) => {
+      assert.equal(msg.sent.parts, 1);
+      assert.deepEqual(sentTexts(c), ["y".repeat(4096)]);
+    },
+  },
   {
     name: "4097 characters with splitting (2 parts, in order)",
     node: "reply",
@@ -123,14 +227,56 @@ const REPLY_CASES: Case[] = [
   },
   { name: "no msg.pipes", node: "reply", msg: () => ({ payload: "hi" }), code: "MISSING_ROUTING", decidedBy: "client" },
   { name: "msg.pipes null", node: "reply", msg: () => ({ payload: "hi", pipes: null }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "msg.pipes a string", node: "reply", msg: (c) => ({ payload: "hi", pipes: c.conv.conversationId }), code: "MISSING_ROUTING", decidedBy: "client" },
+  {
+    name: "msg.pipes a string",
+    node: "reply",
+    msg: (c) => ({ payload: "hi", pipes: c.conv.conversationId }),
+    code: "MISSING_ROUTING",
+    decidedBy: "client",
+  },
   { name: "msg.pipes a number", node: "reply", msg: () => ({ payload: "hi", pipes: 12345 }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "msg.pipes without conversationId", node: "reply", msg: (c) => ({ payload: "hi", pipes: { ...routing(c), conversationId: undefined } }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "msg.pipes without poolNumberId", node: "reply", msg: (c) => ({ payload: "hi", pipes: { ...routing(c), poolNumberId: undefined } }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "msg.pipes without fromNumber", node: "reply", msg: (c) => ({ payload: "hi", pipes: { ...routing(c), fromNumber: undefined } }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "msg.pipes with an empty conversationId", node: "reply", msg: (c) => ({ payload: "hi", pipes: { ...routing(c), conversationId: "  " } }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "conversationId an object", node: "reply", msg: (c) => ({ payload: "hi", pipes: { ...routing(c), conversationId: { id: c.conv.conversationId } } }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "poolNumberId a boolean", node: "reply", msg: (c) => ({ payload: "hi", pipes: { ...routing(c), poolNumberId: true } }), code: "BAD_INPUT", decidedBy: "client" },
+  {
+    name: "msg.pipes without conversationId",
+    node: "reply",
+    msg: (c) => ({ payload: "hi", pipes: { ...routing(c), conversationId: undefined } }),
+    code: "MISSING_ROUTING",
+    decidedBy: "client",
+  },
+  {
+    name: "msg.pipes without poolNumberId",
+    node: "reply",
+    msg: (c) => ({ payload: "hi", pipes: { ...routing(c), poolNumberId: undefined } }),
+    code: "MISSING_ROUTING",
+    decidedBy: "client",
+  },
+  {
+    name: "msg.pipes without fromNumber",
+    node: "reply",
+    msg: (c) => ({ payload: "hi", pipes: { ...routing(c), fromNumber: undefined } }),
+    code: "MISSING_ROUTING",
+    decidedBy: "client",
+  },
+  {
+    name: "msg.pipes with an empty conversationId",
+    node: "reply",
+    msg: (c) => ({ payload: "hi", pipes: { ...routing(c), conversationId: "  " } }),
+    code: "MISSING_ROUTING",
+    decidedBy: "client",
+  },
+  {
+    name: "conversationId an object",
+    node: "reply",
+    msg: (c) => ({ payload: "hi", pipes: { ...routing(c), conversationId: { id: c.conv.conversationId } } }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "poolNumberId a boolean",
+    node: "reply",
+    msg: (c) => ({ payload: "hi", pipes: { ...routing(c), poolNumberId: true } }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
   {
     name: "a conversation that does not exist (the emulator stays silent)",
     node: "replyShort",
@@ -138,7 +284,13 @@ const REPLY_CASES: Case[] = [
     code: "TIMEOUT",
     decidedBy: "server",
   },
-  { name: "another tenant's conversation (silent)", node: "replyShort", msg: (c) => ({ payload: "hi", pipes: c.foreign }), code: "TIMEOUT", decidedBy: "server" },
+  {
+    name: "another tenant's conversation (silent)",
+    node: "replyShort",
+    msg: (c) => ({ payload: "hi", pipes: c.foreign }),
+    code: "TIMEOUT",
+    decidedBy: "server",
+  },
   {
     name: "another tenant's conversation (the server answers an error)",
     node: "reply",
@@ -158,7 +310,13 @@ const REPLY_CASES: Case[] = [
     code: "SERVICE_WINDOW_EXPIRED",
     decidedBy: "server",
   },
-  { name: "a conversation-scoped connection replying to another conversation", node: "replyScoped", msg: (c) => ({ payload: "hi", pipes: c.conv }), code: "OUT_OF_SCOPE", decidedBy: "client" },
+  {
+    name: "a conversation-scoped connection replying to another conversation",
+    node: "replyScoped",
+    msg: (c) => ({ payload: "hi", pipes: c.conv }),
+    code: "OUT_OF_SCOPE",
+    decidedBy: "client",
+  },
   {
     name: "a conversation-scoped connection replying to its own conversation",
     node: "replyScoped",
@@ -166,8 +324,21 @@ const REPLY_CASES: Case[] = [
     setup: (c) => void emu.inject({ fromNumber: c.scoped.fromNumber, text: "reopen the window" }),
     check: (msg, c) => assert.equal(msg.sent.conversationId, c.scoped.conversationId),
   },
-  { name: "REST transport: no conversation", node: "replyRest", msg: (c) => ({ payload: "hi", pipes: { poolNumberId: c.conv.poolNumberId } }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "REST transport: a conversation that does not exist", node: "replyRest", msg: () => ({ payload: "hi", pipes: { conversationId: "conv_does_not_exist_2" } }), code: "CONVERSATION_NOT_FOUND", decidedBy: "server", status: 404 },
+  {
+    name: "REST transport: no conversation",
+    node: "replyRest",
+    msg: (c) => ({ payload: "hi", pipes: { poolNumberId: c.conv.poolNumberId } }),
+    code: "MISSING_ROUTING",
+    decidedBy: "client",
+  },
+  {
+    name: "REST transport: a conversation that does not exist",
+    node: "replyRest",
+    msg: () => ({ payload: "hi", pipes: { conversationId: "conv_does_not_exist_2" } }),
+    code: "CONVERSATION_NOT_FOUND",
+    decidedBy: "server",
+    status: 404,
+  },
   {
     name: "REST transport: only the conversationId is needed",
     node: "replyRest",
@@ -180,24 +351,121 @@ const REPLY_CASES: Case[] = [
 ];
 
 const MEDIA_CASES: Case[] = [
-  { name: "caption of 1025 characters", node: "media", msg: (c) => ({ payload: PNG, caption: "c".repeat(1025), pipes: c.conv }), code: "CAPTION_TOO_LONG", decidedBy: "client" },
-  { name: "caption of 1024 characters", node: "media", msg: (c) => ({ payload: PNG, caption: "c".repeat(1024), pipes: c.conv }), check: (_m, c) => assert.equal(lastSent(c).caption, "c".repeat(1024)) },
-  { name: "caption a number", node: "media", msg: (c) => ({ payload: PNG, caption: 7, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "an http: URL", node: "media", msg: (c) => ({ payload: "http://example.com/a.png", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "an ftp: URL", node: "media", msg: (c) => ({ payload: "ftp://example.com/a.png", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "an https URL that does not parse", node: "media", msg: (c) => ({ payload: "https://exa mple.com/a.png", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "the string \"hello\"", node: "media", msg: (c) => ({ payload: "hello", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  {
+    name: "caption of 1025 characters",
+    node: "media",
+    msg: (c) => ({ payload: PNG, caption: "c".repeat(1025), pipes: c.conv }),
+    code: "CAPTION_TOO_LONG",
+    decidedBy: "client",
+  },
+  {
+    name: "caption of 1024 characters",
+    node: "media",
+    msg: (c) => ({ payload: PNG, caption: "c".repeat(1024), pipes: c.conv }),
+    check: (_m, c) => assert.equal(lastSent(c).caption, "c".repeat(1024)),
+  },
+  {
+    name: "caption a number",
+    node: "media",
+    msg: (c) => ({ payload: PNG, caption: 7, pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "an http: URL",
+    node: "media",
+    msg: (c) => ({ payload: "http://example.com/a.png", pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "an ftp: URL",
+    node: "media",
+    msg: (c) => ({ payload: "ftp://example.com/a.png", pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "an https URL that does not parse",
+    node: "media",
+    msg: (c) => ({ payload: "https://exa mple.com/a.png", pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  { name: 'the string "hello"', node: "media", msg: (c) => ({ payload: "hello", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "a whitespace string", node: "media", msg: (c) => ({ payload: "   ", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "a 20-character id-like string", node: "media", msg: (c) => ({ payload: "A".repeat(20), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "a 22-character id-like string", node: "media", msg: (c) => ({ payload: "A".repeat(22), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "a data: URI whose data is not base64", node: "media", msg: (c) => ({ payload: "data:image/png;base64,this is not base64 at all", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "a data: URI with nothing after base64,", node: "media", msg: (c) => ({ payload: "data:image/png;base64,", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "a frozen msg with a PNG", node: "media", locked: "frozen", msg: (c) => ({ payload: PNG, pipes: c.conv }), check: (msg) => assert.equal(msg.sent.kind, "image") },
-  { name: "a msg whose sent getter throws, failing", node: "media", locked: "throwing getter", msg: (c) => ({ payload: 42, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "a data: URI without ;base64", node: "media", msg: (c) => ({ payload: "data:text/plain,hello", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "a well-formed media id that does not exist", node: "media", msg: (c) => ({ payload: "Zz0_-Zz0_-Zz0_-Zz0_-Z", pipes: c.conv }), code: "MEDIA_NOT_FOUND", decidedBy: "server", status: 404 },
-  { name: "an empty Buffer", node: "media", msg: (c) => ({ payload: Buffer.alloc(0), pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "unknown bytes without a mimetype", node: "media", msg: (c) => ({ payload: Buffer.from("mystery bytes"), pipes: c.conv }), code: "UNKNOWN_MIME_TYPE", decidedBy: "client" },
+  {
+    name: "a 20-character id-like string",
+    node: "media",
+    msg: (c) => ({ payload: "A".repeat(20), pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "a 22-character id-like string",
+    node: "media",
+    msg: (c) => ({ payload: "A".repeat(22), pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "a data: URI whose data is not base64",
+    node: "media",
+    msg: (c) => ({ payload: "data:image/png;base64,this is not base64 at all", pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "a data: URI with nothing after base64,",
+    node: "media",
+    msg: (c) => ({ payload: "data:image/png;base64,", pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "a frozen msg with a PNG",
+    node: "media",
+    locked: "frozen",
+    msg: (c) => ({ payload: PNG, pipes: c.conv }),
+    check: (msg) => assert.equal(msg.sent.kind, "image"),
+  },
+  {
+    name: "a msg whose sent getter throws, failing",
+    node: "media",
+    locked: "throwing getter",
+    msg: (c) => ({ payload: 42, pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "a data: URI without ;base64",
+    node: "media",
+    msg: (c) => ({ payload: "data:text/plain,hello", pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "a well-formed media id that does not exist",
+    node: "media",
+    msg: (c) => ({ payload: "Zz0_-Zz0_-Zz0_-Zz0_-Z", pipes: c.conv }),
+    code: "MEDIA_NOT_FOUND",
+    decidedBy: "server",
+    status: 404,
+  },
+  {
+    name: "an empty Buffer",
+    node: "media",
+    msg: (c) => ({ payload: Buffer.alloc(0), pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "unknown bytes without a mimetype",
+    node: "media",
+    msg: (c) => ({ payload: Buffer.from("mystery bytes"), pipes: c.conv }),
+    code: "UNKNOWN_MIME_TYPE",
+    decidedBy: "client",
+  },
   {
     name: "unknown bytes with msg.filename x.pdf (a document)",
     node: "media",
@@ -209,9 +477,27 @@ const MEDIA_CASES: Case[] = [
       assert.equal(lastSent(c).media?.fileName, "x.pdf");
     },
   },
-  { name: "mimetype \"nope\"", node: "media", msg: (c) => ({ payload: PNG, mimetype: "nope", pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "mimetype a number", node: "media", msg: (c) => ({ payload: PNG, mimetype: 5, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "filename an object", node: "media", msg: (c) => ({ payload: PNG, filename: { name: "a.png" }, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  {
+    name: 'mimetype "nope"',
+    node: "media",
+    msg: (c) => ({ payload: PNG, mimetype: "nope", pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "mimetype a number",
+    node: "media",
+    msg: (c) => ({ payload: PNG, mimetype: 5, pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
+  {
+    name: "filename an object",
+    node: "media",
+    msg: (c) => ({ payload: PNG, filename: { name: "a.png" }, pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
   {
     name: "a Buffer just over the server's size limit (413)",
     node: "media",
@@ -240,7 +526,12 @@ const MEDIA_CASES: Case[] = [
       assert.equal(lastSent(c).media?.mimeType, "image/png");
     },
   },
-  { name: "a Uint8Array of a PNG", node: "media", msg: (c) => ({ payload: new Uint8Array(PNG), pipes: c.conv }), check: (_m, c) => assert.equal(lastSent(c).media?.byteSize, PNG.length) },
+  {
+    name: "a Uint8Array of a PNG",
+    node: "media",
+    msg: (c) => ({ payload: new Uint8Array(PNG), pipes: c.conv }),
+    check: (_m, c) => assert.equal(lastSent(c).media?.byteSize, PNG.length),
+  },
   {
     name: "a data: URI",
     node: "media",
@@ -251,14 +542,45 @@ const MEDIA_CASES: Case[] = [
       assert.equal(lastSent(c).media?.byteSize, PNG.length);
     },
   },
-  { name: "an https URL", node: "media", msg: (c) => ({ payload: "https://example.com/cat.jpg", pipes: c.conv }), check: (_m, c) => assert.equal(lastSent(c).media?.url, "https://example.com/cat.jpg") },
+  {
+    name: "an https URL",
+    node: "media",
+    msg: (c) => ({ payload: "https://example.com/cat.jpg", pipes: c.conv }),
+    check: (_m, c) => assert.equal(lastSent(c).media?.url, "https://example.com/cat.jpg"),
+  },
   { name: "payload undefined", node: "media", msg: (c) => ({ pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
-  { name: "payload an object", node: "media", msg: (c) => ({ payload: { file: "a.png" }, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
+  {
+    name: "payload an object",
+    node: "media",
+    msg: (c) => ({ payload: { file: "a.png" }, pipes: c.conv }),
+    code: "BAD_INPUT",
+    decidedBy: "client",
+  },
   { name: "payload a number", node: "media", msg: (c) => ({ payload: 123, pipes: c.conv }), code: "BAD_INPUT", decidedBy: "client" },
   { name: "no conversation (no msg.pipes)", node: "media", msg: () => ({ payload: PNG }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "msg.pipes without conversationId", node: "media", msg: (c) => ({ payload: PNG, pipes: { poolNumberId: c.conv.poolNumberId } }), code: "MISSING_ROUTING", decidedBy: "client" },
-  { name: "a conversation that does not exist", node: "media", msg: () => ({ payload: PNG, pipes: { conversationId: "conv_does_not_exist_3" } }), code: "CONVERSATION_NOT_FOUND", decidedBy: "server", status: 404 },
-  { name: "another tenant's conversation", node: "media", msg: (c) => ({ payload: PNG, pipes: c.foreign }), code: "CONVERSATION_NOT_FOUND", decidedBy: "server", status: 404 },
+  {
+    name: "msg.pipes without conversationId",
+    node: "media",
+    msg: (c) => ({ payload: PNG, pipes: { poolNumberId: c.conv.poolNumberId } }),
+    code: "MISSING_ROUTING",
+    decidedBy: "client",
+  },
+  {
+    name: "a conversation that does not exist",
+    node: "media",
+    msg: () => ({ payload: PNG, pipes: { conversationId: "conv_does_not_exist_3" } }),
+    code: "CONVERSATION_NOT_FOUND",
+    decidedBy: "server",
+    status: 404,
+  },
+  {
+    name: "another tenant's conversation",
+    node: "media",
+    msg: (c) => ({ payload: PNG, pipes: c.foreign }),
+    code: "CONVERSATION_NOT_FOUND",
+    decidedBy: "server",
+    status: 404,
+  },
   {
     name: "a conversation whose service window expired",
     node: "media",
@@ -308,7 +630,15 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
     foreign3 = emu.inject({ apiKey: KEY_B, fromNumber: "+15558880003", text: "nor this one" });
     ctxBase = { scoped, foreign, foreign2 };
 
-    const config = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: "pipes-config", name: `test ${id.length}`, baseUrl: emu.url, scope: "user", tuning: FAST_TUNING, ...extra });
+    const config = (id: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      type: "pipes-config",
+      name: `test ${id.length}`,
+      baseUrl: emu.url,
+      scope: "user",
+      tuning: FAST_TUNING,
+      ...extra,
+    });
     const flow = [
       { id: "tab", type: "tab", label: "bad input" },
       config("cfg"),
@@ -362,7 +692,13 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
         it(`${row.name} -> ${wanted}`, async function () {
           const ctx: Ctx = { ...ctxBase, conv: fresh() };
           // The fresh conversation's inbound message reaches pipes-in before the case starts.
-          await waitUntil("the fresh conversation delivered", () => inboxSeen.has(ctx.conv.messageId), helper.getNode("inbox"), ["input"], 3000);
+          await waitUntil(
+            "the fresh conversation delivered",
+            () => inboxSeen.has(ctx.conv.messageId),
+            helper.getNode("inbox"),
+            ["input"],
+            3000,
+          );
           const logStart = emuLog.length;
           const cleanup = row.setup?.(ctx);
           try {
@@ -379,7 +715,10 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
               assert.equal(output, 2, `expected output 2, got output ${output}: ${JSON.stringify(result.sent)}`);
               assert.equal(result.error?.code, row.code, `msg.error: ${JSON.stringify(result.error)}`);
               assert.equal(typeof result.error.message, "string");
-              assert.ok(result.error.message.trim().length > 5 && result.error.message !== row.code, `no human message: ${JSON.stringify(result.error)}`);
+              assert.ok(
+                result.error.message.trim().length > 5 && result.error.message !== row.code,
+                `no human message: ${JSON.stringify(result.error)}`,
+              );
               assert.equal(result.sent, undefined);
               if (row.status !== undefined) assert.equal(result.error.status, row.status);
               if (row.decidedBy === "client") {
@@ -387,7 +726,8 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
                 assert.equal(frames - before.frames, 0, "a socket frame reached the emulator");
                 assert.equal(restCalls - before.restCalls, 0, "a REST call reached the emulator");
               }
-              if (row.decidedBy === "server") assert.ok(frames + restCalls > before.frames + before.restCalls, "the emulator never saw the request");
+              if (row.decidedBy === "server")
+                assert.ok(frames + restCalls > before.frames + before.restCalls, "the emulator never saw the request");
               assert.equal(emu.sent().length, before.sent, "the emulator recorded a sent message");
             } else {
               assert.equal(output, 1, `expected output 1, got output 2 with ${JSON.stringify(result.error)}`);
@@ -434,9 +774,17 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
         assert.ok(["TIMEOUT", "CONVERSATION_NOT_FOUND"].includes(second.msg.error?.code), JSON.stringify(second.msg.error));
         const third = await replyOnce("answered third");
         const fourth = await replyOnce("answered fourth");
-        assert.deepEqual(answers.map((a) => a?.code ?? "silent"), ["silent", "CONVERSATION_NOT_FOUND", "CONVERSATION_NOT_FOUND", "CONVERSATION_NOT_FOUND"], "what the emulator answered");
+        assert.deepEqual(
+          answers.map((a) => a?.code ?? "silent"),
+          ["silent", "CONVERSATION_NOT_FOUND", "CONVERSATION_NOT_FOUND", "CONVERSATION_NOT_FOUND"],
+          "what the emulator answered",
+        );
         const reported = [second, third, fourth].map((r) => r.msg.error?.code);
-        assert.deepEqual(reported.slice(1), ["CONVERSATION_NOT_FOUND", "CONVERSATION_NOT_FOUND"], `the emulator answered each reply CONVERSATION_NOT_FOUND; the node reported ${reported.join(", ")}`);
+        assert.deepEqual(
+          reported.slice(1),
+          ["CONVERSATION_NOT_FOUND", "CONVERSATION_NOT_FOUND"],
+          `the emulator answered each reply CONVERSATION_NOT_FOUND; the node reported ${reported.join(", ")}`,
+        );
       } finally {
         emu.off("reply", onReply);
         emu.configure({ foreignConversationReply: "silent" });
@@ -486,11 +834,17 @@ describe("bad input from flows (table-driven, real nodes against the emulator)",
       result = await outcome;
       assert.equal(result.output, 1, JSON.stringify(result.msg.error));
       assert.equal(result.msg.sent.kind, "image");
-      assert.deepEqual(emu.sent({ conversationId: conv.conversationId }).map((s) => s.kind), ["text", "image"]);
+      assert.deepEqual(
+        emu.sent({ conversationId: conv.conversationId }).map((s) => s.kind),
+        ["text", "image"],
+      );
       // Each table row's msg came out exactly once, on one output; nothing else came out.
       const twice = [...arrivals].filter(([, n]) => n !== 1).map(([name, n]) => `${name}: ${n}`);
       assert.deepEqual(twice, [], "msgs that came out more than once");
-      assert.deepEqual([...arrivals.keys()].sort(), [...tableNames, "silent first", "answered second", "answered third", "answered fourth", "alive reply", "alive media"].sort());
+      assert.deepEqual(
+        [...arrivals.keys()].sort(),
+        [...tableNames, "silent first", "answered second", "answered third", "answered fourth", "alive reply", "alive media"].sort(),
+      );
       assert.equal(outputs.caught, 4);
       assert.deepEqual(wiredErrors, [], "a node with output 2 wired also reported the failure with done(err)/node.error");
       assert.equal(emu.connections().length, 2, "both sockets are still up");

@@ -40,7 +40,12 @@ describe("hardening: holes a hostile test found", function () {
     it("a pipes-reply time-out beyond Node's timers (2,147,484 s) is refused, not fired at once", async function () {
       const conv = emu.inject({ fromNumber: "+15551000001", text: "hi" });
       await loadFlow(
-        [configNode(emu.url), { id: "reply", type: "pipes-reply", connection: "cfg", timeout: 2_147_484, wires: [["ok"], ["failed"]] }, { id: "ok", type: "helper" }, { id: "failed", type: "helper" }],
+        [
+          configNode(emu.url),
+          { id: "reply", type: "pipes-reply", connection: "cfg", timeout: 2_147_484, wires: [["ok"], ["failed"]] },
+          { id: "ok", type: "helper" },
+          { id: "failed", type: "helper" },
+        ],
         KEY,
       );
       assert.equal(statuses("reply")[0]?.fill, "red");
@@ -59,7 +64,12 @@ describe("hardening: holes a hostile test found", function () {
     it("a pipes-send-media time-out of 1e10 s is refused", async function () {
       const conv = emu.inject({ fromNumber: "+15551000002", text: "hi" });
       await loadFlow(
-        [configNode(emu.url), { id: "media", type: "pipes-send-media", connection: "cfg", timeout: "1e10", wires: [["ok"], ["failed"]] }, { id: "ok", type: "helper" }, { id: "failed", type: "helper" }],
+        [
+          configNode(emu.url),
+          { id: "media", type: "pipes-send-media", connection: "cfg", timeout: "1e10", wires: [["ok"], ["failed"]] },
+          { id: "ok", type: "helper" },
+          { id: "failed", type: "helper" },
+        ],
         KEY,
       );
       assert.match(lastStatus("media"), /timeout must be/);
@@ -82,7 +92,8 @@ describe("hardening: holes a hostile test found", function () {
         ],
         KEY,
       );
-      for (const id of ["in", "reply"]) assert.match(lastStatus(id), /outboxLimit must be a whole number from 1 to 1000000 \(got '0.5'\)/, id);
+      for (const id of ["in", "reply"])
+        assert.match(lastStatus(id), /outboxLimit must be a whole number from 1 to 1000000 \(got '0.5'\)/, id);
       const result = outcome();
       helper.getNode("reply").receive({ payload: "x", pipes: { conversationId: "c", poolNumberId: "p", fromNumber: "+1" } });
       const { output, msg } = await result;
@@ -93,7 +104,13 @@ describe("hardening: holes a hostile test found", function () {
     });
 
     it("hidden tuning values that are not numbers are a configuration problem, not a crash", async function () {
-      await loadFlow([configNode(emu.url, { tuning: { handshakeTimeoutMs: "abc", backoffBaseMs: 20 } }), { id: "in", type: "pipes-in", connection: "cfg", wires: [[]] }], KEY);
+      await loadFlow(
+        [
+          configNode(emu.url, { tuning: { handshakeTimeoutMs: "abc", backoffBaseMs: 20 } }),
+          { id: "in", type: "pipes-in", connection: "cfg", wires: [[]] },
+        ],
+        KEY,
+      );
       assert.match(lastStatus("in"), /tuning.handshakeTimeoutMs must be a number from 1 to 2147483647 \(got 'abc'\)/);
       await helper.unload();
       await loadFlow([configNode(emu.url, { tuning: "fast please" }), { id: "in", type: "pipes-in", connection: "cfg", wires: [[]] }], KEY);
@@ -101,7 +118,10 @@ describe("hardening: holes a hostile test found", function () {
     });
 
     it("a pipes-in size limit over 4096 MB is refused", async function () {
-      await loadFlow([configNode(emu.url), { id: "in", type: "pipes-in", connection: "cfg", downloadMedia: true, maxMediaMB: 1e9, wires: [[]] }], KEY);
+      await loadFlow(
+        [configNode(emu.url), { id: "in", type: "pipes-in", connection: "cfg", downloadMedia: true, maxMediaMB: 1e9, wires: [[]] }],
+        KEY,
+      );
       assert.match(lastStatus("in"), /maxMediaMB must be a number above 0 and at most 4096/);
     });
   });
@@ -134,8 +154,16 @@ describe("hardening: holes a hostile test found", function () {
         { cfg: { apiKey: KEY } },
       );
       (helper.getNode("inbox") as unknown as EventEmitter).on("input", (msg: { pipes: InboundMessage }) => received.push(msg.pipes));
-      await waitUntil("the queued messages drained into pipes-in", () => (received.length === 3 ? received : undefined), helper.getNode("inbox"), ["input"]);
-      assert.deepEqual(received.map((m) => m.text), ["queued 1", "queued 2", "queued 3"]);
+      await waitUntil(
+        "the queued messages drained into pipes-in",
+        () => (received.length === 3 ? received : undefined),
+        helper.getNode("inbox"),
+        ["input"],
+      );
+      assert.deepEqual(
+        received.map((m) => m.text),
+        ["queued 1", "queued 2", "queued 3"],
+      );
       await waitForStatus("reply", "connected (user)");
       result = outcome();
       helper.getNode("reply").receive({ payload: "now over the socket", pipes: queued[1] });
@@ -165,18 +193,33 @@ describe("hardening: holes a hostile test found", function () {
       const replyNode = helper.getNode("reply") as unknown as EventEmitter;
       const lines: string[] = [];
       replyNode.on("call:warn", (call: { args: unknown[] }) => lines.push(String(call.args[0])));
-      const unsent = () => lines.filter((l) => /not sent because the node or its connection stopped/.test(l)).reduce((sum, l) => sum + Number(/^(\d+) message/.exec(l)?.[1] ?? 0), 0);
+      const unsent = () =>
+        lines
+          .filter((l) => /not sent because the node or its connection stopped/.test(l))
+          .reduce((sum, l) => sum + Number(/^(\d+) message/.exec(l)?.[1] ?? 0), 0);
       // A full deploy of a flow without the config node and without the reply node.
       await helper.setFlows([{ id: "other", type: "helper" }] as never, "full", {});
       await waitUntil(`50 unsent replies in the log (${lines.join(" | ")})`, () => unsent() === 50 || undefined, replyNode, ["call:warn"]);
-      assert.ok(logLines().some((l) => l.level === WARN && /50 message|\d+ message\(s\) not sent/.test(String(l.msg))), "the warnings reached Node-RED's log");
-      assert.ok(lines.some((l) => /STOPPED ×\d+/.test(l)), lines.join("\n"));
+      assert.ok(
+        logLines().some((l) => l.level === WARN && /50 message|\d+ message\(s\) not sent/.test(String(l.msg))),
+        "the warnings reached Node-RED's log",
+      );
+      assert.ok(
+        lines.some((l) => /STOPPED ×\d+/.test(l)),
+        lines.join("\n"),
+      );
     });
   });
 
   describe("a password typed into the proxy URL", function () {
     it("is refused with a clear problem, and never shown", async function () {
-      await loadFlow([configNode(emu.url, { proxyUrl: "http://alice:s3cr3t-pw@127.0.0.1:3128" }), { id: "in", type: "pipes-in", connection: "cfg", wires: [[]] }], KEY);
+      await loadFlow(
+        [
+          configNode(emu.url, { proxyUrl: "http://alice:s3cr3t-pw@127.0.0.1:3128" }),
+          { id: "in", type: "pipes-in", connection: "cfg", wires: [[]] },
+        ],
+        KEY,
+      );
       assert.match(lastStatus("in"), /the proxy URL contains a user or password/);
       assert.equal(emu.connections().length, 0);
       const visible = JSON.stringify(statuses("in")) + JSON.stringify(logLines());
@@ -185,20 +228,33 @@ describe("hardening: holes a hostile test found", function () {
   });
 
   describe("media downloads are bounded per connection", function () {
-    async function downloadBurst(config: Record<string, unknown>, images: number, bytes: number): Promise<{ maxActive: number; received: any[] }> {
+    async function downloadBurst(
+      config: Record<string, unknown>,
+      images: number,
+      bytes: number,
+    ): Promise<{ maxActive: number; received: any[] }> {
       emu.configure({ storageDelayMs: 20 });
       let maxActive = 0;
       const onStorage = ({ active }: { active: number }) => (maxActive = Math.max(maxActive, active));
       emu.on("storage", onStorage);
       try {
         await loadFlow(
-          [configNode(emu.url, config), { id: "in", type: "pipes-in", connection: "cfg", downloadMedia: true, maxMediaMB: 4, wires: [["inbox"]] }, { id: "inbox", type: "helper" }],
+          [
+            configNode(emu.url, config),
+            { id: "in", type: "pipes-in", connection: "cfg", downloadMedia: true, maxMediaMB: 4, wires: [["inbox"]] },
+            { id: "inbox", type: "helper" },
+          ],
           KEY,
         );
         await waitForStatus("in", "connected (user)");
         const all = collect<any>(helper.getNode("inbox"), "input", images, 20_000);
         const image = Buffer.concat([PNG, Buffer.alloc(bytes - PNG.length, 7)]);
-        for (let i = 0; i < images; i++) emu.inject({ fromNumber: `+1555400${String(i % 10).padStart(4, "0")}`, media: { data: image, mimeType: "image/png" }, text: `image ${i}` });
+        for (let i = 0; i < images; i++)
+          emu.inject({
+            fromNumber: `+1555400${String(i % 10).padStart(4, "0")}`,
+            media: { data: image, mimeType: "image/png" },
+            text: `image ${i}`,
+          });
         const received = await all;
         return { maxActive, received };
       } finally {
@@ -212,8 +268,14 @@ describe("hardening: holes a hostile test found", function () {
       assert.ok(maxActive >= 2, `downloads did not overlap at all (${maxActive}): the test proves nothing`);
       assert.ok(received.every((m) => Buffer.isBuffer(m.payload) && m.payload.length === 2048));
       const bySender = new Map<string, number[]>();
-      for (const m of received) bySender.set(m.pipes.fromNumber, [...(bySender.get(m.pipes.fromNumber) ?? []), Number(/\d+$/.exec(m.pipes.text)![0])]);
-      for (const [sender, order] of bySender) assert.deepEqual(order, [...order].sort((a, b) => a - b), `out of order for ${sender}`);
+      for (const m of received)
+        bySender.set(m.pipes.fromNumber, [...(bySender.get(m.pipes.fromNumber) ?? []), Number(/\d+$/.exec(m.pipes.text)![0])]);
+      for (const [sender, order] of bySender)
+        assert.deepEqual(
+          order,
+          [...order].sort((a, b) => a - b),
+          `out of order for ${sender}`,
+        );
     });
 
     it("the concurrency and the memory budget are settings of the config node", async function () {
@@ -231,8 +293,13 @@ describe("hardening: holes a hostile test found", function () {
 
   describe("TLS failures that are not about certificates", function () {
     it("an https:// URL to a plain HTTP server says so instead of 'certificate not trusted'", async function () {
-      await loadFlow([configNode(emu.url.replace("http://", "https://")), { id: "in", type: "pipes-in", connection: "cfg", wires: [[]] }], KEY);
-      const status = await waitForStatus("in", /^TLS|reconnecting/).then(() => waitForStatus("in", /^TLS/, 3000)).catch(() => assert.fail(`statuses: ${JSON.stringify(statuses("in"))}`));
+      await loadFlow(
+        [configNode(emu.url.replace("http://", "https://")), { id: "in", type: "pipes-in", connection: "cfg", wires: [[]] }],
+        KEY,
+      );
+      const status = await waitForStatus("in", /^TLS|reconnecting/)
+        .then(() => waitForStatus("in", /^TLS/, 3000))
+        .catch(() => assert.fail(`statuses: ${JSON.stringify(statuses("in"))}`));
       assert.equal(status.text, "TLS: the server does not answer in TLS (an http:// server?)");
       assert.equal(status.fill, "red");
     });

@@ -108,7 +108,10 @@ describe("nodes against the emulator", function () {
       emu.inject({ fromNumber: "+1555", type: "unsupported", text: "?" });
       emu.inject({ fromNumber: "+1555", type: "poll", extra: { poll: { question: "tea?" } } });
       const msgs = await received;
-      assert.deepEqual(msgs.map((m) => m.pipes.type), ["location", "contacts", "reaction", "unsupported", "poll"]);
+      assert.deepEqual(
+        msgs.map((m) => m.pipes.type),
+        ["location", "contacts", "reaction", "unsupported", "poll"],
+      );
       assert.deepEqual(msgs[0].payload, location);
       assert.deepEqual(msgs[1].payload, contacts);
       assert.deepEqual(msgs[2].payload, { messageId: "msg_1", emoji: "👍" });
@@ -123,18 +126,31 @@ describe("nodes against the emulator", function () {
       emu.inject({ fromNumber: "+1555", text: "once", messageId: "msg_replayed" });
       emu.inject({ fromNumber: "+1555", text: "once", messageId: "msg_replayed" });
       emu.inject({ fromNumber: "+1555", text: "next" });
-      assert.deepEqual((await received).map((m) => m.payload), ["once", "next"]);
+      assert.deepEqual(
+        (await received).map((m) => m.payload),
+        ["once", "next"],
+      );
     });
 
     it("accepts only the chosen types, in order", async function () {
-      await loadFlow([configNode(emu.url), { id: "in", type: "pipes-in", connection: "cfg", types: ["text"], wires: [["received"]] }, { id: "received", type: "helper" }], KEY_A);
+      await loadFlow(
+        [
+          configNode(emu.url),
+          { id: "in", type: "pipes-in", connection: "cfg", types: ["text"], wires: [["received"]] },
+          { id: "received", type: "helper" },
+        ],
+        KEY_A,
+      );
       await sockets(1);
       const received = collect<any>(helper.getNode("received"), "input", 2);
       emu.inject({ fromNumber: "+1555", media: { data: PNG, mimeType: "image/png" } });
       emu.inject({ fromNumber: "+1555", text: "first" });
       emu.inject({ fromNumber: "+1555", location: { latitude: 1, longitude: 2 } });
       emu.inject({ fromNumber: "+1555", text: "second" });
-      assert.deepEqual((await received).map((m) => m.payload), ["first", "second"]);
+      assert.deepEqual(
+        (await received).map((m) => m.payload),
+        ["first", "second"],
+      );
     });
 
     it("gives the media object without downloading, and a Buffer when download is on", async function () {
@@ -167,7 +183,14 @@ describe("nodes against the emulator", function () {
     });
 
     it("keeps the media object and explains why when the file is over the size limit or unavailable", async function () {
-      await loadFlow([configNode(emu.url), { id: "in", type: "pipes-in", connection: "cfg", downloadMedia: true, maxMediaMB: 0.00001, wires: [["r"]] }, { id: "r", type: "helper" }], KEY_A);
+      await loadFlow(
+        [
+          configNode(emu.url),
+          { id: "in", type: "pipes-in", connection: "cfg", downloadMedia: true, maxMediaMB: 0.00001, wires: [["r"]] },
+          { id: "r", type: "helper" },
+        ],
+        KEY_A,
+      );
       await sockets(1);
       const received = collect<any>(helper.getNode("r"), "input", 2);
       emu.inject({ fromNumber: "+1555", media: { data: PNG, mimeType: "image/png" } });
@@ -186,7 +209,10 @@ describe("nodes against the emulator", function () {
       const loaded = loadFlow(flow, KEY_A);
       await loaded;
       const received = await collect<any>(helper.getNode("received"), "input", 3);
-      assert.deepEqual(received.map((m) => m.payload), ["one", "two", "three"]);
+      assert.deepEqual(
+        received.map((m) => m.payload),
+        ["one", "two", "three"],
+      );
       assert.equal(emu.queueSize(KEY_A), 0);
     });
   });
@@ -304,12 +330,26 @@ describe("nodes against the emulator", function () {
     it("uses the node's own routing fields over msg.pipes (typedInput)", async function () {
       const target = emu.inject({ fromNumber: "+15559990000", text: "hello" });
       await loadFlow(
-        echoFlow({ conversationId: "target", conversationIdType: "msg", poolNumberId: target.poolNumberId, poolNumberIdType: "str", toNumber: "number", toNumberType: "msg" }),
+        echoFlow({
+          conversationId: "target",
+          conversationIdType: "msg",
+          poolNumberId: target.poolNumberId,
+          poolNumberIdType: "str",
+          toNumber: "number",
+          toNumberType: "msg",
+        }),
         KEY_A,
       );
       await sockets(1);
       const ok = nextInput("ok");
-      helper.getNode("reply").receive({ payload: "routed", target: target.conversationId, number: target.fromNumber, pipes: { conversationId: "conv_elsewhere" } });
+      helper
+        .getNode("reply")
+        .receive({
+          payload: "routed",
+          target: target.conversationId,
+          number: target.fromNumber,
+          pipes: { conversationId: "conv_elsewhere" },
+        });
       assert.equal((await ok).sent.conversationId, target.conversationId);
       assert.equal(emu.sent({ conversationId: target.conversationId })[0].text, "routed");
     });
@@ -345,7 +385,10 @@ describe("nodes against the emulator", function () {
     }
 
     it("reports failures with done(err) so a Catch node sees them when output 2 is not wired", async function () {
-      await loadFlow([configNode(emu.url), { id: "reply", type: "pipes-reply", connection: "cfg", wires: [["ok"]] }, { id: "ok", type: "helper" }], KEY_A);
+      await loadFlow(
+        [configNode(emu.url), { id: "reply", type: "pipes-reply", connection: "cfg", wires: [["ok"]] }, { id: "ok", type: "helper" }],
+        KEY_A,
+      );
       await waitForStatus("reply", "replies over REST (no pipes-in)");
       const reported = nextError("reply");
       helper.getNode("reply").receive({ payload: { not: "text" }, pipes: { conversationId: "c", poolNumberId: "p", fromNumber: "+1" } });

@@ -15,7 +15,10 @@ const DAY = 24 * 60 * 60 * 1000;
 
 describe("pipes-send: every WhatsApp message kind", function () {
   this.timeout(20_000);
-  const { emu } = useEmulator({ tenants: [{ userId: "user_s", apiKey: KEY, poolNumbers: [{ id: "pn_s1", phoneNumber: "+15550000077" }] }], settings: { replyStatusDelayMs: 0, softLimits: "enforce", answerShape: "meta" } });
+  const { emu } = useEmulator({
+    tenants: [{ userId: "user_s", apiKey: KEY, poolNumbers: [{ id: "pn_s1", phoneNumber: "+15550000077" }] }],
+    settings: { replyStatusDelayMs: 0, softLimits: "enforce", answerShape: "meta" },
+  });
   let requests = 0;
   before(function () {
     emu.on("client-frame", () => requests++);
@@ -44,7 +47,10 @@ describe("pipes-send: every WhatsApp message kind", function () {
   }
 
   function outcome(msg: Record<string, unknown>): Promise<{ output: 1 | 2; msg: any }> {
-    const result = Promise.race([nextInput("ok").then((m) => ({ output: 1 as const, msg: m })), nextInput("failed").then((m) => ({ output: 2 as const, msg: m }))]);
+    const result = Promise.race([
+      nextInput("ok").then((m) => ({ output: 1 as const, msg: m })),
+      nextInput("failed").then((m) => ({ output: 2 as const, msg: m })),
+    ]);
     helper.getNode("send").receive(msg);
     return result;
   }
@@ -52,26 +58,60 @@ describe("pipes-send: every WhatsApp message kind", function () {
   const lastSent = () => emu.sent().at(-1)!;
 
   it("sends reply buttons from the node's form, and WhatsApp's body reaches the server", async function () {
-    const inbound = await start({ kind: "buttons", body: "Did it arrive?", bodyType: "str", footer: "Tap one", footerType: "str", buttons: [{ id: "yes", title: "Yes" }, { id: "no", title: "Not yet" }] });
+    const inbound = await start({
+      kind: "buttons",
+      body: "Did it arrive?",
+      bodyType: "str",
+      footer: "Tap one",
+      footerType: "str",
+      buttons: [
+        { id: "yes", title: "Yes" },
+        { id: "no", title: "Not yet" },
+      ],
+    });
     const { output, msg } = await outcome({ pipes: inbound });
     assert.equal(output, 1, JSON.stringify(msg.error));
     assert.match(msg.sent.messageId, /^wamid\./);
-    assert.deepEqual({ kind: msg.sent.kind, transport: msg.sent.transport, conversationId: msg.sent.conversationId }, { kind: "buttons", transport: "rest", conversationId: inbound.conversationId });
+    assert.deepEqual(
+      { kind: msg.sent.kind, transport: msg.sent.transport, conversationId: msg.sent.conversationId },
+      { kind: "buttons", transport: "rest", conversationId: inbound.conversationId },
+    );
     const sent = lastSent();
     assert.equal(sent.kind, "interactive");
     assert.equal(sent.messageId, msg.sent.messageId);
-    assert.deepEqual((sent.message as any).interactive.action.buttons.map((b: any) => b.reply.id), ["yes", "no"]);
+    assert.deepEqual(
+      (sent.message as any).interactive.action.buttons.map((b: any) => b.reply.id),
+      ["yes", "no"],
+    );
     assert.equal((sent.message as any).interactive.footer.text, "Tap one");
   });
 
   it("sends every kind given in msg.payload: list, link button, location, contacts and a raw body", async function () {
     const inbound = await start({ kind: "msg" });
     const messages = [
-      { type: "list", body: "Menu", button: "Choose", sections: [{ title: "Drinks", rows: [{ id: "tea", title: "Tea", description: "Hot" }] }, { title: "Food", rows: [{ id: "cake", title: "Cake" }] }] },
+      {
+        type: "list",
+        body: "Menu",
+        button: "Choose",
+        sections: [
+          { title: "Drinks", rows: [{ id: "tea", title: "Tea", description: "Hot" }] },
+          { title: "Food", rows: [{ id: "cake", title: "Cake" }] },
+        ],
+      },
       { type: "cta_url", body: "Track your order", text: "Open", url: "https://example.com/t/1" },
       { type: "location", latitude: -23.56, longitude: -46.65, name: "Office", address: "Av. Paulista 1000" },
       { type: "contacts", contacts: [{ name: "Ana Silva", phones: ["+5511999990000"] }] },
-      { type: "raw", message: { type: "interactive", interactive: { type: "button", body: { text: "raw" }, action: { buttons: [{ type: "reply", reply: { id: "r", title: "Raw" } }] } } } },
+      {
+        type: "raw",
+        message: {
+          type: "interactive",
+          interactive: {
+            type: "button",
+            body: { text: "raw" },
+            action: { buttons: [{ type: "reply", reply: { id: "r", title: "Raw" } }] },
+          },
+        },
+      },
     ];
     const kinds: string[] = [];
     for (const payload of messages) {
@@ -81,7 +121,11 @@ describe("pipes-send: every WhatsApp message kind", function () {
     }
     assert.deepEqual(kinds, ["interactive", "interactive", "location", "contacts", "interactive"]);
     assert.equal((emu.sent()[0].message as any).interactive.action.sections.length, 2);
-    assert.deepEqual((emu.sent()[3].message as any).contacts[0].phones[0], { phone: "+5511999990000", type: "CELL", wa_id: "5511999990000" });
+    assert.deepEqual((emu.sent()[3].message as any).contacts[0].phones[0], {
+      phone: "+5511999990000",
+      type: "CELL",
+      wa_id: "5511999990000",
+    });
   });
 
   it("checks each limit before sending: 20 characters pass, 21 fail on output 2 naming the field, and nothing is sent", async function () {
@@ -89,7 +133,10 @@ describe("pipes-send: every WhatsApp message kind", function () {
     const before = { sent: emu.sent().length, requests };
     const ok = await outcome({ payload: { type: "buttons", body: "b", buttons: [{ id: "a", title: "x".repeat(20) }] }, pipes: inbound });
     assert.equal(ok.output, 1, JSON.stringify(ok.msg.error));
-    const tooLong = await outcome({ payload: { type: "buttons", body: "b", buttons: [{ id: "a", title: "x".repeat(21) }] }, pipes: inbound });
+    const tooLong = await outcome({
+      payload: { type: "buttons", body: "b", buttons: [{ id: "a", title: "x".repeat(21) }] },
+      pipes: inbound,
+    });
     assert.equal(tooLong.output, 2);
     assert.deepEqual({ code: tooLong.msg.error.code, source: tooLong.msg.error.source }, { code: "INVALID_MESSAGE", source: "client" });
     assert.equal(tooLong.msg.error.message, "buttons[0].title is 21 characters; WhatsApp allows 20");
@@ -105,7 +152,10 @@ describe("pipes-send: every WhatsApp message kind", function () {
     const { output, msg } = await outcome({ payload, pipes: inbound });
     assert.equal(output, 1, JSON.stringify(msg.error));
     // A hard limit still holds with soft limits off.
-    const hard = await outcome({ payload: { type: "buttons", body: "b", buttons: Array.from({ length: 4 }, (_, i) => ({ id: `${i}`, title: `${i}` })) }, pipes: inbound });
+    const hard = await outcome({
+      payload: { type: "buttons", body: "b", buttons: Array.from({ length: 4 }, (_, i) => ({ id: `${i}`, title: `${i}` })) },
+      pipes: inbound,
+    });
     assert.equal(hard.msg.error.code, "INVALID_MESSAGE");
   });
 
@@ -113,7 +163,10 @@ describe("pipes-send: every WhatsApp message kind", function () {
     const inbound = await start({ kind: "msg" });
     // A raw body is checked for its shape only; the emulator refuses four buttons as Meta would.
     const buttons = Array.from({ length: 4 }, (_, i) => ({ type: "reply", reply: { id: `${i}`, title: `${i}` } }));
-    const { output, msg } = await outcome({ payload: { type: "raw", message: { type: "interactive", interactive: { type: "button", body: { text: "b" }, action: { buttons } } } }, pipes: inbound });
+    const { output, msg } = await outcome({
+      payload: { type: "raw", message: { type: "interactive", interactive: { type: "button", body: { text: "b" }, action: { buttons } } } },
+      pipes: inbound,
+    });
     assert.equal(output, 2);
     assert.equal(msg.error.code, "WHATSAPP_131009");
     assert.equal(msg.error.source, "server");
@@ -155,15 +208,24 @@ describe("pipes-send: every WhatsApp message kind", function () {
   for (const shape of ["meta", "flat"] as const) {
     it(`answers to buttons and list rows reach pipes-in as {id, title} with msg.pipes.answer (${shape} shape)`, async function () {
       emu.configure({ answerShape: shape });
-      const inbound = await start({ kind: "buttons", body: "Pick", bodyType: "str", buttons: [{ id: "yes", title: "Yes" }] }, ["button_reply", "list_reply"]);
+      const inbound = await start({ kind: "buttons", body: "Pick", bodyType: "str", buttons: [{ id: "yes", title: "Yes" }] }, [
+        "button_reply",
+        "list_reply",
+      ]);
       const sent = await outcome({ pipes: inbound });
       const answers = collect<any>(helper.getNode("inbox"), "input", 2);
-      emu.inject({ fromNumber: inbound.fromNumber, answer: { kind: "button", id: "yes", title: "Yes", toMessageId: sent.msg.sent.messageId } });
+      emu.inject({
+        fromNumber: inbound.fromNumber,
+        answer: { kind: "button", id: "yes", title: "Yes", toMessageId: sent.msg.sent.messageId },
+      });
       emu.inject({ fromNumber: inbound.fromNumber, text: "a text the filter drops" });
       emu.inject({ fromNumber: inbound.fromNumber, answer: { kind: "list", id: "tea", title: "Tea", description: "Hot" } });
       const [button, row] = await answers;
       assert.deepEqual(button.payload, { id: "yes", title: "Yes" });
-      assert.deepEqual({ kind: button.pipes.answer.kind, toMessageId: button.pipes.answer.toMessageId }, { kind: "button", toMessageId: sent.msg.sent.messageId });
+      assert.deepEqual(
+        { kind: button.pipes.answer.kind, toMessageId: button.pipes.answer.toMessageId },
+        { kind: "button", toMessageId: sent.msg.sent.messageId },
+      );
       assert.deepEqual(row.payload, { id: "tea", title: "Tea", description: "Hot" });
       assert.equal(row.pipes.answer.kind, "list");
     });

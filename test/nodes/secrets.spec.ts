@@ -80,7 +80,11 @@ const runtimeModule = (path: string): any =>
 describe("secrets: the API key never leaks", function () {
   const emulatorLog: string[] = [];
   // One Node-RED runtime for the block; each test loads its flow and unloads it (afterEach below).
-  const fixture = useEmulator({ nodeRed: "suite", log: (line) => emulatorLog.push(line), tenants: [{ userId: "user_secret", apiKey: SECRET }] });
+  const fixture = useEmulator({
+    nodeRed: "suite",
+    log: (line) => emulatorLog.push(line),
+    tenants: [{ userId: "user_secret", apiKey: SECRET }],
+  });
   const { emu } = fixture;
   let emuOther: PipesEmulator;
   let resetServer: NetServer;
@@ -91,7 +95,11 @@ describe("secrets: the API key never leaks", function () {
   let logHandler: EventEmitter | undefined;
 
   before(async function () {
-    emuOther = new PipesEmulator({ drainPacingMs: 0, log: (line) => emulatorLog.push(line), tenants: [{ userId: "user_other", apiKey: OTHER_KEY }] });
+    emuOther = new PipesEmulator({
+      drainPacingMs: 0,
+      log: (line) => emulatorLog.push(line),
+      tenants: [{ userId: "user_other", apiKey: OTHER_KEY }],
+    });
     await emuOther.start(0, "127.0.0.1");
     // Accepts TCP and resets it at once: the socket upgrade and every REST call fail with a network error.
     resetServer = createNetServer((socket) => socket.resetAndDestroy());
@@ -171,7 +179,15 @@ describe("secrets: the API key never leaks", function () {
         config("cfgTwin", emu.url),
         config("cfgDead", `http://127.0.0.1:${resetPort}`),
         { id: "in", type: "pipes-in", connection: "cfg", downloadMedia: true, maxMediaMB: 1, wires: [["received"]] },
-        { id: "inSmall", type: "pipes-in", connection: "cfg", downloadMedia: true, maxMediaMB: 0.00001, types: ["image"], wires: [["received"]] },
+        {
+          id: "inSmall",
+          type: "pipes-in",
+          connection: "cfg",
+          downloadMedia: true,
+          maxMediaMB: 0.00001,
+          types: ["image"],
+          wires: [["received"]],
+        },
         { id: "reply", type: "pipes-reply", connection: "cfg", timeout: 0.3, wires: [["ok"], ["failed"]] },
         { id: "replyUnwired", type: "pipes-reply", connection: "cfg", timeout: 0.3, wires: [["ok"]] },
         { id: "media", type: "pipes-send-media", connection: "cfg", timeout: 3, wires: [["ok"], ["failed"]] },
@@ -192,8 +208,14 @@ describe("secrets: the API key never leaks", function () {
     const conv = emu.inject({ fromNumber: "+15550300001", text: "hello" });
     emu.inject({ fromNumber: "+15550300001", media: { data: PNG, mimeType: "image/png", fileName: "p.png" } });
     const got = await received;
-    assert.ok(got.some((m) => Buffer.isBuffer(m.payload) && m.payload.equals(PNG)), "the media was downloaded");
-    assert.ok(got.some((m) => m.mediaError?.code === "MEDIA_TOO_LARGE"), "the small pipes-in refused the media");
+    assert.ok(
+      got.some((m) => Buffer.isBuffer(m.payload) && m.payload.equals(PNG)),
+      "the media was downloaded",
+    );
+    assert.ok(
+      got.some((m) => m.mediaError?.code === "MEDIA_TOO_LARGE"),
+      "the small pipes-in refused the media",
+    );
 
     // Replies: success, bad input, time-out (unknown conversation), window expired.
     const replyOnce = async (msg: Record<string, unknown>): Promise<any> => {
@@ -221,7 +243,10 @@ describe("secrets: the API key never leaks", function () {
     assert.equal((await mediaOnce("media", { payload: PNG, pipes: conv })).error.code, "UNAUTHORIZED");
     emu.failNextSends(1, { status: 429, retryAfterSeconds: 0 });
     assert.ok((await mediaOnce("media", { payload: PNG, pipes: conv })).sent);
-    assert.equal((await mediaOnce("media", { payload: PNG, pipes: { conversationId: "conv_nowhere" } })).error.code, "CONVERSATION_NOT_FOUND");
+    assert.equal(
+      (await mediaOnce("media", { payload: PNG, pipes: { conversationId: "conv_nowhere" } })).error.code,
+      "CONVERSATION_NOT_FOUND",
+    );
     assert.equal((await mediaOnce("mediaDead", { payload: PNG, pipes: conv })).error.code, "NETWORK_ERROR");
 
     // A failure with output 2 unwired: done(err), seen by the Catch node and the log.
@@ -289,7 +314,10 @@ describe("secrets: the API key never leaks", function () {
 
     captureSpies(ids);
     assert.ok(capture.spied.join("\n").includes("invalid API key"), "the 401 was logged");
-    assert.ok(emulatorLog.some((line) => line.includes("refused 401")), "the emulator saw the wrong key");
+    assert.ok(
+      emulatorLog.some((line) => line.includes("refused 401")),
+      "the emulator saw the wrong key",
+    );
     checkCapture("scenario (a, wrong key)", capture);
   });
 
@@ -305,15 +333,25 @@ describe("secrets: the API key never leaks", function () {
 
     const exported = await helper.request().get("/flows").expect(200);
     const exportedText = JSON.stringify(exported.body);
-    assert.ok(Array.isArray(exported.body) && exported.body.some((n: { id: string }) => n.id === "cfg"), `GET /flows answered ${exportedText.slice(0, 200)}`);
+    assert.ok(
+      Array.isArray(exported.body) && exported.body.some((n: { id: string }) => n.id === "cfg"),
+      `GET /flows answered ${exportedText.slice(0, 200)}`,
+    );
     assertNoSecret("GET /flows", exportedText);
-    assert.ok(!exported.body.some((n: { credentials?: unknown }) => n.credentials !== undefined), "a node in GET /flows carries credentials");
+    assert.ok(
+      !exported.body.some((n: { credentials?: unknown }) => n.credentials !== undefined),
+      "a node in GET /flows carries credentials",
+    );
     const v2 = await helper.request().get("/flows").set("Node-RED-API-Version", "v2").expect(200);
     assertNoSecret("GET /flows (v2)", JSON.stringify(v2.body));
 
     const creds = await helper.request().get("/credentials/pipes-config/cfg").expect(200);
     // Passwords come back only as has_<name>; the proxy user name is a text credential (shown).
-    assert.deepEqual(creds.body, { has_apiKey: true, proxyUsername: "", has_proxyPassword: false }, `GET /credentials answered ${JSON.stringify(creds.body)}`);
+    assert.deepEqual(
+      creds.body,
+      { has_apiKey: true, proxyUsername: "", has_proxyPassword: false },
+      `GET /credentials answered ${JSON.stringify(creds.body)}`,
+    );
 
     // A deploy that carries the key in `credentials` (as the editor sends it): stored, then never exported.
     const deployed = [
@@ -326,7 +364,10 @@ describe("secrets: the API key never leaks", function () {
     await fixture.sockets(1, 5000);
     const after = await helper.request().get("/flows").expect(200);
     assertNoSecret("GET /flows after a deploy with credentials", JSON.stringify(after.body));
-    assert.ok(!after.body.some((n: { credentials?: unknown }) => n.credentials !== undefined), "a node in GET /flows carries credentials after a deploy");
+    assert.ok(
+      !after.body.some((n: { credentials?: unknown }) => n.credentials !== undefined),
+      "a node in GET /flows carries credentials after a deploy",
+    );
     const credsAfter = await helper.request().get("/credentials/pipes-config/cfg").expect(200);
     assert.deepEqual(credsAfter.body, { has_apiKey: true, proxyUsername: "", has_proxyPassword: false });
 
@@ -340,7 +381,10 @@ describe("secrets: the API key never leaks", function () {
 
   it("(c) a printed socket URL masks the key as apiKey=***", async function () {
     await load(
-      [config("cfgDead", `http://127.0.0.1:${resetPort}`, { scope: "conversation", conversationId: "conv_masked" }), { id: "inDead", type: "pipes-in", connection: "cfgDead", wires: [] }],
+      [
+        config("cfgDead", `http://127.0.0.1:${resetPort}`, { scope: "conversation", conversationId: "conv_masked" }),
+        { id: "inDead", type: "pipes-in", connection: "cfgDead", wires: [] },
+      ],
       { cfgDead: { apiKey: SECRET } },
     );
     await waitForStatus("inDead", /^reconnecting/);

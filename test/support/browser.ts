@@ -55,7 +55,10 @@ export function requireChromium(context: Mocha.Context): string {
   const found = chromiumPath();
   if (found) return found;
   const how = "install it with `apt-get install -y chromium` (Debian) or set CHROMIUM_PATH";
-  if (inCi()) throw new Error(`Chromium is required in CI (CI=${process.env.CI}) but was not found at ${process.env.CHROMIUM_PATH ?? CANDIDATES.join(", ")}: ${how}`);
+  if (inCi())
+    throw new Error(
+      `Chromium is required in CI (CI=${process.env.CI}) but was not found at ${process.env.CHROMIUM_PATH ?? CANDIDATES.join(", ")}: ${how}`,
+    );
   console.log(`      skipping browser tests: Chromium not found (${how})`);
   context.skip();
   throw new Error("unreachable: skip() throws");

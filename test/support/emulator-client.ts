@@ -58,10 +58,16 @@ export class TestSocket {
 
   /** The first not-yet-taken frame of `type` (any type when omitted), in arrival order. */
   next(type?: string, timeoutMs = WAIT_LIMIT_MS): Promise<Frame> {
-    return waitUntil(`a '${type ?? "any"}' frame`, () => {
-      const index = this.buffered.findIndex((f) => type === undefined || f.type === type);
-      return index >= 0 ? this.buffered.splice(index, 1)[0] : undefined;
-    }, this.frames, ["frame"], timeoutMs);
+    return waitUntil(
+      `a '${type ?? "any"}' frame`,
+      () => {
+        const index = this.buffered.findIndex((f) => type === undefined || f.type === type);
+        return index >= 0 ? this.buffered.splice(index, 1)[0] : undefined;
+      },
+      this.frames,
+      ["frame"],
+      timeoutMs,
+    );
   }
 
   /** Takes `count` frames of `type`, in order. */

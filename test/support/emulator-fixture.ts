@@ -54,7 +54,13 @@ export function useEmulator(options: EmulatorFixtureOptions = {}): EmulatorFixtu
   const { nodeRed = "test", reset = true, settings, cleanup, awaitSocketsClosed = true, ...emulatorOptions } = options;
   const emu = new PipesEmulator({ drainPacingMs: 0, ...emulatorOptions });
   const sockets = (n: number, timeoutMs = 5000) =>
-    waitUntil(n === 0 ? "every socket closed at the emulator" : `${n} socket(s) at the emulator`, () => emu.connections().length === n, emu, ["connection", "disconnect"], timeoutMs);
+    waitUntil(
+      n === 0 ? "every socket closed at the emulator" : `${n} socket(s) at the emulator`,
+      () => emu.connections().length === n,
+      emu,
+      ["connection", "disconnect"],
+      timeoutMs,
+    );
 
   before(async function () {
     await emu.start(0, "127.0.0.1");

@@ -62,7 +62,13 @@ const KEPT_BODY_BYTES = 64 * 1024;
 
 /** Frame builders with the real protocol's shapes (src/lib/protocol.ts); every field can be overridden. */
 export const frames = {
-  connected: (extra: Record<string, unknown> = {}) => ({ type: "connected", userId: "user_hostile", connectionId: "conn_hostile", scope: "user", ...extra }),
+  connected: (extra: Record<string, unknown> = {}) => ({
+    type: "connected",
+    userId: "user_hostile",
+    connectionId: "conn_hostile",
+    scope: "user",
+    ...extra,
+  }),
   /** A valid whatsapp_message (a text) unless the overrides say otherwise. */
   message: (data: Record<string, unknown> = {}) => ({
     type: "whatsapp_message",
@@ -77,12 +83,18 @@ export const frames = {
       ...data,
     },
   }),
-  replyStatus: (data: Record<string, unknown> = {}) => ({ type: "reply_status", data: { conversationId: "conv_nobody", success: true, messageId: "wamid.hostile", ...data } }),
+  replyStatus: (data: Record<string, unknown> = {}) => ({
+    type: "reply_status",
+    data: { conversationId: "conv_nobody", success: true, messageId: "wamid.hostile", ...data },
+  }),
 };
 
 /** A JSON REST answer in the emulator's shapes: a send that succeeded, or an error body. */
 export const answers = {
-  sent: (messageId = "wamid.hostile_rest", conversationId?: string): HttpAnswer => ({ status: 200, body: { success: true, messageId, ...(conversationId ? { conversationId } : {}) } }),
+  sent: (messageId = "wamid.hostile_rest", conversationId?: string): HttpAnswer => ({
+    status: 200,
+    body: { success: true, messageId, ...(conversationId ? { conversationId } : {}) },
+  }),
   error: (status: number, code: string, message = code): HttpAnswer => ({ status, body: { success: false, error: { code, message } } }),
 };
 
@@ -102,7 +114,8 @@ export class HostileServer extends EventEmitter {
   /** Runs for each accepted socket. Default: the `connected` frame. */
   onSocket: (ws: WebSocket, req: IncomingMessage) => void = (ws) => this.send(ws, frames.connected());
   /** Answers every HTTP request that is not an upgrade. Default: 404 with an error body. */
-  onRequest: (req: HostileRequest) => HttpAnswer | Promise<HttpAnswer> = () => answers.error(404, "NOT_FOUND", "the hostile server has no script for this request");
+  onRequest: (req: HostileRequest) => HttpAnswer | Promise<HttpAnswer> = () =>
+    answers.error(404, "NOT_FOUND", "the hostile server has no script for this request");
   private readonly connections = new Set<Socket>();
 
   constructor(options: { apiKey?: string } = {}) {
@@ -220,7 +233,13 @@ export class HostileServer extends EventEmitter {
     });
     req.on("error", () => undefined);
     req.on("end", () => {
-      const recorded: HostileRequest = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(kept), bodyLength: length };
+      const recorded: HostileRequest = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(kept),
+        bodyLength: length,
+      };
       this.requests.push(recorded);
       this.emit("request", recorded);
       Promise.resolve()
@@ -248,7 +267,12 @@ export class HostileServer extends EventEmitter {
       return;
     }
     try {
-      const body = answer.body === undefined ? undefined : typeof answer.body === "string" || Buffer.isBuffer(answer.body) ? answer.body : JSON.stringify(answer.body);
+      const body =
+        answer.body === undefined
+          ? undefined
+          : typeof answer.body === "string" || Buffer.isBuffer(answer.body)
+            ? answer.body
+            : JSON.stringify(answer.body);
       res.writeHead(answer.status ?? 200, answer.headers);
       res.end(body);
     } catch (err) {

@@ -8,11 +8,16 @@ helper.init(require.resolve("node-red", process.env.NODE_RED_FROM ? { paths: [pr
 
 export { helper };
 
-/** Node-RED's own nodes (function, debug, catch, ...) from the runtime under test. */
-export function coreNodes(...files: string[]): unknown[] {
+/** A module of the Node-RED runtime under test (e.g. "@node-red/util"), not necessarily this repo's. */
+export function nodeRedModule(name: string): unknown {
   const from = process.env.NODE_RED_FROM ?? process.cwd();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return files.map((file) => require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [from] })) as unknown);
+  return require(require.resolve(name, { paths: [from] })) as unknown;
+}
+
+/** Node-RED's own nodes (function, debug, catch, ...) from the runtime under test. */
+export function coreNodes(...files: string[]): unknown[] {
+  return files.map((file) => nodeRedModule(`@node-red/nodes/core/${file}`));
 }
 /** Every node of this package (package.json node-red.nodes), loaded from the TypeScript sources. */
 export const PIPES_NODES = nodeModules();
@@ -38,14 +43,24 @@ export function statuses(id: string): { fill?: string; shape?: string; text?: st
 }
 
 /** Waits until the node's latest status text matches. */
-export function waitForStatus(id: string, text: string | RegExp, timeoutMs = 5000): Promise<{ fill?: string; shape?: string; text?: string }> {
+export function waitForStatus(
+  id: string,
+  text: string | RegExp,
+  timeoutMs = 5000,
+): Promise<{ fill?: string; shape?: string; text?: string }> {
   const node = helper.getNode(id) as unknown as SpiedNode;
   const matches = (t: string | undefined) => (typeof text === "string" ? t === text : text.test(t ?? ""));
-  return waitUntil(`status '${String(text)}' on ${id}`, () => {
-    const all = statuses(id);
-    const last = all[all.length - 1];
-    return last && matches(last.text) ? last : undefined;
-  }, node, ["call:status"], timeoutMs);
+  return waitUntil(
+    `status '${String(text)}' on ${id}`,
+    () => {
+      const all = statuses(id);
+      const last = all[all.length - 1];
+      return last && matches(last.text) ? last : undefined;
+    },
+    node,
+    ["call:status"],
+    timeoutMs,
+  );
 }
 
 /** The next msg a helper node receives. */
@@ -56,7 +71,11 @@ export function nextInput<T = any>(id: string, timeoutMs = 5000): Promise<T> {
 /** The first msg to reach any of the helper nodes `ids`, and which one it reached. */
 export function firstInput<T = any>(ids: readonly string[], timeoutMs = 5000): Promise<{ id: string; msg: T }> {
   const nodes = ids.map((id) => helper.getNode(id) as unknown as EventEmitter);
-  return waitFor(nodes, "input", { what: `a msg at ${ids.join(" or ")}`, timeoutMs, until: (msg: T, { emitter }) => ({ id: ids[nodes.indexOf(emitter)], msg }) });
+  return waitFor(nodes, "input", {
+    what: `a msg at ${ids.join(" or ")}`,
+    timeoutMs,
+    until: (msg: T, { emitter }) => ({ id: ids[nodes.indexOf(emitter)], msg }),
+  });
 }
 
 /** The next error a node reports (done(err) or node.error), as the spied call's arguments. */

@@ -17,6 +17,9 @@ export const NODE_TYPES: readonly string[] = Object.keys(nodeFiles).sort();
 
 /** Each node set's runtime module from the TypeScript sources (dist/nodes/x.js -> src/nodes/x.ts). */
 export function nodeModules(): NodeInitializer[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return Object.values(nodeFiles).map((file) => require(join(root, file.replace(/^dist\//, "src/").replace(/\.js$/, ""))) as NodeInitializer);
+  return Object.values(nodeFiles).map((file) => {
+    const source = join(root, file.replace(/^dist\//, "src/").replace(/\.js$/, ""));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(source) as NodeInitializer;
+  });
 }

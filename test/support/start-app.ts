@@ -21,9 +21,13 @@ export { freePort, portIsFree };
 export function assertPhoneBuilt(): void {
   const src = join(ROOT, "src", "emulator", "phone");
   const dist = join(ROOT, "dist", "emulator", "phone");
-  const stale = readdirSync(src).filter((file) => !existsSync(join(dist, file)) || !readFileSync(join(dist, file)).equals(readFileSync(join(src, file))));
+  const stale = readdirSync(src).filter(
+    (file) => !existsSync(join(dist, file)) || !readFileSync(join(dist, file)).equals(readFileSync(join(src, file))),
+  );
   if (stale.length) {
-    throw new Error(`dist/emulator/phone lacks or has an old copy of ${stale.join(", ")}: \`npm run build\` must copy every file of src/emulator/phone (scripts/copy-assets.js)`);
+    throw new Error(
+      `dist/emulator/phone lacks or has an old copy of ${stale.join(", ")}: \`npm run build\` must copy every file of src/emulator/phone (scripts/copy-assets.js)`,
+    );
   }
 }
 
@@ -64,7 +68,13 @@ export async function startApp(options: StartOptions = {}): Promise<StartedApp> 
   const runDir = options.runDir ?? mkdtempSync(join(tmpdir(), "pipes-start-"));
   const child = spawn(process.execPath, [join(ROOT, "scripts", "start.js")], {
     cwd: ROOT,
-    env: { ...process.env, ...options.env, PIPES_EMULATOR_PORT: String(emulatorPort), NODE_RED_PORT: String(nodeRedPort), PIPES_RUN_DIR: runDir },
+    env: {
+      ...process.env,
+      ...options.env,
+      PIPES_EMULATOR_PORT: String(emulatorPort),
+      NODE_RED_PORT: String(nodeRedPort),
+      PIPES_RUN_DIR: runDir,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -98,11 +108,17 @@ export async function startApp(options: StartOptions = {}): Promise<StartedApp> 
     output: () => output,
     async waitForOutput(what, pattern, timeoutMs = 10_000) {
       try {
-        await waitUntil(what, () => {
-          if (matches(pattern)) return true;
-          if (closed) throw new Error(`start.js exited (${child.exitCode ?? child.signalCode}) before ${what}`);
-          return undefined;
-        }, changes, ["change"], timeoutMs);
+        await waitUntil(
+          what,
+          () => {
+            if (matches(pattern)) return true;
+            if (closed) throw new Error(`start.js exited (${child.exitCode ?? child.signalCode}) before ${what}`);
+            return undefined;
+          },
+          changes,
+          ["change"],
+          timeoutMs,
+        );
       } catch (error) {
         throw new Error(`${(error as Error).message}\n--- start.js output ---\n${output}`, { cause: error });
       }

@@ -28,7 +28,11 @@ export interface WaitOptions<T> {
 }
 
 /** Resolves at an emission of one of `events` on one of `emitters` (see WaitOptions.until); rejects after `timeoutMs`. */
-export function waitFor<T = any>(emitters: EventEmitter | readonly EventEmitter[], events: string | readonly string[], options: WaitOptions<T> = {}): Promise<T> {
+export function waitFor<T = any>(
+  emitters: EventEmitter | readonly EventEmitter[],
+  events: string | readonly string[],
+  options: WaitOptions<T> = {},
+): Promise<T> {
   const sources = Array.isArray(emitters) ? (emitters as readonly EventEmitter[]) : [emitters as EventEmitter];
   const names = typeof events === "string" ? [events] : events;
   const { timeoutMs = 5000, until } = options;
@@ -75,7 +79,13 @@ export function waitFor<T = any>(emitters: EventEmitter | readonly EventEmitter[
  * Resolves when `check()` returns a value other than undefined/false: checked at once, then each
  * time `emitter` emits one of `events`. Fails after `timeoutMs` with `what` in the message.
  */
-export function waitUntil<T>(what: string, check: () => T | undefined | false, emitter: EventEmitter, events: readonly string[], timeoutMs = 5000): Promise<T> {
+export function waitUntil<T>(
+  what: string,
+  check: () => T | undefined | false,
+  emitter: EventEmitter,
+  events: readonly string[],
+  timeoutMs = 5000,
+): Promise<T> {
   let first: T | undefined | false;
   try {
     first = check();
@@ -104,7 +114,11 @@ export function collect<T = unknown>(emitter: EventEmitter, event: string, count
  * (one run at a time; it may be async) until it returns a value other than undefined/false, and
  * fails after `timeoutMs` with `what` in the message, or with the error `check` throws.
  */
-export function poll<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, { everyMs, timeoutMs }: { everyMs: number; timeoutMs: number }): Promise<T> {
+export function poll<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  { everyMs, timeoutMs }: { everyMs: number; timeoutMs: number },
+): Promise<T> {
   const ticks = new EventEmitter();
   let running = false;
   const tick = async () => {

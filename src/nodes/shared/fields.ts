@@ -21,7 +21,13 @@ export type FieldSpec = readonly [value: string | undefined, type: TypedInputTyp
  * One field for this msg: empty reads as undefined (the node's default applies); a Node-RED error,
  * or a throw while reading (invalid JSON, a msg property whose getter throws), is BAD_INPUT.
  */
-export function readField(RED: NodeAPI, node: Node, msg: NodeMessageInFlow, value: string | undefined, type: TypedInputType | undefined): Field {
+export function readField(
+  RED: NodeAPI,
+  node: Node,
+  msg: NodeMessageInFlow,
+  value: string | undefined,
+  type: TypedInputType | undefined,
+): Field {
   if (value === undefined || value === "") return EMPTY;
   const kind = type ?? "str";
   let field: Settled | undefined;
@@ -48,11 +54,18 @@ export function readField(RED: NodeAPI, node: Node, msg: NodeMessageInFlow, valu
  * Several named fields for this msg: the record at once when every field was read at once (a
  * failure then throws), otherwise a promise of it (rejected with the first failure).
  */
-export function readFields<K extends string>(RED: NodeAPI, node: Node, msg: NodeMessageInFlow, specs: Record<K, FieldSpec>): Record<K, unknown> | Promise<Record<K, unknown>> {
+export function readFields<K extends string>(
+  RED: NodeAPI,
+  node: Node,
+  msg: NodeMessageInFlow,
+  specs: Record<K, FieldSpec>,
+): Record<K, unknown> | Promise<Record<K, unknown>> {
   const names = Object.keys(specs) as K[];
   const fields = names.map((name) => readField(RED, node, msg, specs[name][0], specs[name][1]));
   if (fields.every((field) => !(field instanceof Promise))) return toRecord(names, fields as Settled[]);
-  return Promise.all(fields.map((field) => (field instanceof Promise ? field : Promise.resolve(field)))).then((settled) => toRecord(names, settled));
+  return Promise.all(fields.map((field) => (field instanceof Promise ? field : Promise.resolve(field)))).then((settled) =>
+    toRecord(names, settled),
+  );
 }
 
 /** msg.pipes, where the routing of a reply comes from; a getter that throws is BAD_INPUT, not a crash. */

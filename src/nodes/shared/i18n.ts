@@ -50,7 +50,8 @@ function englishCatalog(set: NodeSet): Record<string, unknown> {
 
 function lookup(catalog: Record<string, unknown>, path: string): string | undefined {
   let value: unknown = catalog;
-  for (const part of path.split(".")) value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+  for (const part of path.split("."))
+    value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[part] : undefined;
   return typeof value === "string" ? value : undefined;
 }
 

@@ -64,7 +64,12 @@ export function withProperty<T extends object>(msg: T, key: string, value: unkno
   for (const name of names) {
     try {
       // defineProperty, not assignment: a key named "__proto__" must stay an ordinary property.
-      Object.defineProperty(copy, name, { value: (msg as Record<string, unknown>)[name], enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(copy, name, {
+        value: (msg as Record<string, unknown>)[name],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     } catch {
       // a getter that throws: left out
     }

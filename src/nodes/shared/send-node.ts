@@ -101,7 +101,12 @@ class RequestStatus {
 
   settled(outcome: Outcome): void {
     this.pending--;
-    if ("sent" in outcome) this.node.status({ fill: "green", shape: "dot", text: this.common("status.request-sent", { what: this.describeSent(outcome.sent) }).trim() });
+    if ("sent" in outcome)
+      this.node.status({
+        fill: "green",
+        shape: "dot",
+        text: this.common("status.request-sent", { what: this.describeSent(outcome.sent) }).trim(),
+      });
     else this.node.status({ fill: "red", shape: "ring", text: this.common("status.request-failed", { code: outcome.error.code }) });
   }
 }

@@ -9,7 +9,11 @@ export function settingProblemText(common: Translate, problem: SettingProblem): 
 }
 
 /** A node's numeric settings (src/lib/settings.ts), or the text of the first one out of range. */
-export function nodeNumbers<K extends NumberSettingName>(common: Translate, def: Partial<Record<K, unknown>>, names: readonly K[]): { values: Record<K, number>; problem?: string } {
+export function nodeNumbers<K extends NumberSettingName>(
+  common: Translate,
+  def: Partial<Record<K, unknown>>,
+  names: readonly K[],
+): { values: Record<K, number>; problem?: string } {
   const { values, problem } = readNumberSettings(def, names);
   return { values, problem: problem && settingProblemText(common, problem) };
 }

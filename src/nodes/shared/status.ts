@@ -26,10 +26,13 @@ export function connectionStatus(change: StateChange, client: PipesClient, commo
         : { fill: "green", shape: "dot", text: t("status.connected-user") };
     case "reconnecting":
       // Retrying will not fix a certificate or proxy problem by itself: show it in red.
-      if (isCertificateErrorCode(change.errorCode)) return { fill: "red", shape: "ring", text: t("status.tls-error", { code: change.errorCode! }) };
+      if (isCertificateErrorCode(change.errorCode))
+        return { fill: "red", shape: "ring", text: t("status.tls-error", { code: change.errorCode! }) };
       if (change.errorCode === "ERR_SSL_WRONG_VERSION_NUMBER") return { fill: "red", shape: "ring", text: t("status.tls-not-tls") };
-      if (isTlsErrorCode(change.errorCode)) return { fill: "red", shape: "ring", text: t("status.tls-handshake", { code: change.errorCode! }) };
-      if (isProxyErrorCode(change.errorCode)) return { fill: "red", shape: "ring", text: t("status.proxy-error", { code: change.errorCode! }) };
+      if (isTlsErrorCode(change.errorCode))
+        return { fill: "red", shape: "ring", text: t("status.tls-handshake", { code: change.errorCode! }) };
+      if (isProxyErrorCode(change.errorCode))
+        return { fill: "red", shape: "ring", text: t("status.proxy-error", { code: change.errorCode! }) };
       return { fill: "yellow", shape: "ring", text: t("status.reconnecting", { attempt: change.attempt ?? 1 }) };
     case "auth_failed":
       return { fill: "red", shape: "dot", text: t("status.auth-failed") };
@@ -49,7 +52,12 @@ export function misconfiguredStatus(reason: string): NodeStatus {
  * Mirrors the connection state on a node; returns the unsubscribe to call on close. A `sender`
  * (socket pipes-reply) shows that it replies over REST while no pipes-in keeps the socket open.
  */
-export function showConnectionStatus(node: { status(status: NodeStatus): void }, client: PipesClient, common: Translate, { sender = false } = {}): () => void {
+export function showConnectionStatus(
+  node: { status(status: NodeStatus): void },
+  client: PipesClient,
+  common: Translate,
+  { sender = false } = {},
+): () => void {
   const update = (change: StateChange) => node.status(connectionStatus(change, client, common, sender));
   update(client.state);
   client.on("state", update);
