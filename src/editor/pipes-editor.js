@@ -190,6 +190,8 @@
      *   data-hint              a hint under the input: "<set>.hint.<field>"
      *   data-id="x"            the row's element id
      *   data-class="a b"       extra classes on the row (e.g. to show it for some choices only)
+     *   data-checkbox="key"    a checkbox: the row's label reads "<set>.label.<key>", the box's text "<set>.label.<field>"
+     *   data-types             the message-type filter of a receiving node (see typeFilter)
      * data-row="name" is Node-RED's own Name row. Rows that need more stay written out in full.
      */
     editor.expandRows = function (set, options) {
@@ -212,8 +214,15 @@
             const label = $("<label/>", { for: id }).appendTo(row);
             $("<i/>", { class: "fa fa-" + (spec.attr("data-icon") || (isName ? "tag" : "pencil")) }).appendTo(label);
             label.append(" ");
-            $("<span/>", { "data-i18n": text }).appendTo(label);
+            const checkbox = spec.attr("data-checkbox");
+            $("<span/>", { "data-i18n": checkbox ? set + ".label." + checkbox : text }).appendTo(label);
             row.append("\n");
+            if (checkbox || spec.is("[data-types]")) {
+                label.css("vertical-align", "top");
+                row.append(checkbox ? checkboxOf(id, text) : typeFilterOf(set));
+                spec.replaceWith(row);
+                return;
+            }
             let input;
             if (spec.is("[data-options]")) {
                 input = $("<select/>", { id: id, style: "width: 70%;" });
@@ -298,6 +307,92 @@
                 return rows;
             },
         };
+    };
+
+    const BOX_STYLE = "display: inline-block; width: auto; vertical-align: baseline; margin: 0 4px 0 0;";
+
+    function checkboxOf(id, text) {
+        const box = $("<label/>", { for: id, style: "width: 70%;" });
+        $("<input/>", { type: "checkbox", id: id, style: BOX_STYLE }).appendTo(box);
+        $("<span/>", { "data-i18n": text }).appendTo(box);
+        return box;
+    }
+
+    function typeFilterOf(set) {
+        const container = $("<div/>", { style: "display: inline-block; width: 70%;" });
+        const all = $("<label/>", { style: "width: auto;" }).appendTo($("<div/>", { style: "margin-bottom: 4px;" }).appendTo(container));
+        $("<input/>", { type: "checkbox", id: "pipes-types-all", style: BOX_STYLE }).appendTo(all);
+        $("<span/>", { "data-i18n": set + ".label.allTypes" }).appendTo(all);
+        $("<div/>", {
+            id: "pipes-types-list",
+            style: "display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); column-gap: 8px;",
+        }).appendTo(container);
+        return container;
+    }
+
+    /**
+     * The message-type filter of a receiving node (pipes-in, pipes-webhook-in): a checkbox per type
+     * (constants.messageTypes) and "all". An empty list, or every type ticked, means no filter.
+     */
+    editor.typeFilter = {
+        validator: function (t) {
+            return function (v, opt) {
+                const types = constants.messageTypes;
+                if (v === undefined || (Array.isArray(v) && v.every((x) => types.indexOf(x) !== -1))) {
+                    return true;
+                }
+                return opt ? t("errors.types") : false;
+            };
+        },
+        /** Fills #pipes-types-list for the node's current selection. */
+        prepare: function (t, selected) {
+            const types = constants.messageTypes;
+            const list = $("#pipes-types-list");
+            types.forEach(function (type) {
+                const row = $("<label/>", { style: "width: auto; display: block; margin: 2px 0;" }).appendTo(list);
+                $("<input/>", { type: "checkbox", class: "pipes-type", value: type, style: BOX_STYLE })
+                    .prop("checked", (selected || []).indexOf(type) !== -1)
+                    .appendTo(row);
+                $("<span/>")
+                    .text(t("types." + type))
+                    .appendTo(row);
+            });
+            const all = $("#pipes-types-all");
+            const boxes = list.find("input.pipes-type");
+            function syncAll() {
+                const ticked = boxes.filter(":checked").length;
+                all.prop("checked", ticked === 0 || ticked === types.length);
+            }
+            all.on("change", function () {
+                if (all.prop("checked")) {
+                    boxes.prop("checked", false);
+                }
+                syncAll();
+            });
+            boxes.on("change", syncAll);
+            syncAll();
+        },
+        /** The ticked types for oneditsave: every type ticked is stored as "no filter". */
+        read: function () {
+            const ticked = $("#pipes-types-list input.pipes-type:checked")
+                .map(function () {
+                    return $(this).val();
+                })
+                .get();
+            return ticked.length === constants.messageTypes.length ? [] : ticked;
+        },
+        /** "whatsapp in", "whatsapp in: media", "whatsapp in: text, image", "whatsapp in: text +3". */
+        label: function (prefix, types) {
+            const list = Array.isArray(types) ? types : [];
+            if (list.length === 0 || list.length === constants.messageTypes.length) {
+                return prefix;
+            }
+            const media = constants.mediaMessageTypes;
+            if (list.length === media.length && media.every((m) => list.indexOf(m) !== -1)) {
+                return prefix + ": media";
+            }
+            return prefix + ": " + (list.length <= 2 ? list.join(", ") : list[0] + " +" + (list.length - 1));
+        },
     };
 
     editor.ready = true;

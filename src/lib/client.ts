@@ -216,6 +216,15 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   }
 
   /**
+   * A message that arrived another way than the socket (a webhook POST): false when this connection
+   * has seen its messageId already, by socket or by webhook (Pipes may deliver one message both
+   * ways: webhook retries, and the fallback to the socket after failed attempts).
+   */
+  acceptInbound(message: InboundMessage): boolean {
+    return !this.replayFilter.isReplay(message.messageId);
+  }
+
+  /**
    * A reaction over the socket (`whatsapp_reaction`, with the Pipes messageId an inbound event
    * carries), answered by a `reply_status` like a reply. Needs the socket: a user-scoped one is open
    * only while a pipes-in uses the connection (docs/decisions/0010, 0033).

@@ -4,6 +4,7 @@ import { PipesClient } from "../lib/client";
 import { API_KEY_PREFIXES, DEFAULT_BASE_URL } from "../lib/protocol";
 import { redact } from "../lib/redact";
 import type { TlsOptions } from "../lib/tls";
+import { credentialValue } from "./shared/credentials";
 import { translator, type Translate } from "./shared/i18n";
 import { PLAIN_HTTP_HOSTS, readTuning } from "../lib/settings";
 import { nodeNumbers, settingProblemText } from "./shared/settings";
@@ -23,7 +24,7 @@ const nodeInit = (RED: NodeAPI): void => {
   function PipesConfig(this: PipesConfigNode, def: PipesConfigDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const apiKey = resolveApiKey(RED, node, node.credentials?.apiKey);
+    const apiKey = credentialValue(RED, node, node.credentials?.apiKey);
     const baseUrl = (def.baseUrl || DEFAULT_BASE_URL).trim();
     const scope = def.scope === "conversation" ? "conversation" : "user";
     const conversationId = def.conversationId?.trim() || undefined;
@@ -153,15 +154,6 @@ function proxyWithCredentials(raw: string | undefined, username: string | undefi
   } catch {
     return undefined;
   }
-}
-
-/** `${NAME}` in the key field reads the environment variable NAME (so flows can be committed without keys). */
-function resolveApiKey(RED: NodeAPI, node: PipesConfigNode, raw: string | undefined): string | undefined {
-  const value = raw?.trim();
-  const reference = value?.match(/^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/);
-  if (!reference) return value || undefined;
-  const resolved = RED.util.evaluateNodeProperty(reference[1], "env", node, {}) as unknown;
-  return typeof resolved === "string" && resolved.trim() ? resolved.trim() : undefined;
 }
 
 function problemWith(

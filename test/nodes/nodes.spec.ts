@@ -342,14 +342,12 @@ describe("nodes against the emulator", function () {
       );
       await sockets(1);
       const ok = nextInput("ok");
-      helper
-        .getNode("reply")
-        .receive({
-          payload: "routed",
-          target: target.conversationId,
-          number: target.fromNumber,
-          pipes: { conversationId: "conv_elsewhere" },
-        });
+      helper.getNode("reply").receive({
+        payload: "routed",
+        target: target.conversationId,
+        number: target.fromNumber,
+        pipes: { conversationId: "conv_elsewhere" },
+      });
       assert.equal((await ok).sent.conversationId, target.conversationId);
       assert.equal(emu.sent({ conversationId: target.conversationId })[0].text, "routed");
     });

@@ -1,0 +1,208 @@
+/**
+ * pipes-webhook-in in a real Node-RED runtime, with real HTTP on 127.0.0.1 to Node-RED's node app:
+ * signatures on the exact bytes, every refusal code, deduplication across webhook and socket, the
+ * same msg as pipes-in, and routes that survive redeploys without touching a user's http in.
+ * (Real Node-RED 4.0-5.0 processes were checked by hand: docs/research/webhook-raw-body.md.)
+ */
+import * as assert from "node:assert/strict";
+import type { EventEmitter } from "node:events";
+import { createServer, type RequestListener, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { NodeAPI } from "node-red";
+import { signPayload } from "../../src/lib/webhook";
+import { useEmulator } from "../support/emulator-fixture";
+import { configNode, coreNodes, helper, nextInput, PIPES_NODES } from "../support/nodered";
+import { collect, waitUntil } from "../support/wait";
+import { webhookBody } from "../support/webhook";
+
+const KEY = "pk_test_webhook_in_000000000000000";
+const SECRET = "whsec_test_0123456789abcdef";
+
+/** A node type whose only job is to hand the test Node-RED's node app (RED.httpNode). */
+let nodeApp: RequestListener | undefined;
+function captureNodeApp(RED: NodeAPI): void {
+  nodeApp = RED.httpNode;
+  RED.nodes.registerType("capture-node-app", function (this: unknown, def: object) {
+    RED.nodes.createNode(this as never, def as never);
+  });
+}
+const [HTTP_IN] = coreNodes("network/21-httpin.js");
+
+describe("pipes-webhook-in: signed webhook deliveries", function () {
+  this.timeout(20_000);
+  const { emu } = useEmulator({
+    tenants: [{ userId: "user_w", apiKey: KEY, poolNumbers: [{ id: "pn_9", phoneNumber: "+15550009999" }] }],
+    settings: { replyStatusDelayMs: 0 },
+  });
+  let server: Server | undefined;
+  let base = "";
+
+  afterEach(async function () {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  async function load(webhook: Record<string, unknown> = {}, extra: Record<string, unknown>[] = [], secret: string | null = SECRET) {
+    const flow = [
+      configNode(emu.url),
+      { id: "hook", type: "pipes-webhook-in", connection: "cfg", path: "/pipes/webhook", ...webhook, wires: [["out"]] },
+      { id: "out", type: "helper" },
+      { id: "capture", type: "capture-node-app" },
+      ...extra,
+    ];
+    await helper.load([...PIPES_NODES, captureNodeApp, HTTP_IN] as never, flow as never, {
+      cfg: { apiKey: KEY },
+      hook: secret === null ? {} : { secret },
+    });
+    server = createServer(nodeApp);
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  async function post(
+    body: string,
+    headers: Record<string, string> = {},
+    path = "/pipes/webhook",
+    method = "POST",
+  ): Promise<{ status: number; text: string }> {
+    const response = await fetch(base + path, {
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: method === "GET" ? undefined : body,
+    });
+    return { status: response.status, text: await response.text() };
+  }
+  const signed = (raw: string) => ({ "x-pipes-signature": signPayload(raw, SECRET) });
+  const emitted: unknown[] = [];
+  const outputs = () => helper.getNode("out") as unknown as EventEmitter;
+  beforeEach(function () {
+    emitted.length = 0;
+  });
+
+  it("accepts a signed delivery (pretty JSON, non-ASCII: the exact bytes) and sends the msg pipes-in sends", async function () {
+    await load();
+    const raw = JSON.stringify(webhookBody({ id: "msg_pretty", type: "text", text: { body: "Olá, ação! 日本語 🎉" } }), null, 2).replace(
+      /\n/g,
+      "\r\n",
+    );
+    const received = nextInput("out");
+    assert.deepEqual(await post(raw, signed(raw)), { status: 200, text: '{"ok":true}' });
+    const msg = await received;
+    assert.equal(msg.payload, "Olá, ação! 日本語 🎉");
+    assert.equal(msg.topic, "conv_a1");
+    assert.deepEqual(
+      {
+        messageId: msg.pipes.messageId,
+        fromNumber: msg.pipes.fromNumber,
+        fromName: msg.pipes.fromName,
+        poolNumberId: msg.pipes.poolNumberId,
+        type: msg.pipes.type,
+      },
+      { messageId: "msg_pretty", fromNumber: "+15550001111", fromName: "Ana", poolNumberId: "pn_9", type: "text" },
+    );
+  });
+
+  it("refuses a missing, wrong or other secret's signature with 401 and runs nothing", async function () {
+    await load();
+    outputs().on("input", (m) => emitted.push(m));
+    const raw = JSON.stringify(webhookBody({ type: "text", text: { body: "forged" } }));
+    assert.equal((await post(raw)).status, 401);
+    assert.equal((await post(raw, { "x-pipes-signature": "00".repeat(32) })).status, 401);
+    assert.equal((await post(raw, { "x-pipes-signature": signPayload(raw, "another-secret-000000") })).status, 401);
+    // Re-serialised JSON (what a parser in front of us would leave) never matches.
+    assert.equal((await post(JSON.stringify(JSON.parse(raw), null, 1), signed(raw))).status, 401);
+    assert.equal(emitted.length, 0);
+    assert.match(String((helper.getNode("hook") as any).status.lastCall.args[0].text), /refused 401/);
+  });
+
+  it("answers 400 for a body that is not JSON or not a delivery, 405 for another method, 413 over 1 MB", async function () {
+    await load();
+    const warnings = collect<{ args: unknown[] }>(helper.getNode("hook"), "call:warn", 1);
+    assert.equal((await post("not json", signed("not json"))).status, 400);
+    const odd = JSON.stringify({ some: "thing" });
+    assert.equal((await post(odd, signed(odd))).status, 400);
+    assert.equal((await post(odd, signed(odd))).status, 400, "the same kind again: refused, not logged again");
+    assert.match(String((await warnings)[0].args[0]), /refused a webhook delivery \(400\)/);
+    assert.equal((await post("", {}, "/pipes/webhook", "GET")).status, 405);
+    const huge = "x".repeat(1024 * 1024 + 10);
+    const tooBig = await post(huge, signed(huge)).catch((err: Error) => ({ status: 0, text: err.message }));
+    assert.ok(tooBig.status === 413 || tooBig.status === 0, `413 (or the connection closed while sending), got ${tooBig.status}`);
+  });
+
+  it("a delivery without a message (the dashboard's test call) is answered 200 and emits nothing", async function () {
+    await load();
+    outputs().on("input", (m) => emitted.push(m));
+    const ping = JSON.stringify({
+      object: "whatsapp_business_account",
+      entry: [{ id: "pn_9", changes: [{ field: "messages", value: { messaging_product: "whatsapp" } }] }],
+    });
+    assert.equal((await post(ping, signed(ping))).status, 200);
+    const text = JSON.stringify(webhookBody({ id: "msg_after_ping", type: "text", text: { body: "after" } }));
+    const after = nextInput("out");
+    await post(text, signed(text));
+    assert.equal((await after).payload, "after");
+    assert.equal(emitted.length, 1);
+  });
+
+  it("delivers a message once, whether it comes twice by webhook or by socket and webhook", async function () {
+    await load({}, [{ id: "in", type: "pipes-in", connection: "cfg", wires: [["out"]] }]);
+    outputs().on("input", (m: any) => emitted.push(m.pipes.messageId));
+    await waitUntil("the socket", () => emu.connections().length === 1, emu, ["connection"]);
+    const raw = JSON.stringify(webhookBody({ id: "msg_twice", type: "text", text: { body: "retry" } }));
+    assert.equal((await post(raw, signed(raw))).status, 200);
+    assert.equal((await post(raw, signed(raw))).status, 200, "a retry is answered 200, so Pipes stops retrying");
+    // The socket's copy of a message delivered by webhook first (Pipes' fallback) is dropped too.
+    const bySocket = emu.inject({ fromNumber: "+15550001111", text: "socket first" });
+    await waitUntil("the socket's message", () => emitted.includes(bySocket.messageId), outputs(), ["input"]);
+    const again = JSON.stringify(
+      webhookBody({ id: bySocket.messageId, type: "text", text: { body: "socket first" } }, { conversationId: bySocket.conversationId }),
+    );
+    assert.equal((await post(again, signed(again))).status, 200);
+    const last = JSON.stringify(webhookBody({ id: "msg_last", type: "text", text: { body: "last" } }));
+    await post(last, signed(last));
+    await waitUntil("the last message", () => emitted.includes("msg_last"), outputs(), ["input"]);
+    assert.deepEqual(emitted, ["msg_twice", bySocket.messageId, "msg_last"]);
+  });
+
+  it("without a secret it warns at deploy that anyone can post, and accepts unsigned deliveries", async function () {
+    await load({}, [], null);
+    // The warning is logged while the node starts: Node-RED's log (the helper spies on it) has it once load() returns.
+    const warnings = (helper.log() as unknown as { args: { msg?: unknown }[][] }).args.map((a) => String(a[0]?.msg));
+    assert.ok(
+      warnings.some((w) => /no webhook secret: anyone who knows \/pipes\/webhook can post/.test(w)),
+      warnings.join("\n"),
+    );
+    // A fresh id: the connection remembers the ids earlier tests delivered (its replay filter is handed over).
+    const raw = JSON.stringify(webhookBody({ id: "msg_unsigned", type: "text", text: { body: "unsigned" } }));
+    const received = nextInput("out");
+    assert.equal((await post(raw)).status, 200);
+    assert.equal((await received).payload, "unsigned");
+  });
+
+  it("20 full redeploys leave one route, and a user's GET http in on the same path keeps answering", async function () {
+    const userRoute = [
+      { id: "userIn", type: "http in", url: "/pipes/webhook", method: "get", wires: [["userOut"]] },
+      { id: "userOut", type: "http response", statusCode: "299", wires: [] },
+    ];
+    await load({}, userRoute);
+    const flow = () => [
+      configNode(emu.url),
+      { id: "hook", type: "pipes-webhook-in", connection: "cfg", path: "/pipes/webhook", wires: [["out"]] },
+      { id: "out", type: "helper" },
+      { id: "capture", type: "capture-node-app" },
+      ...userRoute,
+    ];
+    for (let i = 0; i < 20; i++) await helper.setFlows(flow() as never, "full", { cfg: { apiKey: KEY }, hook: { secret: SECRET } });
+    const stack = ((nodeApp as any)._router.stack as { route?: { path: unknown; methods: Record<string, boolean> } }[]).filter(
+      (l) => l.route && [l.route.path].flat().includes("/pipes/webhook"),
+    );
+    // Ours: one POST route and one route answering 405 to other methods; the user's GET: once.
+    const names = stack.map((l: any) => String(l.route.stack.at(-1).name));
+    assert.deepEqual(names.sort(), ["<anonymous>", "handler", "otherMethods"], JSON.stringify(names));
+    const raw = JSON.stringify(webhookBody({ id: "msg_after_deploys", type: "text", text: { body: "still here" } }));
+    const received = nextInput("out");
+    assert.equal((await post(raw, signed(raw))).status, 200);
+    assert.equal((await received).payload, "still here");
+    assert.equal((await post("", {}, "/pipes/webhook", "GET")).status, 299, "the user's route answers its GETs");
+  });
+});
