@@ -6,10 +6,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { ERROR_CODES, type InboundMessage } from "../lib/protocol";
 import { bodyLimitFor, compactBase64, isBase64 } from "./base64";
 import type { EmulatorContext } from "./context";
-import { EmulatorInputError } from "./errors";
+import type { DeliveryInfo, DeliveryInput } from "./delivery";
+import { EmulatorInputError, EmulatorNotFoundError } from "./errors";
 import { parseJsonObject, readBody, sendError, sendJson, sendTooLarge } from "./http-util";
 import type { InjectedSendFailure } from "./rest-api";
-import type { ConnectionInfo, InjectInput, RefusedRecord, SentRecord } from "./types";
+import type { ConnectionInfo, InjectInput, RefusedRecord, SentRecord, WebhookDeliveryRecord, WebhookTestResult } from "./types";
 
 export interface EmulatorState {
   now: number;
@@ -19,6 +20,8 @@ export interface EmulatorState {
   /** Never the API keys. */
   tenants: { userId: string; poolNumbers: { id: string; phoneNumber: string; label?: string }[] }[];
   conversations: { conversationId: string; userId: string; poolNumberId: string; fromNumber: string; lastInboundAt: number }[];
+  /** Every pool number's delivery setting; never the webhook secrets. */
+  delivery: DeliveryInfo[];
 }
 
 /** What the control API drives: the PipesEmulator's public methods. */
@@ -31,15 +34,30 @@ export interface ControlTarget {
   reset(): void;
   failNextSends(count: number, failure: InjectedSendFailure): void;
   dropConnections(): void;
+  setDelivery(poolNumberId: string, setting: DeliveryInput, userId?: string): DeliveryInfo;
+  deliveryOf(poolNumberId: string, userId?: string): DeliveryInfo;
+  deliveries(): DeliveryInfo[];
+  testWebhook(poolNumberId: string, options?: { userId?: string; target?: { url: string; secret?: string } }): Promise<WebhookTestResult>;
+  webhookDeliveries(filter?: { poolNumberId?: string; conversationId?: string }): WebhookDeliveryRecord[];
+  webhookFailures(filter?: { poolNumberId?: string; conversationId?: string }): WebhookDeliveryRecord[];
 }
 
 export const CONTROL_PREFIX = "/_emulator/";
 
-type Route = (body: Record<string, unknown>, url: URL) => unknown;
+type Method = "GET" | "POST" | "PUT";
+/** `params` are the decoded path segments a pattern route captured. */
+type Route = (body: Record<string, unknown>, url: URL, params: string[]) => unknown;
+
+/** /_emulator/delivery/:poolNumberId and /_emulator/delivery/:poolNumberId/test (docs/decisions/0041-emulator-webhook-delivery.md). */
+const PATTERN_ROUTES: { pattern: RegExp; methods: readonly Method[]; name: string }[] = [
+  { pattern: /^delivery\/([^/]+)$/, methods: ["GET", "PUT"], name: "delivery/:poolNumberId" },
+  { pattern: /^delivery\/([^/]+)\/test$/, methods: ["POST"], name: "delivery/:poolNumberId/test" },
+];
 
 export class ControlApi {
   private readonly getRoutes: Record<string, (url: URL) => unknown>;
   private readonly postRoutes: Record<string, Route>;
+  private readonly patternRoutes: Record<string, Partial<Record<Method, Route>>>;
 
   constructor(
     private readonly ctx: EmulatorContext,
@@ -49,6 +67,9 @@ export class ControlApi {
       sent: (url) => target.sent({ conversationId: url.searchParams.get("conversationId") ?? undefined }),
       refused: (url) => target.refused({ conversationId: url.searchParams.get("conversationId") ?? undefined }),
       state: () => target.state(),
+      delivery: () => target.deliveries(),
+      "webhook-deliveries": (url) => target.webhookDeliveries(recordFilter(url)),
+      "webhook-failures": (url) => target.webhookFailures(recordFilter(url)),
     };
     this.postRoutes = {
       inbound: (body) => target.inject(injectInputFromJson(body)),
@@ -69,35 +90,88 @@ export class ControlApi {
         return { success: true };
       },
     };
+    const userIdOf = (url: URL) => url.searchParams.get("userId") ?? undefined;
+    this.patternRoutes = {
+      "delivery/:poolNumberId": {
+        GET: (_body, url, [poolNumberId]) => target.deliveryOf(poolNumberId, userIdOf(url)),
+        // Checked in full by setDelivery (a RangeError names the bad field; 400).
+        PUT: (body, url, [poolNumberId]) => target.setDelivery(poolNumberId, body as unknown as DeliveryInput, userIdOf(url)),
+      },
+      "delivery/:poolNumberId/test": {
+        POST: (body, url, [poolNumberId]) => {
+          const targetUrl = optionalString(body, "url");
+          const secret = optionalString(body, "secret");
+          const options: { userId?: string; target?: { url: string; secret?: string } } = { userId: userIdOf(url) };
+          if (targetUrl !== undefined) options.target = secret === undefined ? { url: targetUrl } : { url: targetUrl, secret };
+          else if (secret !== undefined)
+            throw new EmulatorInputError("secret without url: a test of the saved webhook uses its own secret");
+          return target.testWebhook(poolNumberId, options);
+        },
+      },
+    };
   }
 
   /** Handles any /_emulator/ path (except storage, which the REST side owns). */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     if (!url.pathname.startsWith(CONTROL_PREFIX)) return false;
     const name = url.pathname.slice(CONTROL_PREFIX.length);
-    const getRoute = Object.hasOwn(this.getRoutes, name) ? this.getRoutes[name] : undefined;
-    const postRoute = Object.hasOwn(this.postRoutes, name) ? this.postRoutes[name] : undefined;
-    if (req.method === "GET" && getRoute) {
-      sendJson(res, 200, getRoute(url));
+    const routes: Partial<Record<Method, Route>> = {};
+    let params: string[] = [];
+    if (Object.hasOwn(this.getRoutes, name)) {
+      const get = this.getRoutes[name];
+      routes.GET = (_body, routeUrl) => get(routeUrl);
+    }
+    if (Object.hasOwn(this.postRoutes, name)) routes.POST = this.postRoutes[name];
+    for (const { pattern, name: routeName } of PATTERN_ROUTES) {
+      const match = pattern.exec(name);
+      if (!match) continue;
+      try {
+        params = match.slice(1).map((segment) => decodeURIComponent(segment));
+      } catch {
+        sendError(res, 400, ERROR_CODES.INVALID_REQUEST, `bad path segment in ${url.pathname}`);
+        return true;
+      }
+      Object.assign(routes, this.patternRoutes[routeName]);
+      break;
+    }
+    const allowed = Object.keys(routes);
+    const route = routes[req.method as Method];
+    if (route && req.method === "GET") {
+      await this.answer(res, () => route({}, url, params));
       return true;
     }
-    if (req.method === "POST" && postRoute) {
+    if (route) {
       // No key guards these routes; the server refuses foreign hosts and origins before any route
       // (see trustedRequest in server.ts), so a web page elsewhere cannot drive them.
-      await this.post(req, res, url, postRoute);
+      await this.withBody(req, res, url, params, route);
       return true;
     }
-    if (getRoute || postRoute) {
-      sendError(res, 405, ERROR_CODES.INVALID_REQUEST, `${req.method} not allowed on ${url.pathname}`, {
-        Allow: getRoute ? "GET" : "POST",
-      });
+    if (allowed.length > 0) {
+      sendError(res, 405, ERROR_CODES.INVALID_REQUEST, `${req.method} not allowed on ${url.pathname}`, { Allow: allowed.join(", ") });
       return true;
     }
     sendError(res, 404, "NOT_FOUND", `no control route ${url.pathname}`);
     return true;
   }
 
-  private async post(req: IncomingMessage, res: ServerResponse, url: URL, route: Route): Promise<void> {
+  /** Sends the route's result as JSON; bad input is 400, something that does not exist 404. */
+  private async answer(res: ServerResponse, run: () => unknown): Promise<void> {
+    try {
+      sendJson(res, 200, await run());
+    } catch (error) {
+      if (error instanceof EmulatorNotFoundError) {
+        sendError(res, 404, "NOT_FOUND", error.message);
+        return;
+      }
+      if (error instanceof EmulatorInputError || error instanceof RangeError || error instanceof TypeError) {
+        sendError(res, 400, ERROR_CODES.INVALID_REQUEST, error.message);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  private async withBody(req: IncomingMessage, res: ServerResponse, url: URL, params: string[], route: Route): Promise<void> {
     const body = await readBody(req, bodyLimitFor(this.ctx.options().maxMediaBytes));
     if (!body.ok) {
       sendTooLarge(res, ERROR_CODES.MEDIA_TOO_LARGE, "request body too large");
@@ -109,15 +183,7 @@ export class ControlApi {
       sendError(res, 400, ERROR_CODES.INVALID_REQUEST, "body must be a JSON object");
       return;
     }
-    try {
-      sendJson(res, 200, route(json, url));
-    } catch (error) {
-      if (error instanceof EmulatorInputError || error instanceof RangeError || error instanceof TypeError) {
-        sendError(res, 400, ERROR_CODES.INVALID_REQUEST, error.message);
-        return;
-      }
-      throw error;
-    }
+    await this.answer(res, () => route(json, url, params));
   }
 }
 
@@ -135,6 +201,15 @@ function requireString(body: Record<string, unknown>, field: string): string {
 
 function optionalString(body: Record<string, unknown>, field: string): string | undefined {
   return body[field] === undefined ? undefined : requireString(body, field);
+}
+
+function recordFilter(url: URL): { poolNumberId?: string; conversationId?: string } {
+  const filter: { poolNumberId?: string; conversationId?: string } = {};
+  const poolNumberId = url.searchParams.get("poolNumberId");
+  const conversationId = url.searchParams.get("conversationId");
+  if (poolNumberId !== null) filter.poolNumberId = poolNumberId;
+  if (conversationId !== null) filter.conversationId = conversationId;
+  return filter;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

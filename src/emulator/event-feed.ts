@@ -2,11 +2,12 @@
  * GET /_emulator/events: a Server-Sent Events stream of what happens in the emulator, for the phone
  * page (and anyone with `curl -N`). Every (re)connect starts with a `hello` event carrying the recent
  * chat history and a status snapshot, so a page that reconnects (or an emulator that restarted) just
- * redraws; then `chat` events (inbound, delivered, sent, refused, reset) and coalesced `status` events.
+ * redraws; then `chat` events (inbound, delivered, webhook, sent, refused, reset) and coalesced `status` events.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { InboundMessage } from "../lib/protocol";
-import type { ConnectionInfo, EmulatorEvents, RefusedRecord, SentRecord } from "./types";
+import type { DeliveryInfo } from "./delivery";
+import type { ConnectionInfo, EmulatorEvents, InboundOutcome, RefusedRecord, SentRecord, WebhookDeliveryRecord } from "./types";
 
 /** Chat events kept for the `hello` replay; the oldest go first. */
 export const FEED_HISTORY = 500;
@@ -17,8 +18,18 @@ const PING_MS = 20_000;
 const MAX_PENDING_QUEUED = 10_000;
 
 export type FeedEvent =
-  | { seq: number; type: "inbound"; message: InboundMessage; outcome: "live" | "queued" }
+  | { seq: number; type: "inbound"; message: InboundMessage; outcome: InboundOutcome }
   | { seq: number; type: "delivered"; messageId: string; conversationId: string }
+  /** A webhook delivery ended: delivered, or failed and handed to the socket path (`fallback`). */
+  | {
+      seq: number;
+      type: "webhook";
+      messageId: string;
+      conversationId: string;
+      result: "delivered" | "failed";
+      attempts: number;
+      fallback?: "live" | "queued";
+    }
   | { seq: number; type: "sent"; record: SentRecord }
   | { seq: number; type: "refused"; record: RefusedRecord };
 
@@ -30,6 +41,10 @@ export interface FeedStatus {
   queueSize: number;
   poolNumbers: { id: string; phoneNumber: string; label?: string }[];
   conversations: { conversationId: string; fromNumber: string; lastInboundAt: number }[];
+  /** Every pool number's delivery setting (never a secret). */
+  delivery: DeliveryInfo[];
+  /** The latest webhook deliveries (oldest first) and how many failed since the last reset. */
+  webhooks: { recent: WebhookDeliveryRecord[]; failures: number };
 }
 
 /** What the feed listens to: the PipesEmulator's events. */
@@ -62,6 +77,12 @@ export class EventFeed {
         this.push({ type: "delivered", messageId: message.messageId, conversationId: message.conversationId });
       }
     });
+    source.on("webhook-delivered", (record) => this.pushWebhook(record));
+    source.on("webhook-failed", (record) => {
+      // Handed to the queue: its later drain is reported like any queued message's.
+      if (record.fallback === "queued") this.rememberQueued(record.messageId);
+      this.pushWebhook(record);
+    });
     source.on("sent", (record) => this.push({ type: "sent", record }));
     source.on("refused", (record) => this.push({ type: "refused", record }));
     source.on("reset", () => {
@@ -70,7 +91,9 @@ export class EventFeed {
       // Pages clear their chat on hello.
       for (const client of this.clients) this.write(client, "hello", this.hello());
     });
-    for (const event of ["connection", "disconnect", "queued", "clock"] as const) source.on(event, () => this.scheduleStatus());
+    for (const event of ["connection", "disconnect", "queued", "clock", "delivery", "webhook-attempt"] as const) {
+      source.on(event, () => this.scheduleStatus());
+    }
   }
 
   get clientCount(): number {
@@ -121,6 +144,18 @@ export class EventFeed {
     if (this.history.length > FEED_HISTORY) this.history.splice(0, this.history.length - FEED_HISTORY);
     for (const client of this.clients) this.write(client, "chat", full);
     this.scheduleStatus();
+  }
+
+  private pushWebhook(record: WebhookDeliveryRecord): void {
+    const event: DistributiveOmit<FeedEvent, "seq"> = {
+      type: "webhook",
+      messageId: record.messageId,
+      conversationId: record.conversationId,
+      result: record.state === "delivered" ? "delivered" : "failed",
+      attempts: record.attempts.length,
+    };
+    if (record.fallback !== undefined) event.fallback = record.fallback;
+    this.push(event);
   }
 
   private rememberQueued(messageId: string): void {

@@ -28,3 +28,5 @@ export const newMediaId = (): string => nanoid(LIMITS.mediaIdLength);
 /** Unguessable token for a presigned storage URL. */
 export const newStorageToken = (): string => randomBytes(24).toString("base64url");
 export const newConnectionId = (): string => randomUUID();
+/** The emulator's own id of a webhook delivery (not on the wire). */
+export const newWebhookDeliveryId = (): string => `whd_${alphanumeric(16)}`;

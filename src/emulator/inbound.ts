@@ -98,8 +98,8 @@ function checkAnswer(answer: InboundAnswer): void {
   }
 }
 
-/** The answer's fields in the chosen shape (the type is set by deriveType). */
-function answerFields(answer: InboundAnswer, shape: "meta" | "flat"): Record<string, unknown> {
+/** The answer's fields in the chosen shape (the type is set by deriveType); the webhook payload uses the "meta" shape. */
+export function answerFields(answer: InboundAnswer, shape: "meta" | "flat"): Record<string, unknown> {
   const { kind, id, title, description, toMessageId } = answer;
   if (shape === "flat") {
     const fields: Record<string, unknown> = { answer: { id, title, ...(description !== undefined ? { description } : {}) } };

@@ -8,14 +8,21 @@ export type {
   EmulatorEvents,
   FrameReplyEvent,
   InboundAnswer,
+  InboundOutcome,
   InjectInput,
   RefusedRecord,
   ReplyEvent,
   SentKind,
   SentMedia,
   SentRecord,
+  WebhookAttempt,
+  WebhookDeliveryRecord,
+  WebhookTestResult,
 } from "./types";
+export type { DeliveryInfo, DeliveryInput, DeliverySetting, WebhookSetting } from "./delivery";
+export type { WebhookTestTarget } from "./server";
+export { WEBHOOK_ATTEMPT_TIMEOUT_MS, WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_SIGNATURE_HEADER } from "./webhook";
 export type { FeedEvent, FeedStatus } from "./event-feed";
 export type { EmulatorState } from "./control-api";
 export type { InjectedSendFailure } from "./rest-api";
-export { EmulatorInputError } from "./errors";
+export { EmulatorInputError, EmulatorNotFoundError } from "./errors";

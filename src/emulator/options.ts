@@ -5,6 +5,7 @@
  * default is the reading we find most likely, and each one says why.
  */
 import { LIMITS } from "../lib/protocol";
+import { checkDeliverySetting, type DeliverySetting } from "./delivery";
 
 export const DEMO_API_KEY = "pk_demo_local_emulator_key_00000000";
 
@@ -12,6 +13,11 @@ export interface PoolNumberSpec {
   id: string;
   phoneNumber: string;
   label?: string;
+  /**
+   * How this activation delivers inbound messages: `{ mode: "socket" }` (the default) or `{ mode: "webhook", url, secret? }`
+   * (docs/decisions/0041-emulator-webhook-delivery.md). reset() comes back to this.
+   */
+  delivery?: DeliverySetting;
 }
 
 export interface TenantSpec {
@@ -87,6 +93,22 @@ export interface EmulatorOptions {
    * template button, and `context.id`); "flat": `type: "button_reply" | "list_reply" | "template_button"`, `answer`, `replyTo`.
    */
   answerShape?: "meta" | "flat";
+  /**
+   * Multiplies the documented webhook timing (attempts immediately, 2 s and 8 s after a failure; 10 s per attempt) so tests
+   * need not wait 30 s (docs/decisions/0042-emulator-webhook-retries.md). Default 1; tests use e.g. 0.01.
+   */
+  webhookTimeScale?: number;
+  /**
+   * Webhook deliveries of one conversation: "conversation" (default) one at a time in order, a message's attempts all
+   * ending before the next message starts; "parallel" every message on its own, so a retried one may arrive after later
+   * ones. UNSTATED (docs/decisions/0043-emulator-webhook-order.md).
+   */
+  webhookOrder?: "conversation" | "parallel";
+  /**
+   * A webhook POST without a secret: "omit" (default) sends no X-Pipes-Signature header, "empty" sends it empty. UNSTATED
+   * (docs/decisions/0044-emulator-webhook-unsigned.md).
+   */
+  webhookUnsignedHeader?: "omit" | "empty";
   /** Receives one human-readable line per notable event. Default: no logging. */
   log?: (line: string) => void;
 }
@@ -118,6 +140,9 @@ function defaults(): ResolvedOptions {
     mediaReplyFrame: "accept",
     maxFrameBytes: 64 * 1024 * 1024,
     answerShape: "meta",
+    webhookTimeScale: 1,
+    webhookOrder: "conversation",
+    webhookUnsignedHeader: "omit",
     log: () => undefined,
   };
 }
@@ -132,6 +157,7 @@ const NON_NEGATIVE_NUMBERS = [
   "storageDelayMs",
 ] as const;
 const POSITIVE_INTEGERS = ["queuePerSender", "maxMediaBytes", "maxFrameBytes"] as const;
+const POSITIVE_NUMBERS = ["webhookTimeScale"] as const;
 
 const CHOICES: { [K in keyof EmulatorOptions]?: readonly string[] } = {
   foreignConversationReply: ["silent", "error"],
@@ -142,6 +168,8 @@ const CHOICES: { [K in keyof EmulatorOptions]?: readonly string[] } = {
   reactionFrame: ["accept", "refuse"],
   mediaReplyFrame: ["accept", "refuse"],
   answerShape: ["meta", "flat"],
+  webhookOrder: ["conversation", "parallel"],
+  webhookUnsignedHeader: ["omit", "empty"],
 };
 
 /** Throws a RangeError naming the first bad option; unknown keys are ignored like any options bag. */
@@ -156,6 +184,12 @@ function validate(partial: Partial<EmulatorOptions>): void {
     const value = partial[key];
     if (value !== undefined && !(typeof value === "number" && Number.isInteger(value) && value > 0)) {
       throw new RangeError(`option ${key} must be an integer > 0`);
+    }
+  }
+  for (const key of POSITIVE_NUMBERS) {
+    const value = partial[key];
+    if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value > 0)) {
+      throw new RangeError(`option ${key} must be a finite number > 0`);
     }
   }
   for (const [key, allowed] of Object.entries(CHOICES)) {
@@ -193,6 +227,7 @@ function validateTenants(tenants: TenantSpec[]): void {
       if (!pool || typeof pool.id !== "string" || pool.id === "" || typeof pool.phoneNumber !== "string") {
         throw new RangeError(`tenant ${tenant.userId} has a pool number without id or phoneNumber`);
       }
+      if (pool.delivery !== undefined) checkDeliverySetting(pool.delivery, `tenant ${tenant.userId} pool number ${pool.id} delivery`);
     }
   }
 }

@@ -10,6 +10,15 @@ import { ERROR_CODES, type InboundMessage } from "../lib/protocol";
 import { EmulatorClock } from "./clock";
 import type { EmulatorContext } from "./context";
 import { ControlApi, type ControlTarget, type EmulatorState } from "./control-api";
+import {
+  checkDeliverySetting,
+  checkSecret,
+  checkWebhookUrl,
+  DeliverySettings,
+  type DeliveryInfo,
+  type DeliveryInput,
+  type DeliverySetting,
+} from "./delivery";
 import { sendError } from "./http-util";
 import { buildInbound } from "./inbound";
 import { resolveOptions, type EmulatorOptions, type ResolvedOptions } from "./options";
@@ -18,8 +27,24 @@ import { EventFeed, type FeedStatus } from "./event-feed";
 import { PhonePage } from "./phone-page";
 import { EmulatorStore } from "./store";
 import { TenantRegistry } from "./tenants";
-import type { ConnectionInfo, EmulatorEvents, InjectInput, RefusedRecord, SentRecord } from "./types";
+import type {
+  ConnectionInfo,
+  EmulatorEvents,
+  InboundOutcome,
+  InjectInput,
+  RefusedRecord,
+  SentRecord,
+  WebhookDeliveryRecord,
+  WebhookTestResult,
+} from "./types";
+import { WebhookDispatcher } from "./webhook";
 import { WsGateway } from "./ws-gateway";
+
+/** What POST /_emulator/delivery/:poolNumberId/test may send to instead of the saved webhook. */
+export interface WebhookTestTarget {
+  url: string;
+  secret?: string;
+}
 
 export class PipesEmulator extends EventEmitter<EmulatorEvents> implements ControlTarget {
   private options: ResolvedOptions;
@@ -31,6 +56,8 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
   private readonly control: ControlApi;
   private readonly feed: EventFeed;
   private readonly phone: PhonePage;
+  private readonly delivery: DeliverySettings;
+  private readonly webhooks: WebhookDispatcher;
   private readonly ctx: EmulatorContext;
   private server: Server | undefined;
   private baseUrl: string | undefined;
@@ -52,6 +79,9 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
       baseUrl: () => this.url,
     });
     this.gateway = new WsGateway(ctx);
+    this.delivery = new DeliverySettings(() => this.tenants);
+    this.delivery.restore(this.options.tenants);
+    this.webhooks = new WebhookDispatcher(ctx, (tenant, message) => this.gateway.deliver(tenant, message));
     this.rest = new RestApi(ctx);
     this.control = new ControlApi(ctx, this);
     this.feed = new EventFeed(this, () => this.feedStatus());
@@ -112,6 +142,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
   stop(): Promise<void> {
     if (this.stopping) return this.stopping;
     const server = this.server;
+    this.webhooks.shutdown();
     this.gateway.shutdown();
     this.feed.close();
     if (!server) {
@@ -129,14 +160,28 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
   /** Changes options at run time; they apply to the next decision (pending timers keep theirs). */
   configure(partial: Partial<EmulatorOptions>): void {
     this.options = resolveOptions(partial, this.options);
-    // New tenants replace the registry; data of a userId that stays keeps working.
-    if (partial.tenants) this.tenants = new TenantRegistry(this.options.tenants);
+    // New tenants replace the registry; data of a userId that stays keeps working. Delivery settings follow the new specs.
+    if (partial.tenants) {
+      this.tenants = new TenantRegistry(this.options.tenants);
+      this.delivery.restore(this.options.tenants);
+    }
   }
 
-  /** Builds a whatsapp_message, delivers it live or queues it, and returns its data. */
+  /**
+   * Builds a whatsapp_message and delivers it as its pool number says: live or queued (socket mode), or by webhook, which
+   * falls back to the socket path after its last failed attempt. Returns its data.
+   */
   inject(input: InjectInput): InboundMessage {
     const { tenant, message } = buildInbound(this.ctx, input);
-    const outcome = this.gateway.deliver(tenant, message);
+    // The channel is decided now: a later setDelivery() does not move a message already on its way.
+    const setting = this.delivery.get(tenant.userId, message.poolNumberId);
+    let outcome: InboundOutcome;
+    if (setting.mode === "webhook") {
+      this.webhooks.deliver(tenant, message, setting, input.answer);
+      outcome = "webhook";
+    } else {
+      outcome = this.gateway.deliver(tenant, message);
+    }
     this.log(`inbound ${message.messageId} (${message.type}) from ${message.fromNumber} on ${message.conversationId}: ${outcome}`);
     this.safeEmit("inbound", { message: structuredClone(message), outcome });
     return structuredClone(message);
@@ -181,9 +226,77 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     this.rest.failNextSends(count, failure);
   }
 
-  /** Forgets conversations, media, queues (also mid-drain), the sent log and pending injected failures. */
+  /**
+   * Sets how a pool number delivers inbound messages from now on: `{ mode: "socket" }` or `{ mode: "webhook", url, secret? }`
+   * (docs/decisions/0041-emulator-webhook-delivery.md); `{ mode: "webhook", url, keepSecret: true }` keeps the secret already
+   * set (the phone page cannot read it back). `userId` picks the tenant when several have the pool number, default the
+   * first that has it. Messages already on their way keep their channel. Returns the new setting, without the secret.
+   */
+  setDelivery(poolNumberId: string, setting: DeliveryInput, userId?: string): DeliveryInfo {
+    const { tenant, pool } = this.delivery.resolve(poolNumberId, userId);
+    let input: unknown = setting;
+    if (typeof setting === "object" && setting !== null && "keepSecret" in setting && setting.keepSecret === true) {
+      const current = this.delivery.get(tenant.userId, pool.id);
+      if (current.mode !== "webhook" || current.secret === undefined) throw new RangeError(`keepSecret: ${pool.id} has no secret to keep`);
+      const { keepSecret: _keep, ...rest } = setting;
+      input = { ...rest, secret: current.secret };
+    }
+    const checked = checkDeliverySetting(input);
+    this.delivery.set(tenant.userId, pool.id, checked);
+    const info = this.delivery.info(tenant, pool);
+    const target = info.url ? ` ${new URL(info.url).origin} ${info.secretSet ? "signed" : "unsigned"}` : "";
+    this.log(`delivery: ${pool.id} of ${tenant.userId} -> ${info.mode}${target}`);
+    this.safeEmit("delivery", { ...info });
+    return info;
+  }
+
+  /** The delivery setting of one pool number (never the secret). */
+  deliveryOf(poolNumberId: string, userId?: string): DeliveryInfo {
+    const { tenant, pool } = this.delivery.resolve(poolNumberId, userId);
+    return this.delivery.info(tenant, pool);
+  }
+
+  /** Every pool number's delivery setting (never the secrets). */
+  deliveries(): DeliveryInfo[] {
+    return this.delivery.list();
+  }
+
+  /**
+   * Sends one test POST (docs/decisions/0046-emulator-webhook-test-call.md) to the pool number's webhook, or to `target`,
+   * and resolves with its outcome; never retried, never a fallback.
+   */
+  async testWebhook(poolNumberId: string, options: { userId?: string; target?: WebhookTestTarget } = {}): Promise<WebhookTestResult> {
+    const { tenant, pool } = this.delivery.resolve(poolNumberId, options.userId);
+    let setting: DeliverySetting;
+    if (options.target) {
+      const url = checkWebhookUrl(options.target.url);
+      const secret = checkSecret(options.target.secret);
+      setting = secret === undefined ? { mode: "webhook", url } : { mode: "webhook", url, secret };
+    } else {
+      setting = this.delivery.get(tenant.userId, pool.id);
+    }
+    if (setting.mode !== "webhook") throw new RangeError(`${pool.id} delivers by socket: set a webhook first, or give a url to test`);
+    return this.webhooks.test(tenant, pool, setting);
+  }
+
+  /** Webhook deliveries (pending, delivered and failed), oldest first. */
+  webhookDeliveries(filter?: { poolNumberId?: string; conversationId?: string }): WebhookDeliveryRecord[] {
+    return this.webhooks.deliveries(filter);
+  }
+
+  /** Webhook deliveries whose every attempt failed (each was then handed to the socket path), oldest first. */
+  webhookFailures(filter?: { poolNumberId?: string; conversationId?: string }): WebhookDeliveryRecord[] {
+    return this.webhooks.failed(filter);
+  }
+
+  /**
+   * Forgets conversations, media, queues (also mid-drain), the sent log, pending injected failures, webhook deliveries
+   * (those under way end) and their records; every pool number's delivery goes back to what the tenants option says.
+   */
   reset(): void {
     this.gateway.forgetDrains();
+    this.webhooks.reset();
+    this.delivery.restore(this.options.tenants);
     this.store.reset();
     this.rest.clearInjectedFailures();
     this.log("reset");
@@ -200,6 +313,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
       connections: this.connections(),
       queues,
       tenants: this.tenants.all().map((t) => ({ userId: t.userId, poolNumbers: t.poolNumbers.map((p) => ({ ...p })) })),
+      delivery: this.delivery.list(),
       conversations: this.store.conversations.all().map((c) => ({
         conversationId: c.conversationId,
         userId: c.userId,
@@ -224,6 +338,8 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
         fromNumber,
         lastInboundAt,
       })),
+      delivery: state.delivery,
+      webhooks: { recent: this.webhooks.deliveries().slice(-FEED_WEBHOOKS), failures: this.webhooks.failureCount },
     };
   }
 
@@ -298,6 +414,9 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     }
   }
 }
+
+/** Recent webhook deliveries in the phone page's status. */
+const FEED_WEBHOOKS = 20;
 
 function urlHost(address: string): string {
   if (address === "0.0.0.0" || address === "::") return "127.0.0.1";

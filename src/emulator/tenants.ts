@@ -7,6 +7,10 @@ export interface Tenant {
   poolNumbers: PoolNumberSpec[];
 }
 
+function numberOnly({ id, phoneNumber, label }: PoolNumberSpec): PoolNumberSpec {
+  return label === undefined ? { id, phoneNumber } : { id, phoneNumber, label };
+}
+
 export class TenantRegistry {
   private readonly byKey = new Map<string, Tenant>();
   private readonly byUserId = new Map<string, Tenant>();
@@ -14,7 +18,8 @@ export class TenantRegistry {
 
   constructor(specs: TenantSpec[]) {
     for (const spec of specs) {
-      const poolNumbers = spec.poolNumbers?.length ? spec.poolNumbers.map((p) => ({ ...p })) : [{ ...DEFAULT_POOL_NUMBER }];
+      // Only the number itself: its delivery setting (with a secret) lives in DeliverySettings and never reaches state().
+      const poolNumbers = spec.poolNumbers?.length ? spec.poolNumbers.map(numberOnly) : [{ ...DEFAULT_POOL_NUMBER }];
       const tenant: Tenant = { userId: spec.userId, apiKey: spec.apiKey, poolNumbers };
       this.byKey.set(tenant.apiKey, tenant);
       this.byUserId.set(tenant.userId, tenant);

@@ -9,6 +9,7 @@ import type {
   WhatsAppReply,
 } from "../lib/protocol";
 import type { MediaKind } from "../lib/media";
+import type { DeliveryInfo } from "./delivery";
 
 export interface InjectInput {
   /** Which tenant; default the first tenant. */
@@ -138,6 +139,59 @@ export interface FrameReplyEvent {
   status: ReplyStatus | null;
 }
 
+/** Where an injected message went: a socket, the offline queue, or (webhook mode) a webhook delivery that is under way. */
+export type InboundOutcome = "live" | "queued" | "webhook";
+
+/** One POST of a webhook delivery (docs/decisions/0042-emulator-webhook-retries.md). */
+export interface WebhookAttempt {
+  /** 1, 2 or 3. */
+  attempt: number;
+  /** Emulator clock when it started. */
+  at: number;
+  /** Real time it took, ms. */
+  durationMs: number;
+  /** A 2xx answer. */
+  ok: boolean;
+  /** The HTTP status, when one came. */
+  status?: number;
+  /** Why no status came: "timed out after N ms", a network or DNS error. */
+  error?: string;
+}
+
+/** A message delivered by webhook: its attempts and outcome (GET /_emulator/webhook-deliveries, /webhook-failures). */
+export interface WebhookDeliveryRecord {
+  /** "whd_" + random. */
+  deliveryId: string;
+  messageId: string;
+  conversationId: string;
+  userId: string;
+  poolNumberId: string;
+  url: string;
+  /** Sent with X-Pipes-Signature (a secret was set). */
+  signed: boolean;
+  state: "pending" | "delivered" | "failed";
+  attempts: WebhookAttempt[];
+  /** After the last failed attempt: where the socket path put the message. */
+  fallback?: "live" | "queued";
+  /** Emulator clock. */
+  createdAt: number;
+  finishedAt?: number;
+}
+
+/** The answer to POST /_emulator/delivery/:poolNumberId/test: one attempt, never retried. */
+export interface WebhookTestResult {
+  userId: string;
+  poolNumberId: string;
+  url: string;
+  signed: boolean;
+  ok: boolean;
+  status?: number;
+  error?: string;
+  durationMs: number;
+  /** Emulator clock. */
+  at: number;
+}
+
 export interface EmulatorEvents {
   connection: [ConnectionInfo];
   disconnect: [ConnectionInfo];
@@ -151,10 +205,20 @@ export interface EmulatorEvents {
   queued: [InboundMessage];
   delivered: [{ connectionId: string; message: InboundMessage }];
   /** Every injected inbound message, with where it went. */
-  inbound: [{ message: InboundMessage; outcome: "live" | "queued" }];
+  inbound: [{ message: InboundMessage; outcome: InboundOutcome }];
   refused: [RefusedRecord];
   /** A presigned download started or ended; `active` counts those in progress. */
   storage: [{ active: number }];
   clock: [{ advancedMs: number; now: number }];
   reset: [];
+  /** A pool number's delivery setting changed (setDelivery, the control API, the phone page). */
+  delivery: [DeliveryInfo];
+  /** A webhook POST ended (2xx, another status, a time-out or an error). */
+  "webhook-attempt": [{ delivery: WebhookDeliveryRecord; attempt: WebhookAttempt }];
+  /** A webhook delivery got its 2xx. */
+  "webhook-delivered": [WebhookDeliveryRecord];
+  /** Every attempt failed: recorded as failed and handed to the socket path (`fallback` says where it went). */
+  "webhook-failed": [WebhookDeliveryRecord];
+  /** A test call's one attempt ended. */
+  "webhook-test": [WebhookTestResult];
 }

@@ -7,7 +7,12 @@
  * came through POST /v1/messages/passthrough the Meta body in `message`): reply buttons under the
  * bubble (one tap per message), a list whose button opens a sheet of rows, a link button, a location
  * card, contact cards, reactions as a badge on the bubble reacted to. A tap or a chosen row goes
- * back as an `answer` naming the bot message (docs/decisions/0038-emulator-interactive-answers.md). */
+ * back as an `answer` naming the bot message (docs/decisions/0038-emulator-interactive-answers.md).
+ *
+ * The Delivery panel switches how the bot's number hands your messages to the bot (its socket, or a webhook URL with an
+ * optional secret), sends a test call, and lists the recent webhook deliveries; a message delivered by webhook says so
+ * under its bubble (docs/decisions/0047-emulator-webhook-phone-page.md). The secret is never shown: the emulator only says
+ * whether one is set. */
 /* global document, window, EventSource, FileReader, URL */
 "use strict";
 (function () {
@@ -57,7 +62,26 @@
         contactPhone: $("contact-phone"),
         contactSend: $("contact-send"),
         reactBar: $("react-bar"),
+        delivery: $("delivery"),
+        deliveryMode: $("delivery-mode"),
+        deliveryForm: $("delivery-form"),
+        deliveryPoolRow: $("delivery-pool-row"),
+        deliveryPool: $("delivery-pool"),
+        deliverySocket: $("delivery-socket"),
+        deliveryWebhook: $("delivery-webhook"),
+        deliveryUrl: $("delivery-url"),
+        deliverySecret: $("delivery-secret"),
+        deliveryNote: $("delivery-note"),
+        deliverySave: $("delivery-save"),
+        deliveryTest: $("delivery-test"),
+        deliveryUnsign: $("delivery-unsign"),
+        deliveryResult: $("delivery-result"),
+        webhooks: $("webhooks"),
+        webhookFailures: $("webhook-failures"),
     };
+    /** Under a bubble while its webhook delivery runs; replaced when it ends. */
+    const WEBHOOK_PENDING = " · → webhook…";
+    const SECRET_PLACEHOLDER = "optional, 16 to 256 characters";
 
     let events = [];
     let status = null;
@@ -385,7 +409,9 @@
             if (Array.isArray(m.contacts)) box.append(contactCards(m.contacts));
             if (m.text) box.append(el("span", "text", m.text));
             else if (!m.media && !location && !Array.isArray(m.contacts)) box.append(unsupported(m.type));
-            meta.textContent = when(Date.parse(m.timestamp)) + (event.outcome === "queued" ? " · waiting: bot offline" : " · ✓✓");
+            meta.textContent =
+                when(Date.parse(m.timestamp)) +
+                (event.outcome === "queued" ? " · waiting: bot offline" : event.outcome === "webhook" ? WEBHOOK_PENDING : " · ✓✓");
         } else if (event.type === "sent") {
             const r = event.record;
             li.classList.add("bot");
@@ -487,7 +513,11 @@
         // Everything the history tells (answered buttons, reactions, quotable messages) before any bubble is drawn.
         const drawn = events.filter((event) => !track(event) && event.type !== "delivered" && numberOf(event) === current);
         for (const event of drawn) ui.messages.append(bubble(event));
-        for (const event of events) if (event.type === "delivered") markDelivered(event.messageId);
+        // In feed order: a webhook that failed hands the message to the queue, whose drain is told later.
+        for (const event of events) {
+            if (event.type === "webhook") markWebhook(event);
+            if (event.type === "delivered") markDelivered(event.messageId);
+        }
         if (drawn.length === 0) ui.messages.append(el("li", "empty", "Say hello to the bot."));
         ui.title.textContent = current;
         scrollToEnd();
@@ -498,6 +528,10 @@
     function append(event) {
         if (event.type === "delivered") {
             markDelivered(event.messageId);
+            return;
+        }
+        if (event.type === "webhook") {
+            markWebhook(event);
             return;
         }
         const reaction = track(event);
@@ -523,6 +557,20 @@
             if (li.dataset.messageId !== messageId) continue;
             const meta = li.querySelector(".meta");
             if (meta) meta.textContent = meta.textContent.replace(" · waiting: bot offline", " · ✓✓ (from the queue)");
+        }
+    }
+
+    /** A webhook delivery ended: delivered, or failed and handed to the socket (live, or the queue). */
+    function markWebhook(event) {
+        let text = " · ✓✓ webhook";
+        if (event.result !== "delivered") {
+            text = " · webhook failed · " + (event.fallback === "queued" ? "waiting: bot offline" : "✓✓ socket");
+        }
+        for (const li of ui.messages.querySelectorAll("li.msg.me")) {
+            if (li.dataset.messageId !== event.messageId) continue;
+            const meta = li.querySelector(".meta");
+            if (meta) meta.textContent = meta.textContent.replace(WEBHOOK_PENDING, text);
+            li.title = "webhook: " + event.result + " after " + event.attempts + " attempt" + (event.attempts === 1 ? "" : "s");
         }
     }
 
@@ -561,14 +609,17 @@
             );
         }
         if (status.connections.length === 0) ui.connections.append(el("li", "none", "none: the bot is offline"));
+        renderDelivery();
         ui.queue.textContent = String(status.queueSize);
         const ahead = status.now - Date.now();
         ui.clock.textContent = when(status.now) + (ahead > 60 * 1000 ? " · " + Math.round(ahead / HOUR) + " h ahead" : "");
 
         const pool = status.poolNumbers[0];
         const online = status.connections.length > 0;
+        const byWebhook = list(status.delivery).some((d) => pool && d.poolNumberId === pool.id && d.mode === "webhook");
         ui.sub.textContent =
-            (pool ? "bot " + pool.phoneNumber + " · " : "") + (online ? "online" : "offline: your messages wait in the queue");
+            (pool ? "bot " + pool.phoneNumber + " · " : "") +
+            (byWebhook ? "your messages go to its webhook" : online ? "online" : "offline: your messages wait in the queue");
         const conversation = status.conversations.find((c) => c.fromNumber === current);
         ui.window.classList.remove("closed");
         if (!conversation) {
@@ -590,8 +641,12 @@
     }
 
     // --- sending -----------------------------------------------------------------------------
-    async function post(path, body) {
-        const response = await fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    function post(path, body) {
+        return request("POST", path, body);
+    }
+
+    async function request(method, path, body) {
+        const response = await fetch(path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
         if (!response.ok) {
             let message = "HTTP " + response.status;
             try {
@@ -851,6 +906,139 @@
     });
     ui.messages.addEventListener("scroll", closeReactBar);
     window.addEventListener("resize", closeReactBar);
+
+    // --- the Delivery panel: socket or webhook, per pool number --------------------------------
+    /** The pool number the panel shows ("userId poolNumberId"), and the saved setting last put into its form. */
+    let deliveryChoice = "";
+    let deliveryShown = "";
+
+    const deliveryKey = (d) => d.userId + " " + d.poolNumberId;
+
+    function chosenDelivery() {
+        const all = (status && status.delivery) || [];
+        return all.find((d) => deliveryKey(d) === deliveryChoice) || all[0];
+    }
+
+    function deliveryPath(d, suffix) {
+        return "/_emulator/delivery/" + encodeURIComponent(d.poolNumberId) + (suffix || "") + "?userId=" + encodeURIComponent(d.userId);
+    }
+
+    function attemptText(attempt) {
+        return attempt.status !== undefined ? String(attempt.status) : str(attempt.error) || "failed";
+    }
+
+    function deliveryText(record) {
+        const tries = list(record.attempts).map(attemptText).join(", ");
+        if (record.state === "delivered") return "✓ " + tries;
+        if (record.state === "failed") return "✗ " + tries + " → socket" + (record.fallback === "queued" ? " (queued)" : "");
+        return "sending…" + (tries ? " " + tries : "");
+    }
+
+    function renderDelivery() {
+        const all = list(status.delivery);
+        const current = chosenDelivery();
+        ui.delivery.hidden = !current;
+        if (!current) return;
+        deliveryChoice = deliveryKey(current);
+        ui.deliveryPoolRow.hidden = all.length < 2;
+        if (all.length > 1 && ui.deliveryPool.options.length !== all.length) {
+            ui.deliveryPool.replaceChildren();
+            for (const d of all) {
+                const option = el("option", "", d.phoneNumber + " · " + d.poolNumberId + (d.label ? " (" + d.label + ")" : ""));
+                option.value = deliveryKey(d);
+                ui.deliveryPool.append(option);
+            }
+        }
+        ui.deliveryPool.value = deliveryChoice;
+        ui.deliveryMode.textContent = current.mode;
+        // The form shows the saved setting when it changed; what a person is typing stays otherwise.
+        const saved = JSON.stringify([deliveryChoice, current.mode, current.url || "", current.secretSet]);
+        if (saved !== deliveryShown) {
+            deliveryShown = saved;
+            ui.deliveryWebhook.checked = current.mode === "webhook";
+            ui.deliverySocket.checked = current.mode !== "webhook";
+            if (current.url) ui.deliveryUrl.value = current.url;
+            ui.deliverySecret.value = "";
+            ui.deliverySecret.placeholder = current.secretSet ? "set (not shown): leave empty to keep it" : SECRET_PLACEHOLDER;
+        }
+        ui.deliveryUnsign.hidden = !(current.mode === "webhook" && current.secretSet);
+        ui.deliveryNote.hidden = !current.privateTarget;
+        ui.deliveryTest.disabled = current.mode !== "webhook";
+
+        const webhooks = obj(status.webhooks) || { recent: [], failures: 0 };
+        const recent = list(webhooks.recent)
+            .filter((r) => r.userId === current.userId && r.poolNumberId === current.poolNumberId)
+            .slice(-8)
+            .reverse();
+        ui.webhooks.replaceChildren();
+        for (const record of recent) {
+            const li = el("li", record.state, when(record.createdAt) + " · " + record.messageId + " · " + deliveryText(record));
+            li.title = record.url;
+            ui.webhooks.append(li);
+        }
+        if (recent.length === 0) ui.webhooks.append(el("li", "none", "none yet"));
+        ui.webhookFailures.textContent = String(webhooks.failures || 0);
+    }
+
+    async function saveDelivery(body, done) {
+        const current = chosenDelivery();
+        if (!current) return;
+        ui.deliverySave.disabled = true;
+        ui.deliveryResult.textContent = "";
+        try {
+            await request("PUT", deliveryPath(current), body);
+            ui.deliverySecret.value = "";
+            ui.deliveryResult.textContent = done;
+        } catch (error) {
+            ui.deliveryResult.textContent = "Not saved: " + error.message;
+        } finally {
+            ui.deliverySave.disabled = false;
+        }
+    }
+
+    ui.deliveryPool.addEventListener("change", () => {
+        deliveryChoice = ui.deliveryPool.value;
+        ui.deliveryResult.textContent = "";
+        if (status) renderDelivery();
+    });
+
+    ui.deliveryForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const current = chosenDelivery();
+        if (!current) return;
+        if (!ui.deliveryWebhook.checked) {
+            void saveDelivery({ mode: "socket" }, "Saved: messages go to the bot's socket");
+            return;
+        }
+        const body = { mode: "webhook", url: ui.deliveryUrl.value.trim() };
+        // The page cannot read the secret back: an empty field keeps the one that is set.
+        if (ui.deliverySecret.value) body.secret = ui.deliverySecret.value;
+        else if (current.mode === "webhook" && current.secretSet) body.keepSecret = true;
+        void saveDelivery(body, "Saved: messages go to the webhook" + (body.secret || body.keepSecret ? ", signed" : ", unsigned"));
+    });
+
+    ui.deliveryUnsign.addEventListener("click", () => {
+        const current = chosenDelivery();
+        if (current && current.url) void saveDelivery({ mode: "webhook", url: current.url }, "Saved: unsigned from now on");
+    });
+
+    ui.deliveryTest.addEventListener("click", async () => {
+        const current = chosenDelivery();
+        if (!current) return;
+        ui.deliveryTest.disabled = true;
+        ui.deliveryResult.textContent = "Testing…";
+        try {
+            const result = await post(deliveryPath(current, "/test"), {});
+            ui.deliveryResult.textContent = result.ok
+                ? "Test: HTTP " + result.status + " in " + result.durationMs + " ms"
+                : "Test failed: " + (result.status !== undefined ? "HTTP " + result.status : str(result.error));
+        } catch (error) {
+            ui.deliveryResult.textContent = "Test not sent: " + error.message;
+        } finally {
+            const now = chosenDelivery();
+            ui.deliveryTest.disabled = !now || now.mode !== "webhook";
+        }
+    });
 
     // --- the live feed -----------------------------------------------------------------------
     function connect() {
