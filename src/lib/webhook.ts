@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { answerOf } from "./inbound";
 import type { InboundMessage, MediaObject } from "./protocol";
 
 /**
@@ -100,6 +101,9 @@ export function inboundFromWebhook(payload: unknown): WebhookPayload {
       if (m[type] !== undefined) message[type] = m[type];
   }
   if (m.context !== undefined) message.context = m.context;
+  // An answer's text is what the user tapped, as on the socket.
+  const answer = answerOf(message);
+  if (answer && !message.text) message.text = message.body = answer.title;
   return { ok: true, message };
 }
 

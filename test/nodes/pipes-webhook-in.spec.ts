@@ -179,6 +179,53 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
     assert.equal((await received).payload, "unsigned");
   });
 
+  it("the emulator's webhook deliveries of every kind come out exactly as the socket's message would", async function () {
+    // Two independent halves meet here: the emulator builds Meta-shaped payloads from its inbound
+    // message (src/emulator/webhook-payload.ts), the node converts them back (src/lib/webhook.ts).
+    await load({ downloadMedia: false });
+    emu.setDelivery("pn_9", { mode: "webhook", url: `${base}/pipes/webhook`, secret: SECRET });
+    const from = "+15550003333";
+    emu.inject({ fromNumber: from, text: "opens the conversation" });
+    const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), Buffer.alloc(32, 1)]);
+    const inputs = [
+      { fromNumber: from, fromName: "Ana", text: "plain text" },
+      { fromNumber: from, media: { data: PNG, mimeType: "image/png", fileName: "dot.png" }, text: "a caption" },
+      { fromNumber: from, media: { data: Buffer.from("%PDF-1.4 x"), mimeType: "application/pdf", fileName: "a.pdf" } },
+      { fromNumber: from, location: { latitude: -23.5, longitude: -46.6, name: "Office", address: "Av. Paulista" } },
+      { fromNumber: from, contacts: [{ name: { formatted_name: "Ana Silva" }, phones: [{ phone: "+5511", type: "CELL" }] }] },
+      { fromNumber: from, reaction: { messageId: "msg_x", emoji: "👍" } },
+      { fromNumber: from, answer: { kind: "button" as const, id: "yes", title: "Yes", toMessageId: "wamid.Q" } },
+      { fromNumber: from, answer: { kind: "list" as const, id: "tea", title: "Tea", description: "Hot" } },
+    ];
+    const all = collect<any>(helper.getNode("out") as unknown as EventEmitter, "input", inputs.length + 1, 10_000);
+    const sent = inputs.map((input) => emu.inject(input));
+    const msgs = (await all).slice(1);
+    msgs.forEach((msg, i) => {
+      const socket = sent[i];
+      const p = msg.pipes;
+      const what = `${socket.type}: ${JSON.stringify(p)}`;
+      for (const key of [
+        "messageId",
+        "conversationId",
+        "poolNumberId",
+        "fromNumber",
+        "type",
+        "media",
+        "location",
+        "contacts",
+        "reaction",
+      ] as const) {
+        assert.deepEqual(p[key], socket[key], `${key} of ${what}`);
+      }
+      assert.equal(p.text ?? "", socket.text ?? "", `text of ${what}`);
+      if (socket.fromName) assert.equal(p.fromName, socket.fromName);
+    });
+    assert.deepEqual(msgs[6].payload, { id: "yes", title: "Yes" });
+    assert.deepEqual({ kind: msgs[6].pipes.answer.kind, to: msgs[6].pipes.answer.toMessageId }, { kind: "button", to: "wamid.Q" });
+    assert.deepEqual(msgs[7].payload, { id: "tea", title: "Tea", description: "Hot" });
+    assert.equal(emu.webhookFailures().length, 0);
+  });
+
   it("20 full redeploys leave one route, and a user's GET http in on the same path keeps answering", async function () {
     const userRoute = [
       { id: "userIn", type: "http in", url: "/pipes/webhook", method: "get", wires: [["userOut"]] },
