@@ -197,7 +197,7 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
       { fromNumber: from, answer: { kind: "button" as const, id: "yes", title: "Yes", toMessageId: "wamid.Q" } },
       { fromNumber: from, answer: { kind: "list" as const, id: "tea", title: "Tea", description: "Hot" } },
     ];
-    const all = collect<any>(helper.getNode("out") as unknown as EventEmitter, "input", inputs.length + 1, 10_000);
+    const all = collect<any>(helper.getNode("out"), "input", inputs.length + 1, 10_000);
     const sent = inputs.map((input) => emu.inject(input));
     const msgs = (await all).slice(1);
     msgs.forEach((msg, i) => {
