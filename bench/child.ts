@@ -3,7 +3,9 @@
  * that its CPU and memory are its own and the server keeps the other core:
  *
  *   raw <wsUrl>                         a plain `ws` client answering each whatsapp_message
- *   nodered <ours|core|floor|media> <baseUrl> <wsUrl> <apiKey> [pipes-config overrides as JSON]
+ *   nodered <flow kind> <baseUrl> <wsUrl> <apiKey> [pipes-config overrides as JSON]
+ *                                       flow kinds: bench/flows.ts (ours, core, floor, ours-buttons,
+ *                                       ours-rest, floor-post, core-http, media)
  *                                       a real Node-RED runtime (RED.init/RED.start, flows and
  *                                       credentials from a temporary user dir, editor off) with our
  *                                       nodes loaded from src/ through tsx
@@ -13,13 +15,22 @@
  * It answers the driver's commands (ipc.ts) and reports counters when they reach a threshold.
  */
 import { randomFillSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Session } from "node:inspector";
+import { findSourceMap } from "node:module";
+import { constants as perfConstants, PerformanceObserver } from "node:perf_hooks";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import WebSocket from "ws";
-import { COUNTED, flowFor, type FlowKind } from "./flows";
-import { wallNow, type ChildReport, type Counter, type MemorySample, type ParentCommand } from "./ipc";
+import { COUNTED, flowFor, USES_PIPES_CONFIG, type FlowKind } from "./flows";
+import { WEBHOOK_SECRET } from "./results";
+import { wallNow, type ChildReport, type Counter, type GcTally, type MemorySample, type ParentCommand } from "./ipc";
+
+// A profiling client (BENCH_CHILD_PROFILE, set by the driver for its profile runs only) maps the
+// positions in its profiles back to the TypeScript lines through tsx's source maps.
+if (process.env.BENCH_CHILD_PROFILE === "1") process.setSourceMapsEnabled(true);
 
 const ROOT = resolve(__dirname, "..");
 /** Where our nodes are loaded from: this checkout, or BENCH_SRC (another checkout, for before/after figures). */
@@ -33,6 +44,21 @@ const failures: Record<string, number> = {};
 let mediaHandler: ((bytes: number, conversationId: string) => Promise<void>) | undefined;
 let cleanup: () => Promise<void> = () => Promise.resolve();
 
+/** Every GC pause of this process, tallied (one callback per collection: a few per second). */
+const gcTally: GcTally = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
+      gcTally.minor++;
+      gcTally.minorMs += entry.duration;
+    } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+      gcTally.major++;
+      gcTally.majorMs += entry.duration;
+    }
+  }
+}).observe({ entryTypes: ["gc"] });
+
 function report(message: ChildReport): void {
   process.send?.(message);
 }
@@ -44,7 +70,14 @@ function bump(counter: Counter): void {
     const w = waiting[i];
     if (counters[w.counter] >= w.n) {
       waiting.splice(i--, 1);
-      report({ type: "reached", counter: w.counter, n: counters[w.counter], at: wallNow(), counters: { ...counters }, failures: { ...failures } });
+      report({
+        type: "reached",
+        counter: w.counter,
+        n: counters[w.counter],
+        at: wallNow(),
+        counters: { ...counters },
+        failures: { ...failures },
+      });
     }
   }
 }
@@ -74,16 +107,24 @@ process.on("message", (raw: ParentCommand) => {
           waiting.length = 0;
           break;
         case "notify":
-          if (counters[raw.counter] >= raw.n) report({ type: "reached", counter: raw.counter, n: counters[raw.counter], at: wallNow(), counters: { ...counters }, failures: { ...failures } });
+          if (counters[raw.counter] >= raw.n)
+            report({
+              type: "reached",
+              counter: raw.counter,
+              n: counters[raw.counter],
+              at: wallNow(),
+              counters: { ...counters },
+              failures: { ...failures },
+            });
           else waiting.push({ counter: raw.counter, n: raw.n });
           break;
         case "cpu": {
           const usage = process.cpuUsage();
-          report({ type: "cpu", userMs: usage.user / 1000, systemMs: usage.system / 1000, at: wallNow() });
+          report({ type: "cpu", userMs: usage.user / 1000, systemMs: usage.system / 1000, at: wallNow(), gc: { ...gcTally } });
           break;
         }
         case "profile":
-          await profile(raw.on, raw.file);
+          await profile(raw.on, raw.file, raw.what);
           report({ type: "profiled", file: raw.file });
           break;
         case "send-media":
@@ -102,28 +143,79 @@ process.on("message", (raw: ParentCommand) => {
 process.on("disconnect", () => process.exit(0));
 
 let session: Session | undefined;
-/** A CPU profile of one phase only (start-up and the other phases left out). */
-async function profile(on: boolean, file?: string): Promise<void> {
+let profiling: "cpu" | "heap" = "cpu";
+/**
+ * A profile of one phase only (start-up and the other phases left out): a CPU profile, or an
+ * allocation-sampling heap profile (never both at once: the heap sampler's stack walks would show
+ * up in the CPU profile). Written to `file` (.cpuprofile or .heapprofile) on stop.
+ */
+async function profile(on: boolean, file?: string, what: "cpu" | "heap" = "cpu"): Promise<void> {
   const post = (method: string, params?: object) =>
     new Promise<any>((resolveCall, reject) => session!.post(method, params, (err, result) => (err ? reject(err) : resolveCall(result))));
-  // BENCH_HEAP=1: an allocation-sampling heap profile of the same phase (file.heapprofile).
-  const heap = process.env.BENCH_HEAP === "1";
   if (on) {
     session = new Session();
     session.connect();
-    await post("Profiler.enable");
-    await post("Profiler.setSamplingInterval", { interval: 100 });
-    await post("Profiler.start");
-    if (heap) await post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    profiling = what;
+    if (what === "cpu") {
+      await post("Profiler.enable");
+      await post("Profiler.setSamplingInterval", { interval: 100 });
+      await post("Profiler.start");
+    } else {
+      // Objects the GC has collected since are kept in the profile: it shows allocation volume.
+      await post("HeapProfiler.startSampling", {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    }
     return;
   }
   if (!session) return;
-  const { profile: result } = (await post("Profiler.stop")) as { profile: unknown };
-  const allocations = heap ? ((await post("HeapProfiler.stopSampling")) as { profile: unknown }).profile : undefined;
+  const result = profiling === "cpu" ? ((await post("Profiler.stop")) as { profile: Profile }).profile : undefined;
+  const allocations = profiling === "heap" ? ((await post("HeapProfiler.stopSampling")) as { profile: HeapProfile }).profile : undefined;
   session.disconnect();
   session = undefined;
-  if (file) writeFileSync(file, JSON.stringify(result));
-  if (file && allocations) writeFileSync(file.replace(/\.cpuprofile$/, ".heapprofile"), JSON.stringify(allocations));
+  if (file && result) writeFileSync(file, JSON.stringify(toSourceLines(result)));
+  if (file && allocations) writeFileSync(file, JSON.stringify(heapToSourceLines(allocations)));
+}
+
+interface Profile {
+  nodes: { callFrame: { url: string; lineNumber: number; columnNumber: number } }[];
+}
+
+type CallFrame = Profile["nodes"][number]["callFrame"];
+
+interface HeapProfile {
+  head: HeapNode;
+}
+interface HeapNode {
+  callFrame: CallFrame;
+  children?: HeapNode[];
+}
+
+/** A position in a TypeScript file (compiled by tsx to one long line) becomes its source line. */
+function toSourceLine(callFrame: CallFrame): void {
+  if (!callFrame.url.endsWith(".ts") || callFrame.lineNumber < 0) return;
+  const map = findSourceMap(callFrame.url.replace(/^file:\/\//, "")) ?? findSourceMap(callFrame.url);
+  const entry = map?.findEntry(callFrame.lineNumber, callFrame.columnNumber);
+  if (entry && "originalLine" in entry) {
+    callFrame.lineNumber = entry.originalLine;
+    callFrame.columnNumber = entry.originalColumn;
+  }
+}
+
+function toSourceLines(profile: Profile): Profile {
+  for (const node of profile.nodes) toSourceLine(node.callFrame);
+  return profile;
+}
+
+function heapToSourceLines(profile: HeapProfile): HeapProfile {
+  const walk = (node: HeapNode) => {
+    toSourceLine(node.callFrame);
+    for (const child of node.children ?? []) walk(child);
+  };
+  walk(profile.head);
+  return profile;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,23 +223,42 @@ async function profile(on: boolean, file?: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 function startRaw(wsUrl: string): void {
-  const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
-  ws.on("message", (data: Buffer) => {
-    const frame = JSON.parse(data.toString()) as { type: string; data: Record<string, any> };
-    if (frame.type === "whatsapp_message") {
-      const m = frame.data;
-      if (m.type !== "text") return;
-      bump("received");
-      ws.send(JSON.stringify({ type: "whatsapp_reply", data: { conversationId: m.conversationId, poolNumberId: m.poolNumberId, toNumber: m.fromNumber, text: `You said: ${m.text}` } }));
-    } else if (frame.type === "reply_status") {
-      if (!frame.data.success) failures[String(frame.data.code)] = (failures[String(frame.data.code)] ?? 0) + 1;
-      bump(frame.data.success ? "replied" : "failed");
-    } else if (frame.type === "connected") {
-      report({ type: "ready", pid: process.pid });
-    }
-  });
-  ws.on("error", (err) => report({ type: "error", message: `raw client: ${err.message}` }));
+  let ws: WebSocket;
+  let ready = false;
+  let stopping = false;
+  // Reconnects 50 ms after a drop (the drain keeps a running client out for a while).
+  const connect = () => {
+    ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+    ws.on("message", (data: Buffer) => {
+      const frame = JSON.parse(data.toString()) as { type: string; data: Record<string, any> };
+      if (frame.type === "whatsapp_message") {
+        const m = frame.data;
+        if (m.type !== "text") return;
+        bump("received");
+        ws.send(
+          JSON.stringify({
+            type: "whatsapp_reply",
+            data: { conversationId: m.conversationId, poolNumberId: m.poolNumberId, toNumber: m.fromNumber, text: `You said: ${m.text}` },
+          }),
+        );
+      } else if (frame.type === "reply_status") {
+        if (!frame.data.success) failures[String(frame.data.code)] = (failures[String(frame.data.code)] ?? 0) + 1;
+        bump(frame.data.success ? "replied" : "failed");
+      } else if (frame.type === "connected" && !ready) {
+        ready = true;
+        report({ type: "ready", pid: process.pid });
+      }
+    });
+    ws.on("error", (err) => {
+      if (!ready) report({ type: "error", message: `raw client: ${err.message}` });
+    });
+    ws.on("close", () => {
+      if (!stopping) setTimeout(connect, 50);
+    });
+  };
+  connect();
   cleanup = () => {
+    stopping = true;
     ws.terminate();
     return Promise.resolve();
   };
@@ -157,41 +268,55 @@ function startRaw(wsUrl: string): void {
 // 2 and 3. A real Node-RED runtime.
 // ---------------------------------------------------------------------------------------------
 
-const NODE_TYPES = ["pipes-config", "pipes-in", "pipes-reply", "pipes-send-media"];
+const NODE_TYPES = ["pipes-config", "pipes-in", "pipes-reply", "pipes-send-media", "pipes-send", "pipes-webhook-in"];
+/** Flows that receive webhooks: their Node-RED serves HTTP (httpNodeRoot "/") on a port of its own. */
+const SERVES_HTTP: ReadonlySet<FlowKind> = new Set(["ours-webhook", "floor-webhook", "core-webhook"]);
 
-async function startNodeRed(kind: FlowKind, baseUrl: string, wsUrl: string, apiKey: string, configOverrides: Record<string, unknown>): Promise<void> {
+async function startNodeRed(
+  kind: FlowKind,
+  baseUrl: string,
+  wsUrl: string,
+  apiKey: string,
+  configOverrides: Record<string, unknown>,
+): Promise<void> {
   const userDir = mkdtempSync(join(tmpdir(), "pipes-bench-"));
   // Our nodes from src/ (this process runs under tsx): a .js shim per node and a stub .html, which
   // the registry needs to see a node file; the editor is off, so its content does not matter.
   const nodesDir = join(userDir, "pipes-nodes");
   mkdirSync(nodesDir);
   for (const type of NODE_TYPES) {
-    writeFileSync(join(nodesDir, `${type}.js`), `module.exports = require(${JSON.stringify(join(SOURCES, "src", "nodes", `${type}.ts`))});\n`);
+    const source = join(SOURCES, "src", "nodes", `${type}.ts`);
+    if (!existsSync(source)) continue; // an older checkout (BENCH_SRC) without this node
+    writeFileSync(join(nodesDir, `${type}.js`), `module.exports = require(${JSON.stringify(source)});\n`);
     writeFileSync(join(nodesDir, `${type}.html`), "<!-- bench: editor disabled -->\n");
   }
-  if (kind === "floor") {
+  if (kind === "floor" || kind === "floor-post" || kind === "floor-webhook") {
     writeFileSync(join(nodesDir, "bench-floor.js"), `module.exports = require(${JSON.stringify(join(__dirname, "floor-nodes.ts"))});\n`);
     writeFileSync(join(nodesDir, "bench-floor.html"), "<!-- bench: editor disabled -->\n");
     (globalThis as { benchFloorReplied?: () => void }).benchFloorReplied = () => bump("replied");
   }
-  writeFileSync(join(userDir, "flows.json"), JSON.stringify(flowFor(kind, baseUrl, wsUrl, configOverrides)));
-  writeFileSync(join(userDir, "flows_cred.json"), JSON.stringify(kind === "core" ? {} : { cfg: { apiKey } }));
+  writeFileSync(join(userDir, "flows.json"), JSON.stringify(flowFor(kind, baseUrl, wsUrl, apiKey, configOverrides)));
+  const credentials = {
+    ...(USES_PIPES_CONFIG.has(kind) ? { cfg: { apiKey } } : {}),
+    ...(kind === "ours-webhook" ? { hook: { secret: WEBHOOK_SECRET } } : {}),
+  };
+  writeFileSync(join(userDir, "flows_cred.json"), JSON.stringify(credentials));
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const RED: any = require(require.resolve("node-red", { paths: [ROOT] }));
-  RED.init({
-    userDir,
-    flowFile: "flows.json",
-    credentialSecret: false,
-    httpAdminRoot: false,
-    httpNodeRoot: false,
-    nodesDir: [nodesDir],
-    logging: { console: { level: "warn", metrics: false, audit: false } },
-    editorTheme: { projects: { enabled: false } },
-    telemetry: { enabled: false },
-    diagnostics: { enabled: false },
-    externalModules: { autoInstall: false, palette: { allowInstall: false } },
-  });
+  // Webhook flows: an express app on 127.0.0.1 with Node-RED's node routes at "/", as Node-RED's
+  // own server would mount them (node-red-node-test-helper does the same); no editor.
+  let http: { server: Server; port: number } | undefined;
+  if (SERVES_HTTP.has(kind)) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const express = require(require.resolve("express", { paths: [dirname(require.resolve("node-red/package.json", { paths: [ROOT] }))] }));
+    const app = express();
+    const server = createHttpServer(app);
+    RED.init(server, settingsFor(userDir, nodesDir, "/"));
+    app.use("/", RED.httpNode);
+    await new Promise<void>((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
+    http = { server, port: (server.address() as AddressInfo).port };
+  } else RED.init(settingsFor(userDir, nodesDir, false));
 
   const counted = COUNTED[kind];
   let mediaDone: ((error: unknown) => void) | undefined;
@@ -227,12 +352,37 @@ async function startNodeRed(kind: FlowKind, baseUrl: string, wsUrl: string, apiK
     };
   }
 
+  // Ready once the flows run (RED.start() can resolve before an http in has its route): the first
+  // webhook POST would otherwise meet a 404.
+  const flowsStarted = new Promise<void>((resolveStarted) => {
+    RED.events.once("flows:started", () => resolveStarted());
+    setTimeout(resolveStarted, 10_000).unref();
+  });
   await RED.start();
+  await flowsStarted;
   cleanup = async () => {
     await RED.stop();
+    if (http) await new Promise<void>((resolveClose) => http.server.close(() => resolveClose()));
     rmSync(userDir, { recursive: true, force: true });
   };
-  report({ type: "ready", pid: process.pid });
+  report({ type: "ready", pid: process.pid, port: http?.port });
+}
+
+/** Node-RED's settings for a bench client: the editor and admin API off, node routes at `httpNodeRoot` (or none). */
+function settingsFor(userDir: string, nodesDir: string, httpNodeRoot: string | false): Record<string, unknown> {
+  return {
+    userDir,
+    flowFile: "flows.json",
+    credentialSecret: false,
+    httpAdminRoot: false,
+    httpNodeRoot,
+    nodesDir: [nodesDir],
+    logging: { console: { level: "warn", metrics: false, audit: false } },
+    editorTheme: { projects: { enabled: false } },
+    telemetry: { enabled: false },
+    diagnostics: { enabled: false },
+    externalModules: { autoInstall: false, palette: { allowInstall: false } },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,7 +437,10 @@ function startNaiveMedia(baseUrl: string, apiKey: string): void {
 
 try {
   if (mode === "raw") startRaw(args[0]);
-  else if (mode === "nodered") void startNodeRed(args[0] as FlowKind, args[1], args[2], args[3], JSON.parse(args[4] ?? "{}") as Record<string, unknown>).catch((err: unknown) => report({ type: "error", message: String(err) }));
+  else if (mode === "nodered")
+    void startNodeRed(args[0] as FlowKind, args[1], args[2], args[3], JSON.parse(args[4] ?? "{}") as Record<string, unknown>).catch(
+      (err: unknown) => report({ type: "error", message: String(err) }),
+    );
   else if (mode === "naive-media") startNaiveMedia(args[0], args[1]);
   else throw new Error(`unknown mode ${mode}`);
 } catch (err) {
