@@ -1,5 +1,5 @@
 // `npm test`: everything, in order, stopping at the first failing stage:
-//   type-check, lint, build, the mocha suites on Node 20 + Node-RED 4 (this machine's runtime),
+//   type-check, lint (eslint and prettier), build, the mocha suites on Node 20 + Node-RED 4 (this machine's runtime),
 //   the same suites on Node 22 + Node-RED 5 (installed from the npm registry into .run/nr5),
 //   and the package checks of the Node-RED Flow Library (npm pack + node-red-dev validate).
 // `npm test -- --quick` (or `npm run test:quick`) runs only the first four, for the edit loop.
@@ -56,6 +56,7 @@ function finish(code) {
 
 run("type-check", bin("tsc"), ["-p", "tsconfig.json", "--noEmit"]);
 run("lint", bin("eslint"), ["."]);
+run("format check (prettier; npm run format fixes it)", bin("prettier"), ["--check", "--log-level", "warn", "."]);
 // The start, install and packaging checks use the compiled package: build it from the current sources.
 run("build", "npm", ["run", "--silent", "build"]);
 mocha(`tests on Node ${process.version} + Node-RED ${require("node-red/package.json").version}`, process.execPath);
