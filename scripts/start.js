@@ -352,7 +352,7 @@ async function main() {
     const online = await botOnline(emulator, 10_000);
     console.log("");
     console.log(
-      `Node-RED editor: ${editorUrl}  (tabs: echo bot, send media back, follow-up; Node-RED PID ${child.pid}, log ${path.join(runDir, "node-red.log")})`,
+      `Node-RED editor: ${editorUrl}  (tabs: echo bot, menu bot, send media back, follow-up; Node-RED PID ${child.pid}, log ${path.join(runDir, "node-red.log")})`,
     );
     console.log(`Phone page:      ${baseUrl}/phone  (chat with the bot as a WhatsApp user)`);
     console.log(`Pipes emulator:  ${baseUrl}  (demo API key ${DEMO_API_KEY})${online ? "" : "  warning: the bot has not connected yet"}`);
@@ -370,8 +370,7 @@ async function main() {
   });
 
   emulator.on("sent", (record) => {
-    const what = record.text ?? `[${record.kind}${record.caption ? `: ${record.caption}` : ""}]`;
-    console.log(`bot → ${record.toNumber}: ${what}`);
+    console.log(`bot → ${record.toNumber ?? record.conversationId}: ${describeSent(record)}`);
   });
   emulator.on("refused", (record) => {
     console.log(
@@ -397,3 +396,20 @@ async function main() {
 }
 
 main().catch((err) => fail(err.stack || String(err)));
+
+/** One line for what the bot sent, as the terminal chat shows it (buttons and list rows by title). */
+function describeSent(record) {
+  if (record.text) return record.text;
+  const message = record.message || {};
+  const interactive = message.interactive;
+  if (interactive) {
+    const action = interactive.action || {};
+    const buttons = (action.buttons || []).map((b) => b.reply && b.reply.title);
+    const rows = (action.sections || []).flatMap((section) => section.rows || []).map((row) => row.title);
+    const choices = buttons.length ? buttons.join(" | ") : rows.length ? `list: ${rows.join(", ")}` : interactive.type;
+    return `${(interactive.body && interactive.body.text) || ""} [${choices}]`;
+  }
+  if (message.location) return `[location: ${message.location.name || ""} ${message.location.latitude}, ${message.location.longitude}]`;
+  if (record.reaction) return `[reaction ${record.reaction.emoji || "removed"} on ${record.reaction.messageId}]`;
+  return `[${record.kind}${record.caption ? `: ${record.caption}` : ""}]`;
+}
