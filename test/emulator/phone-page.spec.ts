@@ -4,82 +4,15 @@
  * control API refusing cross-origin POSTs. The page itself is driven in test/e2e/phone.browser.spec.ts.
  */
 import assert from "node:assert/strict";
-import { EventEmitter } from "node:events";
-import { get, type ClientRequest, type IncomingMessage } from "node:http";
 import { ERROR_CODES } from "../../src/lib/protocol";
 import { DEMO_API_KEY, PipesEmulator, type RefusedRecord } from "../../src/emulator";
 import { TestSocket } from "../support/emulator-client";
+import { SseClient } from "../support/sse";
 import { waitUntil } from "../support/wait";
 
 const ANA = "+15550001111";
 const DAY_MS = 24 * 60 * 60 * 1000;
 const PNG_1X1 = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
-
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-/** A minimal EventSource: collects parsed events; `next` takes the first not yet taken that matches. */
-class SseClient extends EventEmitter {
-  readonly events: SseEvent[] = [];
-  private taken = 0;
-  ended = false;
-  private constructor(
-    private readonly request: ClientRequest,
-    readonly response: IncomingMessage,
-  ) {
-    super();
-    let buffer = "";
-    response.setEncoding("utf8");
-    response.on("data", (chunk: string) => {
-      buffer += chunk;
-      let cut: number;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data !== undefined) this.events.push({ event, data: JSON.parse(data) });
-        this.emit("change");
-      }
-    });
-    response.on("end", () => {
-      this.ended = true;
-      this.emit("change");
-    });
-  }
-
-  static open(url: string): Promise<SseClient> {
-    return new Promise((resolve, reject) => {
-      const request = get(`${url}/_emulator/events`, (response) => resolve(new SseClient(request, response)));
-      request.on("error", reject);
-    });
-  }
-
-  /** The next event named `event` (after those already taken) for which `match` holds. */
-  next(event: string, match: (data: any) => boolean = () => true): Promise<any> {
-    return waitUntil(
-      `SSE '${event}'`,
-      () => {
-        for (let i = this.taken; i < this.events.length; i++) {
-          if (this.events[i].event === event && match(this.events[i].data)) {
-            this.taken = i + 1;
-            return this.events[i].data as unknown;
-          }
-        }
-        return undefined;
-      },
-      this,
-      ["change"],
-      3000,
-    );
-  }
-
-  close(): void {
-    this.request.destroy();
-  }
-}
 
 describe("emulator: phone page, live feed, media and refused sends", function () {
   let emulator: PipesEmulator;

@@ -8,7 +8,7 @@
 import * as assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createServer, get, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import {
@@ -20,6 +20,7 @@ import {
   type WebhookDeliveryRecord,
 } from "../../src/emulator";
 import { TestSocket } from "../support/emulator-client";
+import { SseClient } from "../support/sse";
 import { useEmulator } from "../support/emulator-fixture";
 import { collect, waitFor, waitUntil } from "../support/wait";
 
@@ -629,9 +630,9 @@ describe("emulator: webhook delivery", function () {
     emu.configure({ webhookTimeScale: 0.01 });
     const hook = await receiver((_r, index) => (index < 3 ? 500 : 200));
     emu.setDelivery("pn_9", { mode: "webhook", url: hook.url, secret: SECRET });
-    const feed = await Feed.open(emu.url);
+    const feed = await SseClient.open(emu.url);
     try {
-      const hello = await feed.next("hello");
+      const hello = await feed.next("hello", undefined, WAIT_MS);
       assert.deepEqual(
         hello.status.delivery.map((d: Json) => [d.poolNumberId, d.mode, d.url, d.secretSet]),
         [
@@ -642,9 +643,9 @@ describe("emulator: webhook delivery", function () {
       assert.ok(!feed.text.includes(SECRET));
       const failedId = emu.inject({ fromNumber: ANA, poolNumberId: "pn_9", text: "fails" }).messageId;
       const deliveredId = emu.inject({ fromNumber: ANA, poolNumberId: "pn_9", text: "works" }).messageId;
-      const inbound = await feed.next("chat", (e: FeedEvent) => e.type === "inbound");
+      const inbound = await feed.next("chat", (e: FeedEvent) => e.type === "inbound", WAIT_MS);
       assert.equal(inbound.outcome, "webhook");
-      const { seq: _seq, ...failedEvent } = (await feed.next("chat", (e: FeedEvent) => e.type === "webhook")) as Json;
+      const { seq: _seq, ...failedEvent } = (await feed.next("chat", (e: FeedEvent) => e.type === "webhook", WAIT_MS)) as Json;
       assert.deepEqual(failedEvent, {
         type: "webhook",
         messageId: failedId,
@@ -653,14 +654,14 @@ describe("emulator: webhook delivery", function () {
         attempts: 3,
         fallback: "queued",
       });
-      const ok = await feed.next("chat", (e: FeedEvent) => e.type === "webhook");
+      const ok = await feed.next("chat", (e: FeedEvent) => e.type === "webhook", WAIT_MS);
       assert.deepEqual([ok.messageId, ok.result, ok.attempts, ok.fallback], [deliveredId, "delivered", 1, undefined]);
       const status = await feed.next("status", (s: Json) => s.webhooks.recent.length === 2 && s.webhooks.recent[1].state === "delivered");
       assert.equal(status.webhooks.failures, 1);
       assert.equal(status.queueSize, 1);
       // The failed message drains to a socket: the page is told, as for any queued message.
       await connect();
-      assert.equal((await feed.next("chat", (e: FeedEvent) => e.type === "delivered")).messageId, failedId);
+      assert.equal((await feed.next("chat", (e: FeedEvent) => e.type === "delivered", WAIT_MS)).messageId, failedId);
     } finally {
       feed.close();
     }
@@ -674,55 +675,3 @@ describe("emulator: webhook delivery", function () {
     return { outcomes, stop: () => void emu.off("inbound", listener) };
   }
 });
-
-/** A minimal Server-Sent Events reader of GET /_emulator/events. */
-class Feed extends EventEmitter {
-  text = "";
-  private readonly events: { event: string; data: any }[] = [];
-  private taken = 0;
-  private constructor(private readonly response: IncomingMessage) {
-    super();
-    let buffer = "";
-    response.setEncoding("utf8");
-    response.on("data", (chunk: string) => {
-      this.text += chunk;
-      buffer += chunk;
-      let cut: number;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data !== undefined) this.events.push({ event, data: JSON.parse(data) });
-        this.emit("change");
-      }
-    });
-  }
-
-  static open(url: string): Promise<Feed> {
-    return new Promise((resolve, reject) => get(`${url}/_emulator/events`, (response) => resolve(new Feed(response))).on("error", reject));
-  }
-
-  /** The next event named `event` (after those taken) for which `match` holds. */
-  next(event: string, match: (data: any) => boolean = () => true): Promise<any> {
-    return waitUntil(
-      `SSE '${event}'`,
-      () => {
-        for (let i = this.taken; i < this.events.length; i++) {
-          if (this.events[i].event === event && match(this.events[i].data)) {
-            this.taken = i + 1;
-            return this.events[i].data as unknown;
-          }
-        }
-        return undefined;
-      },
-      this,
-      ["change"],
-      WAIT_MS,
-    );
-  }
-
-  close(): void {
-    this.response.destroy();
-  }
-}
