@@ -75,16 +75,24 @@ const nodeInit = (RED: NodeAPI): void => {
 
     const counts = { received: 0, refused: 0 };
     const loggedKinds = new Set<string>();
-    const show = (refusedCode?: number) =>
-      node.status(
-        refusedCode
-          ? {
-              fill: "red",
-              shape: "ring",
-              text: t("status.refused", { code: refusedCode, received: counts.received, refused: counts.refused }),
-            }
-          : { fill: "green", shape: "dot", text: t("status.received", { received: counts.received }) },
-      );
+    // A refusal shows at once; the count of deliveries at most every 250 ms (a status and its
+    // translation per request would cost more than the request at thousands a second).
+    let countShownAt = 0;
+    const show = (refusedCode?: number) => {
+      if (refusedCode) {
+        node.status({
+          fill: "red",
+          shape: "ring",
+          text: t("status.refused", { code: refusedCode, received: counts.received, refused: counts.refused }),
+        });
+        countShownAt = 0;
+        return;
+      }
+      const now = Date.now();
+      if (now - countShownAt < 250) return;
+      countShownAt = now;
+      node.status({ fill: "green", shape: "dot", text: t("status.received", { received: counts.received }) });
+    };
     const refuse = (res: Response, code: number, message: string) => {
       counts.refused++;
       show(code);

@@ -1,4 +1,4 @@
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow, NodeStatus } from "node-red";
 import type { PipesClient } from "../../lib/client";
 import { PipesError, toPipesError } from "../../lib/errors";
 import { ERROR_CODES } from "../../lib/protocol";
@@ -84,9 +84,16 @@ export function sendNode(RED: NodeAPI, node: Node, def: SendNodeDef, spec: SendN
   });
 }
 
-/** The status of a node that shows its own requests: "sending (3)", "sent image", "failed: CODE". */
+/**
+ * The status of a node that shows its own requests: "sending", "sent image", "failed: CODE". It
+ * changes on transitions only (the first request of a burst, a failure, the last request settled),
+ * and each text is translated once: at thousands of requests a second, a status and a translation
+ * per request cost more than the request itself.
+ */
 class RequestStatus {
   private pending = 0;
+  private shown: NodeStatus | undefined;
+  private readonly texts = new Map<string, string>();
 
   constructor(
     private readonly node: Node,
@@ -96,18 +103,25 @@ class RequestStatus {
 
   started(): void {
     this.pending++;
-    this.node.status({ fill: "yellow", shape: "ring", text: this.common("status.request-sending", { count: this.pending }) });
+    if (this.pending === 1) this.show("yellow", "ring", "status.request-sending");
   }
 
   settled(outcome: Outcome): void {
     this.pending--;
-    if ("sent" in outcome)
-      this.node.status({
-        fill: "green",
-        shape: "dot",
-        text: this.common("status.request-sent", { what: this.describeSent(outcome.sent) }).trim(),
-      });
-    else this.node.status({ fill: "red", shape: "ring", text: this.common("status.request-failed", { code: outcome.error.code }) });
+    if ("error" in outcome) this.show("red", "ring", "status.request-failed", "code", outcome.error.code);
+    else if (this.pending === 0) this.show("green", "dot", "status.request-sent", "what", this.describeSent(outcome.sent));
+  }
+
+  private show(fill: "yellow" | "red" | "green", shape: "ring" | "dot", key: string, param?: string, value?: string): void {
+    const cacheKey = `${key}\n${value ?? ""}`;
+    let text = this.texts.get(cacheKey);
+    if (text === undefined) {
+      text = this.common(key, param ? { [param]: value ?? "" } : undefined).trim();
+      if (this.texts.size < 100) this.texts.set(cacheKey, text);
+    }
+    if (this.shown && this.shown.fill === fill && this.shown.text === text) return;
+    this.shown = { fill, shape, text };
+    this.node.status(this.shown);
   }
 }
 
