@@ -38,38 +38,46 @@ export interface Answer {
  */
 export function answerOf(message: InboundMessage): Answer | undefined {
   const record = message as Record<string, unknown>;
-  const context = record.context;
-  const contextId = isObject(context) && typeof context.id === "string" ? context.id : undefined;
-  const toMessageId = contextId ?? (typeof record.replyTo === "string" ? record.replyTo : undefined);
-  const build = (kind: Answer["kind"], source: unknown, idKey = "id", titleKey = "title"): Answer | undefined => {
-    if (!isObject(source) || typeof source[idKey] !== "string" || typeof source[titleKey] !== "string") return undefined;
-    const description = typeof source.description === "string" ? source.description : undefined;
-    return {
-      kind,
-      id: source[idKey],
-      title: source[titleKey],
-      ...(description ? { description } : {}),
-      ...(toMessageId ? { toMessageId } : {}),
-    };
-  };
   switch (message.type) {
     case "interactive": {
       const interactive = record.interactive;
       if (!isObject(interactive)) return undefined;
-      if (interactive.type === "button_reply") return build("button", interactive.button_reply);
-      if (interactive.type === "list_reply") return build("list", interactive.list_reply);
+      if (interactive.type === "button_reply") return answerFrom(record, "button", interactive.button_reply);
+      if (interactive.type === "list_reply") return answerFrom(record, "list", interactive.list_reply);
       return undefined;
     }
     case "button":
-      return build("template_button", record.button, "payload", "text");
+      return answerFrom(record, "template_button", record.button, "payload", "text");
     case "button_reply":
-      return build("button", record.answer);
+      return answerFrom(record, "button", record.answer);
     case "list_reply":
-      return build("list", record.answer);
+      return answerFrom(record, "list", record.answer);
     case "template_button":
-      return build("template_button", record.answer);
+      return answerFrom(record, "template_button", record.answer);
   }
+  // Every other type (nearly every message) is not an answer: nothing more to read.
   return undefined;
+}
+
+function answerFrom(
+  record: Record<string, unknown>,
+  kind: Answer["kind"],
+  source: unknown,
+  idKey = "id",
+  titleKey = "title",
+): Answer | undefined {
+  if (!isObject(source) || typeof source[idKey] !== "string" || typeof source[titleKey] !== "string") return undefined;
+  const context = record.context;
+  const toMessageId =
+    isObject(context) && typeof context.id === "string" ? context.id : typeof record.replyTo === "string" ? record.replyTo : undefined;
+  const description = typeof source.description === "string" ? source.description : undefined;
+  return {
+    kind,
+    id: source[idKey],
+    title: source[titleKey],
+    ...(description ? { description } : {}),
+    ...(toMessageId ? { toMessageId } : {}),
+  };
 }
 
 /** The type a receiver filters on: an answer is button_reply or list_reply whatever shape it came in. */
@@ -96,8 +104,12 @@ export interface MediaDownloader {
 }
 
 /** The msg.payload for an inbound message (docs/protocol.md#message-types), downloading media when asked. */
-export async function inboundPayload(message: InboundMessage, download?: MediaDownloader): Promise<InboundContent> {
-  const ready = immediatePayload(message, download);
+export async function inboundPayload(
+  message: InboundMessage,
+  download?: MediaDownloader,
+  answer = answerOf(message),
+): Promise<InboundContent> {
+  const ready = immediatePayload(message, download, answer);
   if (ready) return ready;
   // immediatePayload leaves out exactly this case: media to download, within the size limit.
   const media = message.media!;
@@ -115,9 +127,12 @@ export async function inboundPayload(message: InboundMessage, download?: MediaDo
  * "download media" is on): the same content, computed at once. Undefined when media is to be
  * downloaded; use inboundPayload then.
  */
-export function immediatePayload(message: InboundMessage, download?: MediaDownloader): InboundContent | undefined {
+export function immediatePayload(
+  message: InboundMessage,
+  download?: MediaDownloader,
+  answer = answerOf(message),
+): InboundContent | undefined {
   const text = message.text ?? message.body;
-  const answer = answerOf(message);
   if (answer)
     return { payload: { id: answer.id, title: answer.title, ...(answer.description ? { description: answer.description } : {}) } };
   switch (message.type) {

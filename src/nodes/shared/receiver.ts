@@ -8,6 +8,7 @@ import {
   inboundPayload,
   messageKind,
   parseTypeFilter,
+  type Answer,
   type InboundContent,
 } from "../../lib/inbound";
 import type { InboundMessage } from "../../lib/protocol";
@@ -42,9 +43,8 @@ export function messageReceiver(
   const order = new KeyedSerialQueue();
   const { t } = options;
 
-  const emit = (message: InboundMessage, content: InboundContent): void => {
-    // An answer to our buttons or list says so in msg.pipes.answer, whichever shape it came in.
-    const answer = answerOf(message);
+  // An answer to our buttons or list says so in msg.pipes.answer, whichever shape it came in.
+  const emit = (message: InboundMessage, content: InboundContent, answer: Answer | undefined): void => {
     const msg: NodeMessage & Record<string, unknown> = {
       _msgid: RED.util.generateId(),
       payload: content.payload,
@@ -69,15 +69,17 @@ export function messageReceiver(
 
   /** Handles one message; false when the type filter drops it. */
   return (message, done) => {
-    if (!acceptsType(accepted, messageKind(message))) return false;
+    // Read once: the filter, the payload and msg.pipes all need it.
+    const answer = answerOf(message);
+    if (!acceptsType(accepted, messageKind(message, answer))) return false;
     const conversationId = message.conversationId;
     // Nothing to download and nothing of this conversation in the chain: send it now. Same order
     // and content as through the chain, without its promises (several per message).
     if (!chained.has(conversationId)) {
-      const content = immediatePayload(message, downloader);
+      const content = immediatePayload(message, downloader, answer);
       if (content) {
         try {
-          emit(message, content);
+          emit(message, content, answer);
           done?.();
         } catch (err) {
           failed(message, err);
@@ -89,7 +91,7 @@ export function messageReceiver(
     // Downloads are async: a per-conversation chain keeps a text from overtaking the image before it.
     chained.set(conversationId, (chained.get(conversationId) ?? 0) + 1);
     order
-      .run(conversationId, async () => emit(message, await inboundPayload(message, downloader)))
+      .run(conversationId, async () => emit(message, await inboundPayload(message, downloader, answer), answer))
       .then(
         () => done?.(),
         (err: unknown) => {
