@@ -3,7 +3,7 @@
  * object with the reply handle and the usable media; and its signature. The points the documented example leaves open are
  * docs/decisions/0045-emulator-webhook-payload.md; the test call's payload is docs/decisions/0046-emulator-webhook-test-call.md.
  */
-import { createHmac, randomInt } from "node:crypto";
+import { randomInt } from "node:crypto";
 import type { InboundMessage } from "../lib/protocol";
 import { answerFields } from "./inbound";
 import type { InboundAnswer } from "./types";
@@ -16,11 +16,6 @@ interface PoolNumberRef {
   id: string;
   phoneNumber?: string;
   label?: string;
-}
-
-/** Lowercase hex HMAC-SHA256 of the exact body bytes with the webhook secret (the `X-Pipes-Signature` header). */
-export function webhookSignature(body: Buffer, secret: string): string {
-  return createHmac("sha256", secret).update(body).digest("hex");
 }
 
 /**

@@ -16,12 +16,14 @@ import type { WebhookSetting } from "./delivery";
 import { newWebhookDeliveryId } from "./ids";
 import type { Tenant } from "./tenants";
 import type { InboundAnswer, WebhookAttempt, WebhookDeliveryRecord, WebhookTestResult } from "./types";
-import { webhookPayload, webhookSignature, webhookTestPayload } from "./webhook-payload";
+import { signPayload, SIGNATURE_HEADER } from "../lib/webhook";
+import { webhookPayload, webhookTestPayload } from "./webhook-payload";
 
 /** Documented (docs/protocol.md#webhooks): 3 attempts, the pause before each, and the time-out of one attempt. */
 export const WEBHOOK_RETRY_DELAYS_MS: readonly number[] = [0, 2_000, 8_000];
 export const WEBHOOK_ATTEMPT_TIMEOUT_MS = 10_000;
-export const WEBHOOK_SIGNATURE_HEADER = "X-Pipes-Signature";
+/** The same header and signature the client checks (src/lib/webhook.ts): one definition of the scheme. */
+export const WEBHOOK_SIGNATURE_HEADER = SIGNATURE_HEADER;
 
 /** Deliveries kept for GET /_emulator/webhook-deliveries (oldest dropped), and failures for /webhook-failures. */
 const MAX_RECORDS = 500;
@@ -148,7 +150,7 @@ export class WebhookDispatcher {
   private request(payload: Record<string, unknown>, setting: WebhookSetting): { body: Buffer; headers: Record<string, string> } {
     const body = Buffer.from(JSON.stringify(payload), "utf8");
     const headers: Record<string, string> = { "Content-Type": "application/json", "User-Agent": "pipes-emulator" };
-    if (setting.secret !== undefined) headers[WEBHOOK_SIGNATURE_HEADER] = webhookSignature(body, setting.secret);
+    if (setting.secret !== undefined) headers[WEBHOOK_SIGNATURE_HEADER] = signPayload(body, setting.secret);
     // Whether an unsigned POST carries the header at all is UNSTATED (docs/decisions/0044-emulator-webhook-unsigned.md).
     else if (this.ctx.options().webhookUnsignedHeader === "empty") headers[WEBHOOK_SIGNATURE_HEADER] = "";
     return { body, headers };
