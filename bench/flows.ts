@@ -29,6 +29,8 @@ export type FlowKind =
   | "media";
 
 const FN = { type: "function", z: "tab", outputs: 1, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [] };
+/** The echo every contender runs, as examples/flows/echo-bot.json writes it. */
+const YOU_SAID = { name: "You said", func: 'msg.payload = "You said: " + msg.payload;\nreturn msg;', ...FN };
 /** The two reply buttons every buttons contender sends, in our friendly shape and in Meta's. */
 const BUTTONS = '[{ id: "yes", title: "Yes" }, { id: "no", title: "No" }]';
 const META_BUTTONS = '[{ type: "reply", reply: { id: "yes", title: "Yes" } }, { type: "reply", reply: { id: "no", title: "No" } }]';
@@ -42,20 +44,7 @@ function oursFlow(baseUrl: string, config: Record<string, unknown>, transport: "
     { id: "tab", type: "tab", label: "bench: our nodes" },
     { id: "cfg", type: "pipes-config", name: "bench", baseUrl, scope: "user", ...config },
     { id: "in", type: "pipes-in", z: "tab", connection: "cfg", types: ["text"], downloadMedia: false, maxMediaMB: 16, wires: [["echo"]] },
-    {
-      id: "echo",
-      type: "function",
-      z: "tab",
-      name: "You said",
-      func: 'msg.payload = "You said: " + msg.payload;\nreturn msg;',
-      outputs: 1,
-      timeout: 0,
-      noerr: 0,
-      initialize: "",
-      finalize: "",
-      libs: [],
-      wires: [["reply"]],
-    },
+    { id: "echo", ...YOU_SAID, wires: [["reply"]] },
     { id: "reply", type: "pipes-reply", z: "tab", connection: "cfg", transport, longText: "split", timeout: 30, wires: [[], ["failures"]] },
     // Output 2 wired, as a bot that handles its failures would be (unwired, each failure is logged).
     {
@@ -180,8 +169,6 @@ function coreHttpFlow(baseUrl: string, wsUrl: string, apiKey: string): Record<st
   ];
 }
 
-const YOU_SAID = { name: "You said", func: 'msg.payload = "You said: " + msg.payload;\nreturn msg;', ...FN };
-
 /** pipes-webhook-in (signature checked, the secret in its credentials) -> "You said". */
 function oursWebhookFlow(baseUrl: string, config: Record<string, unknown>): Record<string, unknown>[] {
   return [
@@ -243,20 +230,7 @@ function floorFlow(wsUrl: string): Record<string, unknown>[] {
   return [
     { id: "tab", type: "tab", label: "bench: Node-RED floor" },
     { id: "in", type: "bench-floor-in", z: "tab", url: wsUrl, wires: [["echo"]] },
-    {
-      id: "echo",
-      type: "function",
-      z: "tab",
-      name: "You said",
-      func: 'msg.payload = "You said: " + msg.payload;\nreturn msg;',
-      outputs: 1,
-      timeout: 0,
-      noerr: 0,
-      initialize: "",
-      finalize: "",
-      libs: [],
-      wires: [["out"]],
-    },
+    { id: "echo", ...YOU_SAID, wires: [["out"]] },
     { id: "out", type: "bench-floor-out", z: "tab", wires: [] },
   ];
 }

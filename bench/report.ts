@@ -191,6 +191,16 @@ export function buildReport(input: ReportInput) {
   const targets: Target[] = [];
   const add = (name: string, s: Spread | undefined, threshold: number, cmp: ">=" | "<=", unit = "x") =>
     targets.push(judge(name, s, threshold, cmp, unit));
+  /** A contender against its floor: throughput and CPU per message, each at least 0.9 of the floor's. */
+  const addPaired = (label: string, rows: Row[], ours: Contender, floor: Contender, floorName: string) => {
+    add(`${label}: throughput / ${floorName} (paired)`, ratioOf(rows, "throughput at saturation", ours, floor), 0.9, ">=");
+    add(
+      `${label}: CPU per message, ${floorName} / ours (paired)`,
+      ratioOf(rows, "client CPU per message, saturation", ours, floor),
+      0.9,
+      ">=",
+    );
+  };
   add("throughput, ours / floor (paired)", ratioOf(socketRows, "throughput at saturation", "ours", "floor"), 0.95, ">=");
   add(
     "client CPU per message at saturation, floor / ours (paired)",
@@ -231,42 +241,9 @@ export function buildReport(input: ReportInput) {
     "<=",
     "%",
   );
-  add(
-    "pipes-send buttons: throughput / floor POST (paired)",
-    ratioOf(restRows, "throughput at saturation", "ours-buttons", "floor-post"),
-    0.9,
-    ">=",
-  );
-  add(
-    "pipes-send buttons: CPU per message, floor POST / ours (paired)",
-    ratioOf(restRows, "client CPU per message, saturation", "ours-buttons", "floor-post"),
-    0.9,
-    ">=",
-  );
-  add(
-    "pipes-reply text over REST: throughput / floor POST (paired)",
-    ratioOf(restRows, "throughput at saturation", "ours-rest", "floor-post"),
-    0.9,
-    ">=",
-  );
-  add(
-    "pipes-reply text over REST: CPU per message, floor POST / ours (paired)",
-    ratioOf(restRows, "client CPU per message, saturation", "ours-rest", "floor-post"),
-    0.9,
-    ">=",
-  );
-  add(
-    "pipes-webhook-in: throughput / floor route (paired)",
-    ratioOf(webhookRows, "throughput at saturation", "ours-webhook", "floor-webhook"),
-    0.9,
-    ">=",
-  );
-  add(
-    "pipes-webhook-in: CPU per message, floor route / ours (paired)",
-    ratioOf(webhookRows, "client CPU per message, saturation", "ours-webhook", "floor-webhook"),
-    0.9,
-    ">=",
-  );
+  addPaired("pipes-send buttons", restRows, "ours-buttons", "floor-post", "floor POST");
+  addPaired("pipes-reply text over REST", restRows, "ours-rest", "floor-post", "floor POST");
+  addPaired("pipes-webhook-in", webhookRows, "ours-webhook", "floor-webhook", "floor route");
   const oursMedia = input.medias.find((m) => m.mode === "ours");
   add("media send: peak RSS over the file size", oursMedia?.ok ? spread([oursMedia.peakOverFile]) : undefined, 3, "<=");
 
