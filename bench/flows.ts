@@ -29,6 +29,18 @@ export type FlowKind =
   | "media";
 
 const FN = { type: "function", z: "tab", outputs: 1, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [] };
+/** Where our nodes' output 2 goes: wired, as a bot that handles its failures would be (unwired, each failure is logged). */
+const FAILURES = {
+  id: "failures",
+  type: "debug",
+  z: "tab",
+  name: "failures",
+  active: false,
+  tosidebar: false,
+  console: false,
+  complete: "error",
+  wires: [],
+};
 /** The echo every contender runs, as examples/flows/echo-bot.json writes it. */
 const YOU_SAID = { name: "You said", func: 'msg.payload = "You said: " + msg.payload;\nreturn msg;', ...FN };
 /** The two reply buttons every buttons contender sends, in our friendly shape and in Meta's. */
@@ -46,18 +58,7 @@ function oursFlow(baseUrl: string, config: Record<string, unknown>, transport: "
     { id: "in", type: "pipes-in", z: "tab", connection: "cfg", types: ["text"], downloadMedia: false, maxMediaMB: 16, wires: [["echo"]] },
     { id: "echo", ...YOU_SAID, wires: [["reply"]] },
     { id: "reply", type: "pipes-reply", z: "tab", connection: "cfg", transport, longText: "split", timeout: 30, wires: [[], ["failures"]] },
-    // Output 2 wired, as a bot that handles its failures would be (unwired, each failure is logged).
-    {
-      id: "failures",
-      type: "debug",
-      z: "tab",
-      name: "failures",
-      active: false,
-      tosidebar: false,
-      console: false,
-      complete: "error",
-      wires: [],
-    },
+    FAILURES,
   ];
 }
 
@@ -101,17 +102,7 @@ function oursButtonsFlow(baseUrl: string, config: Record<string, unknown>): Reco
     { id: "in", type: "pipes-in", z: "tab", connection: "cfg", types: ["text"], downloadMedia: false, maxMediaMB: 16, wires: [["build"]] },
     { id: "build", name: "buttons", func: build, ...FN, wires: [["send"]] },
     { id: "send", type: "pipes-send", z: "tab", connection: "cfg", kind: "msg", timeout: 30, wires: [[], ["failures"]] },
-    {
-      id: "failures",
-      type: "debug",
-      z: "tab",
-      name: "failures",
-      active: false,
-      tosidebar: false,
-      console: false,
-      complete: "error",
-      wires: [],
-    },
+    FAILURES,
   ];
 }
 

@@ -142,29 +142,21 @@ export function buildReport(input: ReportInput) {
     row("server CPU, saturation", "% core", SOCKET, [], (r) => r.throughput.serverCpuPct),
     row("other processes' CPU, saturation", "% core", SOCKET, [], (r) => r.throughput.otherCpuPct),
   ];
-  const restRows: Row[] = [
-    row("throughput at saturation", "msg/s", REST, REST_PAIRS, (r) => r.throughput.perSecond, "higher"),
-    row("client CPU per message, saturation", "µs", REST, REST_PAIRS, (r) => r.throughput.clientCpuUsPerMessage, "lower"),
-    row(`client CPU per message at ${config.restRate}/s`, "µs", REST, REST_PAIRS, (r) => r.cost.clientCpuUsPerMessage, "lower"),
-    row(`latency p50 at ${config.restRate}/s`, "ms", REST, REST_PAIRS, (r) => r.cost.p50, "lower"),
-    row(`latency p99 at ${config.restRate}/s`, "ms", REST, REST_PAIRS, (r) => r.cost.p99, "lower"),
-    row(`GC pause per 1,000 msgs at ${config.restRate}/s`, "ms", REST, REST_PAIRS, (r) => r.cost.gc?.pauseMsPer1000, "lower"),
-    row(`heap after ${config.restMessages / 1000}k msgs and GC vs before`, "%", REST, [], (r) => r.memory.heapGrowthPct),
-    row("client CPU, saturation", "% core", REST, [], (r) => r.throughput.clientCpuPct),
-    row("other processes' CPU, saturation", "% core", REST, [], (r) => r.throughput.otherCpuPct),
+  /** REST replies and webhooks share their rows; a webhook's sender is the server, so it also gets the server's CPU. */
+  const requestRows = (kinds: Contender[], pairs: [Contender, Contender][], serverCpu?: string): Row[] => [
+    row("throughput at saturation", "msg/s", kinds, pairs, (r) => r.throughput.perSecond, "higher"),
+    row("client CPU per message, saturation", "µs", kinds, pairs, (r) => r.throughput.clientCpuUsPerMessage, "lower"),
+    row(`client CPU per message at ${config.restRate}/s`, "µs", kinds, pairs, (r) => r.cost.clientCpuUsPerMessage, "lower"),
+    row(`latency p50 at ${config.restRate}/s`, "ms", kinds, pairs, (r) => r.cost.p50, "lower"),
+    row(`latency p99 at ${config.restRate}/s`, "ms", kinds, pairs, (r) => r.cost.p99, "lower"),
+    row(`GC pause per 1,000 msgs at ${config.restRate}/s`, "ms", kinds, pairs, (r) => r.cost.gc?.pauseMsPer1000, "lower"),
+    row(`heap after ${config.restMessages / 1000}k msgs and GC vs before`, "%", kinds, [], (r) => r.memory.heapGrowthPct),
+    row("client CPU, saturation", "% core", kinds, [], (r) => r.throughput.clientCpuPct),
+    ...(serverCpu ? [row(serverCpu, "% core", kinds, [], (r) => r.throughput.serverCpuPct)] : []),
+    row("other processes' CPU, saturation", "% core", kinds, [], (r) => r.throughput.otherCpuPct),
   ];
-  const webhookRows: Row[] = [
-    row("throughput at saturation", "msg/s", WEBHOOK, WEBHOOK_PAIRS, (r) => r.throughput.perSecond, "higher"),
-    row("client CPU per message, saturation", "µs", WEBHOOK, WEBHOOK_PAIRS, (r) => r.throughput.clientCpuUsPerMessage, "lower"),
-    row(`client CPU per message at ${config.restRate}/s`, "µs", WEBHOOK, WEBHOOK_PAIRS, (r) => r.cost.clientCpuUsPerMessage, "lower"),
-    row(`latency p50 at ${config.restRate}/s`, "ms", WEBHOOK, WEBHOOK_PAIRS, (r) => r.cost.p50, "lower"),
-    row(`latency p99 at ${config.restRate}/s`, "ms", WEBHOOK, WEBHOOK_PAIRS, (r) => r.cost.p99, "lower"),
-    row(`GC pause per 1,000 msgs at ${config.restRate}/s`, "ms", WEBHOOK, WEBHOOK_PAIRS, (r) => r.cost.gc?.pauseMsPer1000, "lower"),
-    row(`heap after ${config.restMessages / 1000}k msgs and GC vs before`, "%", WEBHOOK, [], (r) => r.memory.heapGrowthPct),
-    row("client CPU, saturation", "% core", WEBHOOK, [], (r) => r.throughput.clientCpuPct),
-    row("sender (server) CPU, saturation", "% core", WEBHOOK, [], (r) => r.throughput.serverCpuPct),
-    row("other processes' CPU, saturation", "% core", WEBHOOK, [], (r) => r.throughput.otherCpuPct),
-  ];
+  const restRows = requestRows(REST, REST_PAIRS);
+  const webhookRows = requestRows(WEBHOOK, WEBHOOK_PAIRS, "sender (server) CPU, saturation");
 
   // Drain and idle, per contender.
   const drainKinds = [...new Set(input.drains.map((d) => d.kind))];
