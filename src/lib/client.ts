@@ -17,6 +17,7 @@ import {
 import { PipesRestClient, type DownloadedMedia, type PassthroughBody, type SendBody } from "./rest";
 import type { SendMessageResponse } from "./protocol";
 import { shortText } from "./redact";
+import { HandlingWaits } from "./handling";
 import { ReplayFilter } from "./replay-filter";
 
 /**
@@ -70,6 +71,8 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   readonly rest: PipesRestClient;
   readonly scope: ConnectionScope;
   readonly conversationId: string | undefined;
+  /** Webhook deliveries waiting to be answered until their msg is handled (src/lib/handling.ts). */
+  readonly handling = new HandlingWaits();
   private readonly options: ClientOptions;
   private readonly socketUsers = new Map<object, SocketRole>();
   private readonly receivers = new Set<InboundListener>();
@@ -222,6 +225,14 @@ export class PipesClient extends EventEmitter<ClientEvents> {
    */
   acceptInbound(message: InboundMessage): boolean {
     return !this.replayFilter.isReplay(message.messageId);
+  }
+
+  /**
+   * Forgets that a message was delivered, so its next delivery runs the flow again: a webhook
+   * delivery answered 503 (its handling failed in a way that may pass) will be retried by Pipes.
+   */
+  forgetInbound(messageId: string): void {
+    this.replayFilter.forget(messageId);
   }
 
   /**

@@ -28,6 +28,15 @@ export class ReplayFilter {
     return false;
   }
 
+  /**
+   * Forgets `id`, so it is new again. Its slot in the ring stays until it is evicted; if the id
+   * comes back before then, that eviction forgets it early (it then passes once more as new: the
+   * safe side for a message whose first delivery was refused).
+   */
+  forget(id: string): void {
+    this.seen.delete(keyOf(id));
+  }
+
   /** Takes over another filter's ids (oldest first), e.g. the one of the connection this one replaces. */
   adopt(other: ReplayFilter): void {
     if (other === this) return;
@@ -50,8 +59,10 @@ export class ReplayFilter {
     }
   }
 
+  /** Ids still remembered, oldest first (a forgotten id's slot in the ring is skipped). */
   private keysOldestFirst(): string[] {
-    return this.order.length < this.window ? [...this.order] : [...this.order.slice(this.head), ...this.order.slice(0, this.head)];
+    const ring = this.order.length < this.window ? this.order : [...this.order.slice(this.head), ...this.order.slice(0, this.head)];
+    return ring.filter((key) => this.seen.has(key));
   }
 }
 

@@ -36,6 +36,11 @@ export const NUMBER_SETTINGS = {
   downloadConcurrency: { min: 1, max: 64, integer: true, fallback: 4 },
   /** pipes-config: megabytes of media being downloaded at once (per connection). */
   downloadBufferMB: { min: 1, max: 4096, fallback: 32, editor: { integer: true } },
+  /**
+   * pipes-webhook-in, "answer when handled": longest wait for the flow, seconds. Below Pipes' 10 s
+   * per attempt, so Pipes hears our answer rather than timing out and retrying.
+   */
+  answerWithin: { min: 0, minExclusive: true, max: 9, fallback: 8, editor: { min: 1 } },
   /** pipes-in: largest media downloaded into a Buffer, megabytes. */
   maxMediaMB: { min: 0, minExclusive: true, max: 4096, fallback: 16 },
 } satisfies Record<string, NumberRule>;

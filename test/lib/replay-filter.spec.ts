@@ -25,3 +25,19 @@ function heapAfterGc(): number {
   gc();
   return process.memoryUsage().heapUsed;
 }
+
+describe("ReplayFilter.forget", function () {
+  it("makes an id new again, also for a filter that adopts this one (a full deploy)", function () {
+    const filter = new ReplayFilter(3);
+    for (const id of ["a", "b", "c"]) assert.equal(filter.isReplay(id), false);
+    filter.forget("b");
+    const next = new ReplayFilter(3);
+    next.adopt(filter);
+    assert.deepEqual(
+      ["a", "b", "c"].map((id) => next.isReplay(id)),
+      [true, false, true],
+    );
+    assert.equal(filter.isReplay("b"), false, "new again in the filter itself");
+    assert.equal(filter.isReplay("b"), true);
+  });
+});
