@@ -1,10 +1,12 @@
-import type { Node, NodeAPI } from "node-red";
+import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
+import { answeredMessageId, type HandlingOutcome } from "../lib/handling";
+import type { InboundMessage } from "../lib/protocol";
 import { shortText } from "../lib/redact";
 import { inboundFromWebhook, SIGNATURE_HEADER, verifySignature } from "../lib/webhook";
 import { configFor } from "./shared/connection";
 import { credentialValue } from "./shared/credentials";
 import { RAW_BODY, addRawPostRoute, type RawRoute } from "./shared/http-route";
-import { nodeStrings } from "./shared/i18n";
+import { nodeStrings, type Translate } from "./shared/i18n";
 import { messageReceiver } from "./shared/receiver";
 import { nodeNumbers } from "./shared/settings";
 import { misconfiguredStatus } from "./shared/status";
@@ -16,6 +18,10 @@ interface PipesWebhookInDef extends UsesConnection {
   types?: string[] | string;
   downloadMedia?: boolean;
   maxMediaMB?: number | string;
+  /** When Pipes gets its 200: "accepted" (default, at once) or "handled" (docs/decisions/0049). */
+  answer?: "accepted" | "handled";
+  /** "handled": longest wait for the flow, seconds (below Pipes' 10 s). */
+  answerWithin?: number | string;
 }
 
 interface Credentials {
@@ -30,6 +36,7 @@ interface Request {
 interface Response {
   status(code: number): { json(body: unknown): void };
 }
+type Outcome = HandlingOutcome;
 
 const PATH_PATTERN = /^\/?[A-Za-z0-9._~\-/]+$/;
 
@@ -46,7 +53,7 @@ const nodeInit = (RED: NodeAPI): void => {
   function PipesWebhookIn(this: Node<Credentials>, def: PipesWebhookInDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const { values, problem: settingProblem } = nodeNumbers(common, def, ["maxMediaMB"]);
+    const { values, problem: settingProblem } = nodeNumbers(common, def, ["maxMediaMB", "answerWithin"]);
     const { config, problem } = configFor(RED, def.connection, common);
     const client = settingProblem ? undefined : config?.client;
     const rawPath = String(def.path ?? "").trim();
@@ -123,12 +130,65 @@ const nodeInit = (RED: NodeAPI): void => {
       counts.received++;
       show();
       const message = parsed.message;
+      if (message && answerWhenHandled) return handleThenAnswer(message, res);
       // A delivery without a message (the dashboard's test call) and a message already delivered
       // (a webhook retry, or the socket's fallback copy) are answered, not emitted again.
       if (message && client.acceptInbound(message)) receive(message);
       else if (message) node.debug(`dropped a repeated delivery of ${shortText(message.messageId)}`);
       res.status(200).json({ ok: true });
     };
+
+    // "Answer when handled": 200 only once a send for the msg settled or the flow marked it handled
+    // (src/lib/handling.ts has the rules), so a Node-RED that dies before never said 200.
+    const answerWhenHandled = def.answer === "handled";
+    const answerWithinMs = values.answerWithin * 1000;
+    const handling = client.handling;
+    const unhandled = new UnhandledLog(node, t, values.answerWithin);
+
+    const answerAfter = (wait: Promise<Outcome>, messageId: string, res: Response) => {
+      void wait.then((outcome) => {
+        if (outcome === "retry" || outcome === "stopped") {
+          // Pipes delivers it again; the flow must then see it as new.
+          client.forgetInbound(messageId);
+          res.status(503).json({ error: "not handled: deliver it again" });
+          return;
+        }
+        if (outcome === "timeout") unhandled.add(messageId);
+        res.status(200).json({ ok: true });
+      });
+    };
+
+    const handleThenAnswer = (message: InboundMessage, res: Response) => {
+      const messageId = message.messageId;
+      // A second delivery while the first is still being handled gets the first's answer.
+      const running = handling.pending(messageId);
+      if (running) return answerAfter(running, messageId, res);
+      if (!client.acceptInbound(message)) {
+        node.debug(`dropped a repeated delivery of ${shortText(messageId)}`);
+        res.status(200).json({ ok: true });
+        return;
+      }
+      const wait = handling.begin(messageId, node, answerWithinMs);
+      if (!wait) {
+        client.forgetInbound(messageId);
+        return refuse(res, 503, "too many deliveries are waiting for the flow: deliver it again later");
+      }
+      const emitted = receive(message, (err) => {
+        if (err) handling.settle(messageId, "retry");
+      });
+      // Left out by the type filter: nothing in the flow will handle it, and nothing has to.
+      if (!emitted) handling.settle(messageId, "handled");
+      answerAfter(wait, messageId, res);
+    };
+
+    // A msg wired back into this node marks its message handled (a flow that does not reply: e.g.
+    // a Complete node watching the flow's last node).
+    node.on("input", (msg: NodeMessageInFlow, _send: unknown, done: (err?: Error) => void) => {
+      const messageId = answeredMessageId(msg);
+      if (!messageId) return done(new Error(t("errors.no-message-id")));
+      handling.settle(messageId, "handled");
+      done();
+    });
 
     const route: RawRoute = addRawPostRoute(RED, path, handler);
     node.status({ fill: "grey", shape: "dot", text: t("status.listening", { path: route.fullPath }) });
@@ -139,6 +199,7 @@ const nodeInit = (RED: NodeAPI): void => {
 
     node.on("close", (_removed: boolean, done: () => void) => {
       RED.events.removeListener("flows:started", onStarted);
+      handling.closeOwner(node);
       route.remove();
       done();
     });
@@ -148,5 +209,29 @@ const nodeInit = (RED: NodeAPI): void => {
     credentials: { secret: { type: "password" } },
   });
 };
+
+/**
+ * Deliveries answered 200 because nothing marked them handled in time: one warning at most every
+ * 10 s, with how many since the last one (a flow that never replies must not flood the log).
+ */
+class UnhandledLog {
+  private count = 0;
+  private warnedAt = 0;
+
+  constructor(
+    private readonly node: Node,
+    private readonly t: Translate,
+    private readonly seconds: number,
+  ) {}
+
+  add(messageId: string): void {
+    this.count++;
+    const now = Date.now();
+    if (now - this.warnedAt < 10_000) return;
+    this.warnedAt = now;
+    this.node.warn(this.t("warnings.not-handled", { count: this.count, seconds: this.seconds, id: shortText(messageId) }));
+    this.count = 0;
+  }
+}
 
 export = nodeInit;

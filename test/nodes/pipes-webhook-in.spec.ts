@@ -13,6 +13,7 @@ import { signPayload } from "../../src/lib/webhook";
 import { useEmulator } from "../support/emulator-fixture";
 import { configNode, coreNodes, helper, nextInput, PIPES_NODES } from "../support/nodered";
 import { collect, waitUntil } from "../support/wait";
+import { freePort } from "../support/ports";
 import { webhookBody } from "../support/webhook";
 
 const KEY = "pk_test_webhook_in_000000000000000";
@@ -26,7 +27,7 @@ function captureNodeApp(RED: NodeAPI): void {
     RED.nodes.createNode(this as never, def as never);
   });
 }
-const [HTTP_IN] = coreNodes("network/21-httpin.js");
+const [HTTP_IN, CATCH] = coreNodes("network/21-httpin.js", "common/25-catch.js");
 
 describe("pipes-webhook-in: signed webhook deliveries", function () {
   this.timeout(20_000);
@@ -42,15 +43,20 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
     server = undefined;
   });
 
-  async function load(webhook: Record<string, unknown> = {}, extra: Record<string, unknown>[] = [], secret: string | null = SECRET) {
+  async function load(
+    webhook: Record<string, unknown> = {},
+    extra: Record<string, unknown>[] = [],
+    secret: string | null = SECRET,
+    baseUrl = emu.url,
+  ) {
     const flow = [
-      configNode(emu.url),
-      { id: "hook", type: "pipes-webhook-in", connection: "cfg", path: "/pipes/webhook", ...webhook, wires: [["out"]] },
+      configNode(baseUrl),
+      { id: "hook", type: "pipes-webhook-in", connection: "cfg", path: "/pipes/webhook", wires: [["out"]], ...webhook },
       { id: "out", type: "helper" },
       { id: "capture", type: "capture-node-app" },
       ...extra,
     ];
-    await helper.load([...PIPES_NODES, captureNodeApp, HTTP_IN] as never, flow as never, {
+    await helper.load([...PIPES_NODES, captureNodeApp, HTTP_IN, CATCH] as never, flow as never, {
       cfg: { apiKey: KEY },
       hook: secret === null ? {} : { secret },
     });
@@ -251,5 +257,131 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
     assert.equal((await post(raw, signed(raw))).status, 200);
     assert.equal((await received).payload, "still here");
     assert.equal((await post("", {}, "/pipes/webhook", "GET")).status, 299, "the user's route answers its GETs");
+  });
+
+  describe('"answer when handled"', function () {
+    const HANDLED = { answer: "handled", answerWithin: 8 };
+    const replyNodes = (connection = "cfg", timeout = 30) => [
+      { id: "reply", type: "pipes-reply", connection, timeout, wires: [["sent"], ["failed"]] },
+      { id: "sent", type: "helper" },
+      { id: "failed", type: "helper" },
+    ];
+    /** Posts and keeps the pending answer, with a flag that says whether it came yet. */
+    function postPending(raw: string) {
+      const pending = { answered: false, response: post(raw, signed(raw)) };
+      void pending.response.then(() => (pending.answered = true));
+      return pending;
+    }
+    /** A full HTTP round trip to the same server: an answer written before it has been read by then. */
+    const roundTrip = () => post("", {}, "/pipes/webhook", "GET");
+
+    it("answers 200 only once the reply for the msg was sent", async function () {
+      await load({ ...HANDLED, wires: [["out"]] }, replyNodes());
+      emu.setDelivery("pn_9", { mode: "webhook", url: `${base}/pipes/webhook`, secret: SECRET });
+      const received = nextInput("out");
+      const inbound = emu.inject({ fromNumber: "+15550004444", text: "book me in" });
+      const msg = await received;
+      await roundTrip();
+      const [delivery] = emu.webhookDeliveries({ conversationId: inbound.conversationId });
+      assert.equal(delivery.state, "pending", "no answer while the flow has not replied");
+      const sent = nextInput("sent");
+      helper.getNode("reply").receive({ ...msg, payload: "booked" });
+      await sent;
+      const done = await waitUntil(
+        "the delivery answered",
+        () => emu.webhookDeliveries({ conversationId: inbound.conversationId }).find((d) => d.state !== "pending"),
+        emu,
+        ["webhook-delivered", "webhook-attempt", "webhook-failed"],
+      );
+      assert.deepEqual({ state: done.state, attempts: done.attempts.map((a) => a.status) }, { state: "delivered", attempts: [200] });
+      assert.deepEqual(
+        emu.sent({ conversationId: inbound.conversationId }).map((m) => m.text),
+        ["booked"],
+      );
+    });
+
+    it("without the option the delivery is answered before the msg even reaches the flow", async function () {
+      await load({ wires: [["out"]] });
+      const raw = JSON.stringify(webhookBody({ id: "msg_accepted_mode", type: "text", text: { body: "x" } }));
+      const early = nextInput("out");
+      const pending = postPending(raw);
+      await early;
+      await roundTrip();
+      assert.equal(pending.answered, true);
+    });
+
+    it("a send failing for a reason that may pass answers 503, and the retry runs the flow again", async function () {
+      // A connection whose REST host refuses connections: the reply never reaches a server.
+      const closed = `http://127.0.0.1:${await freePort()}`;
+      await load({ ...HANDLED, wires: [["reply"]] }, replyNodes("cfg", 0.5), SECRET, closed);
+      const raw = JSON.stringify(webhookBody({ id: "msg_may_pass", type: "text", text: { body: "hello" } }));
+      const failed = nextInput("failed");
+      const first = await post(raw, signed(raw));
+      assert.equal(first.status, 503, first.text);
+      assert.equal((await failed).error.code, "NETWORK_ERROR");
+      const again = nextInput("failed");
+      assert.equal((await post(raw, signed(raw))).status, 503, "the retry ran the flow again (it was not dropped as a repeat)");
+      await again;
+    });
+
+    it("a send refused for good (unknown conversation) is handled: 200, the failure on output 2", async function () {
+      await load({ ...HANDLED, wires: [["reply"]] }, replyNodes());
+      const raw = JSON.stringify(
+        webhookBody({ id: "msg_refused", type: "text", text: { body: "hello" } }, { conversationId: "conv_nobody" }),
+      );
+      const failed = nextInput("failed");
+      assert.equal((await post(raw, signed(raw))).status, 200);
+      assert.equal((await failed).error.code, "CONVERSATION_NOT_FOUND");
+    });
+
+    it("a msg sent to the node's input marks it handled; one without msg.pipes.messageId goes to Catch", async function () {
+      await load({ ...HANDLED, wires: [["out"]] }, [
+        { id: "catcher", type: "catch", scope: null, wires: [["caught"]] },
+        { id: "caught", type: "helper" },
+      ]);
+      const raw = JSON.stringify(webhookBody({ id: "msg_marked", type: "text", text: { body: "log me" } }));
+      const received = nextInput("out");
+      const pending = postPending(raw);
+      const msg = await received;
+      await roundTrip();
+      assert.equal(pending.answered, false);
+      helper.getNode("hook").receive(msg);
+      assert.equal((await pending.response).status, 200);
+      const caught = nextInput("caught");
+      helper.getNode("hook").receive({ payload: "no pipes" });
+      assert.match((await caught).error.message, /no msg.pipes.messageId/);
+    });
+
+    it("nothing handles it in time: 200 anyway and a warning; a second delivery meanwhile gets the same answer", async function () {
+      await load({ answer: "handled", answerWithin: 0.3, wires: [["out"]] });
+      const warnings = collect<{ args: unknown[] }>(helper.getNode("hook"), "call:warn", 1);
+      outputs().on("input", (m: any) => emitted.push(m.pipes.messageId));
+      const raw = JSON.stringify(webhookBody({ id: "msg_nobody_marks", type: "text", text: { body: "x" } }));
+      const [a, b] = await Promise.all([post(raw, signed(raw)), post(raw, signed(raw))]);
+      assert.deepEqual([a.status, b.status], [200, 200]);
+      assert.deepEqual(emitted, ["msg_nobody_marks"], "run once");
+      assert.match(String((await warnings)[0].args[0]), /1 delivery\(ies\) not marked handled within 0.3 s \(last: msg_nobody_marks\)/);
+    });
+
+    it("a redeploy while waiting answers 503, and the next delivery runs the new flow", async function () {
+      await load({ ...HANDLED, wires: [["out"]] });
+      const raw = JSON.stringify(webhookBody({ id: "msg_redeployed", type: "text", text: { body: "x" } }));
+      const received = nextInput("out");
+      const pending = postPending(raw);
+      await received;
+      const flow = [
+        configNode(emu.url),
+        { id: "hook", type: "pipes-webhook-in", connection: "cfg", path: "/pipes/webhook", ...HANDLED, wires: [["out"]] },
+        { id: "out", type: "helper" },
+        { id: "capture", type: "capture-node-app" },
+      ];
+      await helper.setFlows(flow as never, "full", { cfg: { apiKey: KEY }, hook: { secret: SECRET } });
+      assert.equal((await pending.response).status, 503);
+      const again = nextInput("out");
+      const retry = postPending(raw);
+      assert.equal((await again).pipes.messageId, "msg_redeployed");
+      helper.getNode("hook").receive({ pipes: { messageId: "msg_redeployed" } });
+      assert.equal((await retry.response).status, 200);
+    });
   });
 });

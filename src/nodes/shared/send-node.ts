@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow, NodeStatus } from "node-red";
 import type { PipesClient } from "../../lib/client";
 import { PipesError, toPipesError } from "../../lib/errors";
+import { answeredMessageId } from "../../lib/handling";
 import { ERROR_CODES } from "../../lib/protocol";
 import { configFor } from "./connection";
 import type { NodeStrings, Translate } from "./i18n";
@@ -149,6 +150,7 @@ function handleSends(spec: HandleSendsSpec): { closing(): void } {
     const failed = (err: unknown, started: boolean) => {
       const error = toPipesError(err);
       if (started) spec.settled?.({ error });
+      handlingEnded(spec.client, msg, error);
       // While the flow stops, output 2 and Catch nodes may be stopping too: the log always hears it.
       if (closing || spec.client?.isStopped) stopLosses.add(msg, error);
       fail(msg, error, failureWired, send, done);
@@ -169,6 +171,7 @@ function handleSends(spec: HandleSendsSpec): { closing(): void } {
       .then(
         (sent) => {
           spec.settled?.({ sent });
+          handlingEnded(spec.client, msg);
           succeed(msg, sent, send, done);
         },
         (err: unknown) => failed(err, true),
@@ -181,6 +184,16 @@ function handleSends(spec: HandleSendsSpec): { closing(): void } {
       closing = true;
     },
   };
+}
+
+/**
+ * A webhook delivery waiting for its msg to be handled ("answer when handled") is answered now
+ * (src/lib/handling.ts). Free when nothing waits: the msg is not even looked at.
+ */
+function handlingEnded(client: PipesClient | undefined, msg: NodeMessageInFlow, error?: PipesError): void {
+  if (!client || client.handling.size === 0) return;
+  const messageId = answeredMessageId(msg);
+  if (messageId) client.handling.sendEnded(messageId, error);
 }
 
 /**
