@@ -1,0 +1,119 @@
+/**
+ * The reason "Answer Pipes: when handled" exists (docs/decisions/0049): a real Node-RED process is
+ * killed (SIGKILL) after its pipes-webhook-in received a message and before the flow replied. The
+ * emulator's documented retries (attempts at 0, +2 and +8 s) then reach a new Node-RED on the same
+ * port and user dir, which replies: the user gets exactly one reply. With the default ("at once")
+ * the same kill loses the message: Pipes had its 200 and never delivers it again.
+ */
+import * as assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { useEmulator } from "../support/emulator-fixture";
+import { prepareUserDir, startNodeRed, type NodeRedProcess } from "../support/nodered-process";
+import { freePort } from "../support/ports";
+import { waitUntil } from "../support/wait";
+
+const KEY = "pk_test_webhook_kill_0000000000000";
+const SECRET = "whsec_kill_test_0123456789";
+const POOL = "pn_kill";
+
+/** The bot: webhook in -> (holds the msg when HOLD=1, as if the flow were still working) -> reply. */
+function botFlow(emulatorUrl: string, answer: "handled" | "accepted"): Record<string, unknown>[] {
+  return [
+    { id: "tab", type: "tab", label: "bot" },
+    {
+      id: "cfg",
+      type: "pipes-config",
+      name: "kill test",
+      baseUrl: emulatorUrl,
+      scope: "user",
+      credentials: { apiKey: KEY },
+    },
+    {
+      id: "hook",
+      type: "pipes-webhook-in",
+      z: "tab",
+      connection: "cfg",
+      path: "/pipes/hook",
+      answer,
+      credentials: { secret: SECRET },
+      wires: [["work"]],
+    },
+    {
+      id: "work",
+      type: "function",
+      z: "tab",
+      func: 'if (env.get("HOLD") === "1") { node.warn("holding " + msg.pipes.messageId); return null; }\nmsg.payload = "Confirmed: " + msg.payload;\nreturn msg;',
+      outputs: 1,
+      wires: [["reply"]],
+    },
+    { id: "reply", type: "pipes-reply", z: "tab", connection: "cfg", wires: [[], []] },
+  ];
+}
+
+describe("webhook delivery survives a Node-RED killed between receiving and replying", function () {
+  this.timeout(90_000);
+  let userDir = "";
+  const running: NodeRedProcess[] = [];
+
+  // Registered before useEmulator(): every Node-RED is gone before the emulator stops.
+  afterEach(async function () {
+    for (const nodeRed of running.splice(0)) await nodeRed.kill();
+    rmSync(userDir, { recursive: true, force: true });
+  });
+  const { emu } = useEmulator({
+    nodeRed: false,
+    tenants: [{ userId: "user_kill", apiKey: KEY, poolNumbers: [{ id: POOL, phoneNumber: "+15550007777" }] }],
+  });
+
+  /** Node-RED A receives one message and is killed while holding it; B starts on the same port and user dir. */
+  async function killWhileHolding(answer: "handled" | "accepted") {
+    userDir = mkdtempSync(join(tmpdir(), "pipes-kill-"));
+    const port = await freePort();
+    prepareUserDir(userDir, port);
+    const first = await startNodeRed(userDir, port, { HOLD: "1" });
+    running.push(first);
+    await first.deploy(botFlow(emu.url, answer));
+    await first.waitForWebhookRoute("/pipes/hook");
+    emu.setDelivery(POOL, { mode: "webhook", url: `${first.url}/pipes/hook`, secret: SECRET });
+
+    const inbound = emu.inject({ fromNumber: "+15550001234", fromName: "Ana", text: "see you at 10" });
+    await first.waitForLog("the flow holding the message", new RegExp(`holding ${inbound.messageId}`));
+    await first.kill("SIGKILL");
+    // The restarted instance: same user dir (the deployed flows and their credentials), same port.
+    running.push(await startNodeRed(userDir, port, { HOLD: "0" }));
+    return inbound;
+  }
+
+  it('"when handled": Pipes retries into the restarted Node-RED, which replies exactly once', async function () {
+    const inbound = await killWhileHolding("handled");
+    const delivery = await waitUntil(
+      "the delivery to end",
+      () => emu.webhookDeliveries({ conversationId: inbound.conversationId }).find((d) => d.state !== "pending"),
+      emu,
+      ["webhook-delivered", "webhook-failed"],
+      30_000,
+    );
+    await waitUntil("the reply", () => emu.sent({ conversationId: inbound.conversationId })[0], emu, ["sent"], 10_000);
+    assert.deepEqual(
+      emu.sent({ conversationId: inbound.conversationId }).map((m) => m.text),
+      ["Confirmed: see you at 10"],
+    );
+    assert.equal(delivery.state, "delivered");
+    const attempts = delivery.attempts.map((a) => ({ ok: a.ok, status: a.status }));
+    assert.ok(attempts.length >= 2 && !attempts[0].ok && attempts.at(-1)!.ok, JSON.stringify(delivery.attempts));
+    assert.equal(attempts[0].status, undefined, "the killed instance never answered the first attempt");
+  });
+
+  it('"at once" (the default): the same kill loses the message, because Pipes already had its 200', async function () {
+    const inbound = await killWhileHolding("accepted");
+    const [delivery] = emu.webhookDeliveries({ conversationId: inbound.conversationId });
+    assert.deepEqual(
+      { state: delivery.state, attempts: delivery.attempts.map((a) => a.status) },
+      { state: "delivered", attempts: [200] },
+      "delivered once: nothing will deliver it again",
+    );
+    assert.deepEqual(emu.sent({ conversationId: inbound.conversationId }), []);
+  });
+});
