@@ -232,10 +232,12 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
     assert.equal(emu.webhookFailures().length, 0);
   });
 
-  it("20 full redeploys leave one route, and a user's GET http in on the same path keeps answering", async function () {
+  it("50 full redeploys leave one route; a user's http in on the same path (GET) and on another path (POST) keep answering", async function () {
     const userRoute = [
       { id: "userIn", type: "http in", url: "/pipes/webhook", method: "get", wires: [["userOut"]] },
       { id: "userOut", type: "http response", statusCode: "299", wires: [] },
+      { id: "userPostIn", type: "http in", url: "/orders", method: "post", wires: [["userPostOut"]] },
+      { id: "userPostOut", type: "http response", statusCode: "298", wires: [] },
     ];
     await load({}, userRoute);
     const flow = () => [
@@ -245,7 +247,7 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
       { id: "capture", type: "capture-node-app" },
       ...userRoute,
     ];
-    for (let i = 0; i < 20; i++) await helper.setFlows(flow() as never, "full", { cfg: { apiKey: KEY }, hook: { secret: SECRET } });
+    for (let i = 0; i < 50; i++) await helper.setFlows(flow() as never, "full", { cfg: { apiKey: KEY }, hook: { secret: SECRET } });
     const stack = ((nodeApp as any)._router.stack as { route?: { path: unknown; methods: Record<string, boolean> } }[]).filter(
       (l) => l.route && [l.route.path].flat().includes("/pipes/webhook"),
     );
@@ -257,6 +259,7 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
     assert.equal((await post(raw, signed(raw))).status, 200);
     assert.equal((await received).payload, "still here");
     assert.equal((await post("", {}, "/pipes/webhook", "GET")).status, 299, "the user's route answers its GETs");
+    assert.equal((await post('{"order":1}', {}, "/orders")).status, 298, "the user's POST route on another path is untouched");
   });
 
   describe('"answer when handled"', function () {
