@@ -8,6 +8,7 @@
 import type { ClientRequest, IncomingMessage } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InboundMessage } from "../lib/protocol";
@@ -46,7 +47,7 @@ interface AttemptResult {
 
 export class WebhookDispatcher {
   /** Aborted by reset() and stop(): every wait and request in flight ends, nothing is handed over. */
-  private controller = new AbortController();
+  private controller = unboundedController();
   /** webhookOrder "conversation": per conversation, the running delivery first, then those waiting behind it. */
   private lines = new Map<string, Job[]>();
   private readonly records: WebhookDeliveryRecord[] = [];
@@ -143,7 +144,7 @@ export class WebhookDispatcher {
 
   private abort(): void {
     this.controller.abort();
-    this.controller = new AbortController();
+    this.controller = unboundedController();
     this.lines = new Map();
   }
 
@@ -288,4 +289,11 @@ function matches(record: WebhookDeliveryRecord, filter: { poolNumberId?: string;
 
 function copy(record: WebhookDeliveryRecord): WebhookDeliveryRecord {
   return { ...record, attempts: record.attempts.map((a) => ({ ...a })) };
+}
+
+/** One signal is shared by every wait and request in flight (hundreds under traffic): no listener limit. */
+function unboundedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
