@@ -7,6 +7,7 @@
  */
 import { ERROR_CODES } from "../lib/protocol";
 import type { EmulatorContext } from "./context";
+import { windowOpen } from "./conversations";
 import { newWamid } from "./ids";
 import { MetaError, validateMetaBody, type ValidMetaMessage } from "./meta-validator";
 import type { SendFailure } from "./send-message";
@@ -32,7 +33,7 @@ export function processPassthrough(ctx: EmulatorContext, tenant: Tenant, body: R
   const conversation = ctx.store.conversations.getOwned(conversationId, tenant.userId);
   if (!conversation) return fail(404, ERROR_CODES.CONVERSATION_NOT_FOUND, "conversation not found");
   const now = ctx.clock.now();
-  if (now - conversation.lastInboundAt > ctx.options().serviceWindowMs) {
+  if (!windowOpen(conversation, now, ctx.options().serviceWindowMs)) {
     return fail(403, ERROR_CODES.SERVICE_WINDOW_EXPIRED, "service window closed (last inbound > 24h)");
   }
 
