@@ -12,6 +12,7 @@ import { maskKey } from "../lib/redact";
 import { processSend } from "./send-message";
 import { processPassthrough } from "./passthrough";
 import { PASSTHROUGH_TYPES } from "./meta-validator";
+import { TemplateApi, TEMPLATES_PATH } from "./template-api";
 import { TenantRegistry, type Tenant } from "./tenants";
 import { mediaKindFor, mimeTypeFromFileName } from "../lib/media";
 import type { RefusedRecord, SentKind } from "./types";
@@ -38,7 +39,11 @@ export class RestApi {
   /** Presigned downloads in progress (a test can watch how many a client runs at once). */
   private storageActive = 0;
 
-  constructor(private readonly ctx: EmulatorContext) {}
+  private readonly templates: TemplateApi;
+
+  constructor(private readonly ctx: EmulatorContext) {
+    this.templates = new TemplateApi(ctx);
+  }
 
   /** The next `count` sends (authenticated POST /v1/messages/send or /v1/messages/passthrough) answer `failure` instead. */
   failNextSends(count: number, failure: InjectedSendFailure): void {
@@ -65,6 +70,12 @@ export class RestApi {
     }
     if (path === "/v1/messages/passthrough" && req.method === "POST") {
       await this.passthrough(req, res);
+      return true;
+    }
+    const templates = TEMPLATES_PATH.exec(path);
+    if (templates) {
+      const account = this.authenticate(req, res);
+      if (account) await this.templates.handle(req, res, url, account, templates);
       return true;
     }
     if (path.startsWith("/v1/media/download/") && req.method === "GET") {
@@ -193,6 +204,10 @@ export class RestApi {
       refused.conversationId = conversationId;
       const toNumber = this.ctx.store.conversations.getOwned(conversationId, tenant.userId)?.fromNumber;
       if (toNumber) refused.toNumber = toNumber;
+    } else if (tenant.app) {
+      // An App names the recipient instead (passthrough `to`, app/send `toNumber`).
+      const to = str(body?.to) ?? str(body?.toNumber);
+      if (to && /\d/.test(to)) refused.toNumber = `+${to.replace(/\D/g, "")}`;
     }
     const text = meta ? meta.text : media ? (str(body?.caption) ?? str(body?.text)) : str(body?.text);
     if (text) refused.text = text;
@@ -258,9 +273,16 @@ export class RestApi {
 function metaSummary(body: Record<string, unknown> | undefined): { kind: SentKind; text?: string } | undefined {
   const type = body?.type;
   if (typeof type !== "string" || !(PASSTHROUGH_TYPES as readonly string[]).includes(type)) return undefined;
-  const content = body?.[type] as { body?: unknown; caption?: unknown } | undefined;
+  const content = body?.[type] as { body?: unknown; caption?: unknown; name?: unknown } | undefined;
   const inner = typeof content === "object" && content !== null ? content : {};
-  const text = type === "text" ? inner.body : type === "interactive" ? (inner.body as { text?: unknown } | undefined)?.text : inner.caption;
+  const text =
+    type === "text"
+      ? inner.body
+      : type === "interactive"
+        ? (inner.body as { text?: unknown } | undefined)?.text
+        : type === "template"
+          ? typeof inner.name === "string" && `template ${inner.name}`
+          : inner.caption;
   return { kind: type as SentKind, text: typeof text === "string" && text !== "" ? text : undefined };
 }
 

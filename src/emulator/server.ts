@@ -165,6 +165,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
       this.tenants = new TenantRegistry(this.options.tenants, this.options.apps);
       this.delivery.restore(this.options.tenants);
     }
+    if (partial.apps) this.store.templates.restore(this.options.apps);
   }
 
   /**
