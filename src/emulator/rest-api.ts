@@ -1,6 +1,7 @@
 /**
- * The REST side (docs/protocol.md#media-download, #sending-messages): POST /v1/messages/send, POST /v1/messages/passthrough
- * (Meta bodies, docs/decisions/0035-emulator-passthrough-validation.md), GET /v1/media/download/:mediaId (302 to a
+ * The REST side (docs/protocol.md#media-download, #sending-messages, #byon-apps): POST /v1/messages/send, POST
+ * /v1/messages/passthrough (Meta bodies, docs/decisions/0035-emulator-passthrough-validation.md; templates, 0051), an App's
+ * POST /v1/messages/app/send (0052) and /v1/pool-numbers/:id/templates (0050), GET /v1/media/download/:mediaId (302 to a
  * presigned URL) and the emulator's stand-in for object storage, GET /_emulator/storage/:token.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -11,6 +12,7 @@ import { parseJsonObject, readBody, sendError, sendJson, sendTooLarge } from "./
 import { maskKey } from "../lib/redact";
 import { processSend } from "./send-message";
 import { processPassthrough } from "./passthrough";
+import { processAppSend } from "./app-send";
 import { PASSTHROUGH_TYPES } from "./meta-validator";
 import { TemplateApi, TEMPLATES_PATH } from "./template-api";
 import { TenantRegistry, type Tenant } from "./tenants";
@@ -45,7 +47,7 @@ export class RestApi {
     this.templates = new TemplateApi(ctx);
   }
 
-  /** The next `count` sends (authenticated POST /v1/messages/send or /v1/messages/passthrough) answer `failure` instead. */
+  /** The next `count` sends (authenticated POST /v1/messages/send, /app/send or /passthrough) answer `failure` instead. */
   failNextSends(count: number, failure: InjectedSendFailure): void {
     if (!Number.isInteger(count) || count < 0) throw new RangeError("failNextSends needs an integer count >= 0");
     if (!failure || !Number.isInteger(failure.status) || failure.status < 400 || failure.status > 599) {
@@ -66,6 +68,10 @@ export class RestApi {
     const path = url.pathname;
     if (path === "/v1/messages/send" && req.method === "POST") {
       await this.send(req, res);
+      return true;
+    }
+    if (path === "/v1/messages/app/send" && req.method === "POST") {
+      await this.appSend(req, res);
       return true;
     }
     if (path === "/v1/messages/passthrough" && req.method === "POST") {
@@ -150,6 +156,25 @@ export class RestApi {
     this.ctx.log(`rest: sent ${record.kind} ${record.messageId} on ${record.conversationId}`);
     this.ctx.emit("sent", structuredClone(record));
     sendJson(res, 200, { success: true, messageId: record.messageId, conversationId: record.conversationId });
+  }
+
+  /** An App's text to a phone number (docs/decisions/0052-emulator-app-send-window.md): Meta's answer on success. */
+  private async appSend(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const read = await this.readSend(req, res, "send");
+    if (!read) return;
+    const { tenant, json } = read;
+    const outcome = processAppSend(this.ctx, tenant, json);
+    if (!outcome.ok) {
+      this.ctx.log(`rest: app/send refused ${outcome.status} ${outcome.code}: ${outcome.message}`);
+      this.recordRefusal(tenant, json, outcome.status, outcome.code, outcome.message);
+      sendError(res, outcome.status, outcome.code, outcome.message);
+      return;
+    }
+    const { record } = outcome;
+    this.ctx.store.recordSent(record);
+    this.ctx.log(`rest: app/send sent ${record.messageId} on ${record.conversationId}`);
+    this.ctx.emit("sent", structuredClone(record));
+    sendJson(res, 200, outcome.response);
   }
 
   /** Meta bodies (docs/decisions/0035-emulator-passthrough-validation.md): Pipes' checks, then Meta's, then Meta's answer. */

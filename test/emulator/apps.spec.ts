@@ -1,7 +1,7 @@
 /**
  * BYON Apps in the emulator (docs/decisions/0049-emulator-byon-apps.md): any number writes to an App's number, conversations
  * per (number, user), the App's traffic on its `ak_` sockets only, replies and REST sends with the `ak_` key on its
- * conversations, its offline queue, and state() without keys. The emulator alone, over real HTTP and real sockets.
+ * conversations, its offline queue, POST /v1/messages/app/send and its window rule, and state() without keys. The emulator alone, over real HTTP and real sockets.
  */
 import * as assert from "node:assert/strict";
 import { ERROR_CODES } from "../../src/lib/protocol";
@@ -130,6 +130,57 @@ describe("emulator: BYON Apps", function () {
     assert.equal((await app.next("whatsapp_message")).data.poolNumberId, APP_NUMBER, "an App's first number by default");
     const bad = await http("POST", "/_emulator/inbound", { fromNumber: ANA, poolNumberId: "pn_nobody", text: "x" });
     assert.equal(bad.status, 400);
+  });
+
+  describe("POST /v1/messages/app/send", function () {
+    const appSend = (body: unknown, key = DEMO_APP_KEY) => http("POST", "/v1/messages/app/send", body, key);
+
+    it("sends text to a user whose window is open, answering Meta's send response", async function () {
+      const conversationId = emu.inject({ fromNumber: ANA, poolNumberId: APP_NUMBER, text: "hi" }).conversationId;
+      const answer = await appSend({ poolNumberId: APP_NUMBER, toNumber: "15550001111", text: "hello first" });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body.messaging_product, "whatsapp");
+      assert.deepEqual(answer.body.contacts, [{ input: "15550001111", wa_id: "15550001111" }]);
+      const [record] = emu.sent();
+      assert.equal(answer.body.messages[0].id, record.messageId);
+      assert.equal(record.conversationId, conversationId);
+      assert.equal(record.text, "hello first");
+      assert.equal(record.poolNumberId, APP_NUMBER);
+    });
+
+    it("refuses a number that never wrote, or whose window closed, with SERVICE_WINDOW_EXPIRED", async function () {
+      const never = await appSend({ poolNumberId: APP_NUMBER, toNumber: "15550002222", text: "cold" });
+      assert.equal(never.status, 403);
+      assert.equal(never.body.error.code, ERROR_CODES.SERVICE_WINDOW_EXPIRED);
+      assert.equal(emu.state().conversations.length, 0, "a refused send starts no conversation");
+      assert.equal(emu.refused()[0].toNumber, BEN, "the refused log names the recipient");
+
+      emu.inject({ fromNumber: ANA, poolNumberId: APP_NUMBER, text: "hi" });
+      emu.advanceClock(24 * 60 * 60 * 1000 + 1000);
+      const late = await appSend({ poolNumberId: APP_NUMBER, toNumber: "+15550001111", text: "late" });
+      assert.equal(late.status, 403);
+      assert.equal(late.body.error.code, ERROR_CODES.SERVICE_WINDOW_EXPIRED);
+    });
+
+    it("refuses pool keys, another number, a bad recipient and a missing or long text", async function () {
+      emu.inject({ fromNumber: ANA, poolNumberId: APP_NUMBER, text: "hi" });
+      const ok = { poolNumberId: APP_NUMBER, toNumber: "15550001111", text: "x" };
+      const cases: [string, unknown, string | undefined, number, string][] = [
+        ["a pool key", ok, DEMO_API_KEY, 403, ERROR_CODES.FORBIDDEN],
+        ["a pool number", { ...ok, poolNumberId: "pn_demo1" }, undefined, 403, ERROR_CODES.FORBIDDEN],
+        ["no poolNumberId", { toNumber: ok.toNumber, text: "x" }, undefined, 400, ERROR_CODES.INVALID_REQUEST],
+        ["a recipient that is no number", { ...ok, toNumber: "ana" }, undefined, 400, ERROR_CODES.INVALID_REQUEST],
+        ["no text", { ...ok, text: "" }, undefined, 400, ERROR_CODES.INVALID_REQUEST],
+        ["a text over 4096", { ...ok, text: "a".repeat(4097) }, undefined, 400, ERROR_CODES.TEXT_TOO_LONG],
+      ];
+      for (const [what, body, key, status, code] of cases) {
+        const answer = await appSend(body, key);
+        assert.equal(answer.status, status, what);
+        assert.equal(answer.body.error.code, code, what);
+      }
+      assert.equal((await http("POST", "/v1/messages/app/send", ok, "ak_unknown")).status, 401);
+      assert.equal(emu.sent().length, 0);
+    });
   });
 
   it("checks the apps option: ak_ keys, unique slugs, keys and number ids", function () {
