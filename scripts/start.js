@@ -2,7 +2,8 @@
 // `npm start`: the local emulator + Node-RED with these nodes and demo flows deployed, ready to chat.
 //
 // 1. checks that both ports are free, before starting anything;
-// 2. starts the Pipes API emulator (demo tenant and key) in this process; it also serves the phone
+// 2. starts the Pipes API emulator (demo tenant and key, and a demo BYON App whose ak_ key it prints)
+//    in this process; it also serves the phone
 //    page (http://127.0.0.1:3977/phone), a WhatsApp-like chat with the bot;
 // 3. prepares a Node-RED user dir (.run/node-red) that links this package in, and starts Node-RED;
 // 4. deploys, through the admin API, one tab each: examples/flows/echo-bot.json (answers text),
@@ -55,7 +56,7 @@ if (emulatorPort === nodeRedPort) fail(`PIPES_EMULATOR_PORT and NODE_RED_PORT ar
 if (!fs.existsSync(path.join(root, "dist", "emulator", "index.js"))) {
   fail("dist/ is missing: run `npm install` (it builds the package) or `npm run build` first");
 }
-const { PipesEmulator, DEMO_API_KEY } = require(path.join(root, "dist", "emulator"));
+const { PipesEmulator, DEMO_API_KEY, DEMO_APP_KEY, DEFAULT_APP, DEFAULT_APP_NUMBER } = require(path.join(root, "dist", "emulator"));
 
 /** Resolves null when 127.0.0.1:port can be listened on (and is released again), else the error code. */
 function probePort(port) {
@@ -356,6 +357,10 @@ async function main() {
     );
     console.log(`Phone page:      ${baseUrl}/phone  (chat with the bot as a WhatsApp user)`);
     console.log(`Pipes emulator:  ${baseUrl}  (demo API key ${DEMO_API_KEY})${online ? "" : "  warning: the bot has not connected yet"}`);
+    // The demo BYON App: its key goes in a config node to try templates and writing first (its number is on the phone page).
+    console.log(
+      `BYON App:        "${DEFAULT_APP.name}" ${DEFAULT_APP_NUMBER.phoneNumber} (${DEFAULT_APP_NUMBER.id}), App key ${DEMO_APP_KEY}  (templates, app/send)`,
+    );
     console.log(`ready: messages typed here come from ${phoneNumber}; Ctrl+C stops everything.`);
   } catch (err) {
     console.error(`pipes start: ${err.message}`);
@@ -399,6 +404,10 @@ main().catch((err) => fail(err.stack || String(err)));
 
 /** One line for what the bot sent, as the terminal chat shows it (buttons and list rows by title). */
 function describeSent(record) {
+  if (record.template) {
+    const buttons = record.template.rendered.buttons.map((b) => b.text);
+    return `${record.text} [template ${record.template.name}${buttons.length ? `: ${buttons.join(" | ")}` : ""}]`;
+  }
   if (record.text) return record.text;
   const message = record.message || {};
   const interactive = message.interactive;

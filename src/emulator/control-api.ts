@@ -15,11 +15,14 @@ import type { ConnectionInfo, InjectInput, RefusedRecord, SentRecord, WebhookDel
 export interface EmulatorState {
   now: number;
   connections: ConnectionInfo[];
-  /** Offline queue length per tenant userId (tenants with an empty queue are listed with 0). */
+  /** Offline queue length per tenant userId (tenants with an empty queue are listed with 0); an App's is `apps[].queue`. */
   queues: Record<string, number>;
   /** Never the API keys. */
   tenants: { userId: string; poolNumbers: { id: string; phoneNumber: string; label?: string }[] }[];
-  conversations: { conversationId: string; userId: string; poolNumberId: string; fromNumber: string; lastInboundAt: number }[];
+  /** BYON Apps (docs/decisions/0049-emulator-byon-apps.md); never their keys. */
+  apps: { appId: string; slug: string; name: string; numbers: { id: string; phoneNumber: string; label?: string }[]; queue: number }[];
+  /** `userId` is a tenant's or an App's id; `lastInboundAt` null: the user has not written (a template opened it). */
+  conversations: { conversationId: string; userId: string; poolNumberId: string; fromNumber: string; lastInboundAt: number | null }[];
   /** Every pool number's delivery setting; never the webhook secrets. */
   delivery: DeliveryInfo[];
 }

@@ -1,4 +1,8 @@
-/** Conversations: one per (tenant, pool number, sender), with the last-inbound time for the 24 h window. */
+/**
+ * Conversations: one per (account, number, user), with the last-inbound time for the 24 h window. An account is a tenant
+ * or a BYON App (docs/decisions/0049-emulator-byon-apps.md); an App's template send may open a conversation the user
+ * never wrote into, whose window stays closed until the user writes (docs/decisions/0051-emulator-template-sends.md).
+ */
 import { newConversationId } from "./ids";
 
 export interface Conversation {
@@ -8,8 +12,16 @@ export interface Conversation {
   fromNumber: string;
   fromName?: string;
   createdAt: number;
-  /** Emulator clock of the last inbound message; the service window counts from here (docs/protocol.md#service-window). */
-  lastInboundAt: number;
+  /**
+   * Emulator clock of the last inbound message; the service window counts from here (docs/protocol.md#service-window).
+   * null: the user has not written yet (a template started the conversation).
+   */
+  lastInboundAt: number | null;
+}
+
+/** Whether free-form messages may go to this conversation at `now`: the user wrote within the last `windowMs`. */
+export function windowOpen(conversation: Conversation, now: number, windowMs: number): boolean {
+  return conversation.lastInboundAt !== null && now - conversation.lastInboundAt <= windowMs;
 }
 
 export class ConversationStore {
@@ -31,6 +43,28 @@ export class ConversationStore {
     }
     conversation.lastInboundAt = now;
     if (fromName !== undefined) conversation.fromName = fromName;
+    return conversation;
+  }
+
+  /** The conversation of (account, number, user), if there is one. */
+  find(userId: string, poolNumberId: string, fromNumber: string): Conversation | undefined {
+    return this.byRoute.get(ConversationStore.routeKey(userId, poolNumberId, fromNumber));
+  }
+
+  /** Finds or creates the conversation without recording an inbound message: a new one has no open window. */
+  openOutbound(userId: string, poolNumberId: string, toNumber: string, now: number): Conversation {
+    const existing = this.find(userId, poolNumberId, toNumber);
+    if (existing) return existing;
+    const conversation: Conversation = {
+      conversationId: newConversationId(),
+      userId,
+      poolNumberId,
+      fromNumber: toNumber,
+      createdAt: now,
+      lastInboundAt: null,
+    };
+    this.byRoute.set(ConversationStore.routeKey(userId, poolNumberId, toNumber), conversation);
+    this.byId.set(conversation.conversationId, conversation);
     return conversation;
   }
 

@@ -40,7 +40,10 @@ export interface FeedStatus {
   /** Offline queue length, all tenants. */
   queueSize: number;
   poolNumbers: { id: string; phoneNumber: string; label?: string }[];
-  conversations: { conversationId: string; fromNumber: string; lastInboundAt: number }[];
+  /** BYON Apps and their numbers, which the phone may write to too (never their keys). */
+  apps: { slug: string; name: string; numbers: { id: string; phoneNumber: string; label?: string }[] }[];
+  /** `lastInboundAt` null: the user has not written yet (a template opened the conversation). */
+  conversations: { conversationId: string; poolNumberId: string; fromNumber: string; lastInboundAt: number | null }[];
   /** Every pool number's delivery setting (never a secret). */
   delivery: DeliveryInfo[];
   /** The latest webhook deliveries (oldest first) and how many failed since the last reset. */

@@ -22,9 +22,8 @@ export function buildInbound(ctx: EmulatorContext, input: InjectInput): BuiltInb
   if (!input || typeof input.fromNumber !== "string" || input.fromNumber === "") {
     throw new EmulatorInputError("inject needs a fromNumber");
   }
+  const tenant = recipient(ctx, input);
   const tenants = ctx.tenants();
-  const tenant = input.apiKey === undefined ? tenants.first() : tenants.byApiKey(input.apiKey);
-  if (!tenant) throw new EmulatorInputError("inject: unknown apiKey");
   const poolNumber = input.poolNumberId === undefined ? tenant.poolNumbers[0] : tenants.poolNumber(tenant, input.poolNumberId);
   if (!poolNumber) throw new EmulatorInputError(`inject: pool number ${String(input.poolNumberId)} is not ${tenant.userId}'s`);
   if (input.answer !== undefined) checkAnswer(input.answer);
@@ -64,6 +63,24 @@ export function buildInbound(ctx: EmulatorContext, input: InjectInput): BuiltInb
   if (input.extra) Object.assign(message, input.extra);
   ctx.store.messages.addInbound(conversation.conversationId, message.messageId);
   return { tenant, conversation, message };
+}
+
+/**
+ * Whose message it is: the key's account; else the App whose BYON number `poolNumberId` names (any user may write to an
+ * App's number, docs/decisions/0049-emulator-byon-apps.md); else the first tenant, as before Apps existed.
+ */
+function recipient(ctx: EmulatorContext, input: InjectInput): Tenant {
+  const tenants = ctx.tenants();
+  if (input.apiKey !== undefined) {
+    const tenant = tenants.byApiKey(input.apiKey);
+    if (!tenant) throw new EmulatorInputError("inject: unknown apiKey");
+    return tenant;
+  }
+  const first = tenants.first();
+  if (input.poolNumberId !== undefined && !tenants.poolNumber(first, input.poolNumberId)) {
+    return tenants.appOfNumber(input.poolNumberId) ?? first;
+  }
+  return first;
 }
 
 /** Text, media, location, contacts, reaction or an answer; or, for a hand-made message, extra text or extra[type]. */

@@ -1,7 +1,7 @@
 /** The local Pipes.bot API emulator: programmatic API. The CLI lives in cli.ts. */
 export { PipesEmulator } from "./server";
-export { DEMO_API_KEY, DEFAULT_POOL_NUMBER, DEFAULT_TENANT } from "./options";
-export type { EmulatorOptions, PoolNumberSpec, TenantSpec } from "./options";
+export { DEMO_API_KEY, DEMO_APP_KEY, DEFAULT_APP, DEFAULT_APP_NUMBER, DEFAULT_POOL_NUMBER, DEFAULT_TENANT } from "./options";
+export type { AppNumberSpec, AppSpec, EmulatorOptions, PoolNumberSpec, TenantSpec } from "./options";
 export type {
   ClientFrameType,
   ConnectionInfo,

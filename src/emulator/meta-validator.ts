@@ -5,15 +5,24 @@
  * SOFT_MESSAGE_LIMITS. Lengths count code points. The first problem found is thrown as a MetaError naming the field,
  * its length or value, and the limit: code 100 for a wrong shape (missing, wrong type, unknown value), 131009 for a
  * value out of range (length, count, duplicate, coordinates, URL), 131026 for a reaction to a message it does not know.
+ * A template is checked against its definition: 132001 for an unknown or unapproved one, 132000 for a missing or extra
+ * parameter, 132012 for one of the wrong kind, 132005 for a filled-in body over its limit
+ * (docs/decisions/0051-emulator-template-sends.md).
  */
 import { LIMITS, MESSAGE_LIMITS, SOFT_MESSAGE_LIMITS } from "../lib/protocol";
 import type { MediaKind } from "../lib/media";
-import type { SentKind, SentMedia } from "./types";
+import { fill, variablesOf } from "./template-text";
+import type { SentKind, SentMedia, SentTemplate, TemplateButton, TemplateDefinition } from "./types";
 
 export const META_ERROR_MESSAGES = {
   100: "(#100) Invalid parameter",
   131009: "(#131009) Parameter value is not valid",
   131026: "(#131026) Message Undeliverable",
+  // Template sends (docs/decisions/0051-emulator-template-sends.md).
+  132000: "(#132000) Number of parameters does not match the expected number of params",
+  132001: "(#132001) Template name does not exist in the translation",
+  132005: "(#132005) Translated text too long",
+  132012: "(#132012) Parameter format does not match format in the created template",
 } as const;
 export type MetaErrorCode = keyof typeof META_ERROR_MESSAGES;
 
@@ -45,6 +54,8 @@ export interface MetaValidationOptions {
   softLimits: "enforce" | "ignore";
   /** Whether `messageId` is a wamid the emulator issued in this conversation (a reaction's target). */
   isSentMessage: (messageId: string) => boolean;
+  /** The sending number's template of that name and language (an App's), with its status now; absent: templates refused. */
+  findTemplate?: (name: string, language: string) => TemplateDefinition | undefined;
 }
 
 /** What a valid body is, for the sent log. */
@@ -56,6 +67,7 @@ export interface ValidMetaMessage {
   caption?: string;
   media?: SentMedia;
   reaction?: { messageId: string; emoji: string };
+  template?: SentTemplate;
 }
 
 export const PASSTHROUGH_TYPES = [
@@ -69,6 +81,8 @@ export const PASSTHROUGH_TYPES = [
   "video",
   "document",
   "sticker",
+  // App keys only (docs/decisions/0051-emulator-template-sends.md).
+  "template",
 ] as const;
 const CAPTIONED: readonly string[] = ["image", "video", "document"];
 
@@ -77,6 +91,8 @@ type LimitKey = keyof typeof MESSAGE_LIMITS;
 
 const shape = (details: string) => new MetaError(100, details);
 const range = (details: string) => new MetaError(131009, details);
+const slots = (details: string) => new MetaError(132000, details);
+const kind = (details: string) => new MetaError(132012, details);
 const length = (value: string) => [...value].length;
 const show = (value: unknown) =>
   typeof value === "string" ? `'${value.length > 40 ? `${value.slice(0, 40)}…` : value}'` : (JSON.stringify(value) ?? String(value));
@@ -118,6 +134,8 @@ class Validator {
         return this.reaction(content);
       case "text":
         return { type, kind: "text", text: this.text(content.body, "text.body", LIMITS.textMax) };
+      case "template":
+        return this.template(content);
       default:
         return this.media(type as MediaKind, content);
     }
@@ -291,6 +309,128 @@ class Validator {
       throw new MetaError(131026, `reaction.message_id ${show(messageId)} is not a message sent in this conversation`);
     }
     return { type: "reaction", kind: "reaction", reaction: { messageId, emoji: reaction.emoji } };
+  }
+
+  private template(t: Obj): ValidMetaMessage {
+    const name = this.text(t.name, "template.name", undefined);
+    const code = this.text(this.object(t.language, "template.language").code, "template.language.code", undefined);
+    if (!this.options.findTemplate) throw shape("template messages need an App number");
+    const definition = this.options.findTemplate(name, code);
+    if (!definition) throw new MetaError(132001, `template '${name}' does not exist in ${code}`);
+    if (definition.status !== "APPROVED") {
+      throw new MetaError(132001, `template '${name}' in ${code} is ${definition.status}; only APPROVED templates can be sent`);
+    }
+    const given = this.templateComponents(t.components);
+    const parameters: SentTemplate["parameters"] = { body: [], buttons: [] };
+    const rendered: SentTemplate["rendered"] = { body: "", buttons: [] };
+
+    const header = definition.components.find((c) => c.type === "HEADER");
+    const headerParams = given.header ? this.array(given.header.parameters, "template.header.parameters", 0, 10) : [];
+    if (!header || (header.format === "TEXT" && variablesOf(header.text).length === 0)) {
+      if (headerParams.length > 0) throw slots(`header has ${headerParams.length} parameters; '${name}' expects 0`);
+      if (header?.text !== undefined) rendered.header = { format: "TEXT", text: header.text };
+    } else {
+      if (headerParams.length !== 1) throw slots(`header has ${headerParams.length} parameters; '${name}' expects 1 (${header.format})`);
+      const param = this.object(headerParams[0], "template.header.parameters[0]");
+      const want = header.format.toLowerCase();
+      if (param.type !== want) throw kind(`header parameter is ${show(param.type)}; '${name}' expects ${want}`);
+      if (header.format === "TEXT") {
+        const value = this.text(param.text, "template.header.parameters[0].text", MESSAGE_LIMITS.headerText);
+        parameters.header = { text: value };
+        rendered.header = { format: "TEXT", text: fill(header.text ?? "", [value]) };
+      } else if (header.format === "LOCATION") {
+        const location = this.object(param.location, "template.header.parameters[0].location");
+        this.location(location);
+        parameters.header = { location };
+        rendered.header = { format: "LOCATION", location };
+      } else {
+        const media = this.mediaObject(
+          this.object(param[want], `template.header.parameters[0].${want}`),
+          `template.header.parameters[0].${want}`,
+        );
+        parameters.header = { media };
+        rendered.header = { format: header.format, media };
+      }
+    }
+
+    const bodyText = definition.components.find((c) => c.type === "BODY")?.text ?? "";
+    const expected = variablesOf(bodyText).length;
+    const bodyParams = given.body ? this.array(given.body.parameters, "template.body.parameters", 0, 100) : [];
+    if (bodyParams.length !== expected) throw slots(`body has ${bodyParams.length} parameters; '${name}' expects ${expected}`);
+    parameters.body = bodyParams.map((value, i) => this.bodyParameter(value, `template.body.parameters[${i}]`));
+    rendered.body = fill(bodyText, parameters.body);
+    if ([...rendered.body].length > MESSAGE_LIMITS.bodyText) {
+      throw new MetaError(132005, `the filled-in body is ${[...rendered.body].length} characters; the limit is ${MESSAGE_LIMITS.bodyText}`);
+    }
+    const footer = definition.components.find((c) => c.type === "FOOTER")?.text;
+    if (footer !== undefined) rendered.footer = footer;
+
+    const defined = definition.components.find((c) => c.type === "BUTTONS")?.buttons ?? [];
+    for (const [index, component] of given.buttons) {
+      const button = defined[index];
+      if (!button) throw slots(`button index ${index}: '${name}' has ${defined.length} buttons`);
+      parameters.buttons.push({ index, subType: String(component.sub_type), value: this.buttonParameter(button, component, index) });
+    }
+    defined.forEach((button, index) => {
+      const value = parameters.buttons.find((b) => b.index === index)?.value;
+      if (button.type === "URL" && variablesOf(button.url).length > 0 && value === undefined) {
+        throw slots(`button ${index} (URL '${button.text}') needs its URL suffix parameter`);
+      }
+      if (button.type === "QUICK_REPLY") rendered.buttons.push({ type: button.type, text: button.text, payload: value ?? button.text });
+      else if (button.type === "URL")
+        rendered.buttons.push({ type: button.type, text: button.text, url: fill(button.url, value === undefined ? [] : [value]) });
+      else rendered.buttons.push({ type: button.type, text: button.text ?? (button.type === "COPY_CODE" ? "Copy code" : "") });
+    });
+    return { type: "template", kind: "template", text: rendered.body, template: { name, language: code, parameters, rendered } };
+  }
+
+  /** The send's components by kind: one header, one body, buttons by index; anything else is a shape error. */
+  private templateComponents(value: unknown): { header?: Obj; body?: Obj; buttons: Map<number, Obj> } {
+    const result: { header?: Obj; body?: Obj; buttons: Map<number, Obj> } = { buttons: new Map() };
+    if (value === undefined) return result;
+    if (!Array.isArray(value)) throw shape("template.components must be an array");
+    (value as unknown[]).forEach((raw, i) => {
+      const path = `template.components[${i}]`;
+      const component = this.object(raw, path);
+      const type = typeof component.type === "string" ? component.type.toLowerCase() : "";
+      if (type === "header" || type === "body") {
+        if (result[type]) throw shape(`${path}: a second ${type} component`);
+        result[type] = component;
+      } else if (type === "button") {
+        const index = Number(component.index);
+        if (!Number.isInteger(index) || index < 0)
+          throw shape(`${path}.index must be a button index (0, 1, …); got ${show(component.index)}`);
+        if (result.buttons.has(index)) throw shape(`${path}: a second component for button ${index}`);
+        result.buttons.set(index, component);
+      } else throw shape(`${path}.type must be header, body or button; got ${show(component.type)}`);
+    });
+    return result;
+  }
+
+  /** A body parameter's value: text, or a currency's or date's fallback_value. */
+  private bodyParameter(value: unknown, path: string): string {
+    const param = this.object(value, path);
+    if (param.type === "text") return this.text(param.text, `${path}.text`, MESSAGE_LIMITS.bodyText);
+    if (param.type === "currency" || param.type === "date_time") {
+      const inner = this.object(param[param.type], `${path}.${param.type}`);
+      return this.text(inner.fallback_value, `${path}.${param.type}.fallback_value`, undefined);
+    }
+    throw kind(`${path} is ${show(param.type)}; body parameters are text, currency or date_time`);
+  }
+
+  /** A button component's one parameter, of the kind its button takes: a quick reply's payload, a URL's suffix, a code. */
+  private buttonParameter(button: TemplateButton, component: Obj, index: number): string {
+    const path = `template.components[button ${index}]`;
+    const want = { QUICK_REPLY: "quick_reply", URL: "url", COPY_CODE: "copy_code", PHONE_NUMBER: undefined }[button.type];
+    if (component.sub_type !== want) throw kind(`${path}.sub_type is ${show(component.sub_type)}; button ${index} is ${button.type}`);
+    if (button.type === "URL" && variablesOf(button.url).length === 0)
+      throw slots(`button ${index} has a fixed URL; it takes no parameter`);
+    const params = this.array(component.parameters, `${path}.parameters`, 0, 10);
+    if (params.length !== 1) throw slots(`button ${index} has ${params.length} parameters; it takes 1`);
+    const param = this.object(params[0], `${path}.parameters[0]`);
+    const type = button.type === "QUICK_REPLY" ? "payload" : button.type === "URL" ? "text" : "coupon_code";
+    if (param.type !== type) throw kind(`${path}.parameters[0] is ${show(param.type)}; button ${index} (${button.type}) takes ${type}`);
+    return this.text(param[type], `${path}.parameters[0].${type}`, type === "payload" ? MESSAGE_LIMITS.buttonId : undefined);
   }
 
   private media(type: MediaKind, content: Obj): ValidMetaMessage {

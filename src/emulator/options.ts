@@ -6,8 +6,11 @@
  */
 import { LIMITS } from "../lib/protocol";
 import { checkDeliverySetting, type DeliverySetting } from "./delivery";
+import type { TemplateSeed } from "./types";
 
 export const DEMO_API_KEY = "pk_demo_local_emulator_key_00000000";
+/** The demo BYON App's key: published like DEMO_API_KEY, so it only ever works against this emulator. */
+export const DEMO_APP_KEY = "ak_demo_local_emulator_key_0000000";
 
 export interface PoolNumberSpec {
   id: string;
@@ -31,9 +34,43 @@ export interface TenantSpec {
 export const DEFAULT_POOL_NUMBER: Readonly<PoolNumberSpec> = { id: "pn_demo1", phoneNumber: "+15550009999" };
 export const DEFAULT_TENANT: Readonly<TenantSpec> = { userId: "user_demo", apiKey: DEMO_API_KEY };
 
+/**
+ * A BYON App (docs/decisions/0049-emulator-byon-apps.md): an `ak_` key and the business's own numbers, which any WhatsApp
+ * user may write to. Its traffic is its own: conversations, sockets and queue are the App's, never a tenant's.
+ */
+export interface AppSpec {
+  /** Unique, URL-safe (lowercase letters, digits, `-`); the App's id on the socket is `app_<slug>`. */
+  slug: string;
+  /** Display name. Default: the slug. */
+  name?: string;
+  /** Must start with `ak_` (a `pk_` key is a tenant's). */
+  apiKey: string;
+  /** The App's BYON numbers; ids like `pn_…`, unique across tenants and Apps. At least one. */
+  numbers: AppNumberSpec[];
+}
+
+export interface AppNumberSpec {
+  id: string;
+  phoneNumber: string;
+  label?: string;
+  /** The templates this number starts with (and comes back to at reset()). Default DEMO_TEMPLATES. */
+  templates?: TemplateSeed[];
+}
+
+/** DEFAULT_POOL_NUMBER's sibling: the demo App's one number. */
+export const DEFAULT_APP_NUMBER: Readonly<AppNumberSpec> = { id: "pn_app_demo1", phoneNumber: "+15550100200" };
+export const DEFAULT_APP: Readonly<AppSpec> = { slug: "demo", name: "Demo App", apiKey: DEMO_APP_KEY, numbers: [DEFAULT_APP_NUMBER] };
+
 export interface EmulatorOptions {
   /** Default: one demo tenant { userId: "user_demo", apiKey: DEMO_API_KEY }. */
   tenants?: TenantSpec[];
+  /** BYON Apps. Default: one demo App (DEFAULT_APP, key DEMO_APP_KEY); `[]` for none. */
+  apps?: AppSpec[];
+  /**
+   * How long a created template stays PENDING, on the emulator clock, before it reads APPROVED; UNSTATED
+   * (docs/decisions/0050-emulator-templates.md). Default 10 minutes, so the phone page's "+25 h" approves it.
+   */
+  templateReviewMs?: number;
   /** Pause between drained queue messages (docs/protocol.md#offline-queue). Default 750 ms; tests use 0 or 1. */
   drainPacingMs?: number;
   /** Offline queue length per sender per tenant, oldest dropped (docs/protocol.md#offline-queue). Default 100. */
@@ -113,14 +150,17 @@ export interface EmulatorOptions {
   log?: (line: string) => void;
 }
 
-export type ResolvedOptions = Required<Omit<EmulatorOptions, "log" | "tenants">> & {
+export type ResolvedOptions = Required<Omit<EmulatorOptions, "log" | "tenants" | "apps">> & {
   tenants: TenantSpec[];
+  apps: AppSpec[];
   log: (line: string) => void;
 };
 
 function defaults(): ResolvedOptions {
   return {
     tenants: [{ ...DEFAULT_TENANT }],
+    apps: [{ ...DEFAULT_APP }],
+    templateReviewMs: 10 * 60 * 1000,
     drainPacingMs: LIMITS.offlineDrainPacingMs,
     queuePerSender: LIMITS.offlineQueuePerSender,
     queueTtlMs: LIMITS.offlineQueueTtlMs,
@@ -155,6 +195,7 @@ const NON_NEGATIVE_NUMBERS = [
   "presignedTtlMs",
   "replyStatusDelayMs",
   "storageDelayMs",
+  "templateReviewMs",
 ] as const;
 const POSITIVE_INTEGERS = ["queuePerSender", "maxMediaBytes", "maxFrameBytes"] as const;
 const POSITIVE_NUMBERS = ["webhookTimeScale"] as const;
@@ -205,6 +246,52 @@ function validate(partial: Partial<EmulatorOptions>): void {
     throw new RangeError("option log must be a function");
   }
   if (partial.tenants !== undefined) validateTenants(partial.tenants);
+  if (partial.apps !== undefined) validateApps(partial.apps);
+}
+
+const SLUG = /^[a-z0-9][a-z0-9-]*$/;
+
+function validateApps(apps: AppSpec[]): void {
+  if (!Array.isArray(apps)) throw new RangeError("option apps must be an array");
+  const slugs = new Set<string>();
+  const keys = new Set<string>();
+  for (const app of apps) {
+    if (!app || typeof app.slug !== "string" || !SLUG.test(app.slug)) {
+      throw new RangeError("every app needs a slug of lowercase letters, digits and -");
+    }
+    if (slugs.has(app.slug)) throw new RangeError(`app slug ${app.slug} is used twice`);
+    slugs.add(app.slug);
+    if (app.name !== undefined && typeof app.name !== "string") throw new RangeError(`app ${app.slug}: name must be a string`);
+    // Names the App, never the key (keys must not reach logs or error text).
+    if (typeof app.apiKey !== "string" || !app.apiKey.startsWith("ak_"))
+      throw new RangeError(`app ${app.slug} needs an apiKey starting with ak_`);
+    if (keys.has(app.apiKey)) throw new RangeError(`app ${app.slug} reuses another app's apiKey`);
+    keys.add(app.apiKey);
+    if (!Array.isArray(app.numbers) || app.numbers.length === 0) throw new RangeError(`app ${app.slug} needs at least one number`);
+    for (const number of app.numbers) {
+      if (!number || typeof number.id !== "string" || number.id === "" || typeof number.phoneNumber !== "string") {
+        throw new RangeError(`app ${app.slug} has a number without id or phoneNumber`);
+      }
+      if (number.templates !== undefined && !Array.isArray(number.templates)) {
+        throw new RangeError(`app ${app.slug} number ${number.id}: templates must be an array`);
+      }
+    }
+  }
+}
+
+/** Keys and number ids are looked up across tenants and Apps, so neither may repeat between them. */
+function validateAcross(tenants: TenantSpec[], apps: AppSpec[]): void {
+  const tenantKeys = new Set(tenants.map((t) => t.apiKey));
+  const tenantNumbers = new Set(tenants.flatMap((t) => (t.poolNumbers?.length ? t.poolNumbers : [DEFAULT_POOL_NUMBER]).map((p) => p.id)));
+  const appNumbers = new Set<string>();
+  for (const app of apps) {
+    if (tenantKeys.has(app.apiKey)) throw new RangeError(`app ${app.slug} reuses a tenant's apiKey`);
+    for (const number of app.numbers) {
+      if (tenantNumbers.has(number.id) || appNumbers.has(number.id))
+        throw new RangeError(`app ${app.slug} number id ${number.id} is used twice`);
+      appNumbers.add(number.id);
+    }
+  }
 }
 
 function validateTenants(tenants: TenantSpec[]): void {
@@ -239,5 +326,6 @@ export function resolveOptions(partial: Partial<EmulatorOptions> = {}, base: Res
   for (const [key, value] of Object.entries(partial)) {
     if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
   }
+  if (partial.tenants !== undefined || partial.apps !== undefined) validateAcross(merged.tenants, merged.apps);
   return merged;
 }

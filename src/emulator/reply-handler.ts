@@ -8,7 +8,7 @@ import { ERROR_CODES, LIMITS, type ReplyStatus } from "../lib/protocol";
 import { mediaKindFor } from "../lib/media";
 import { compactBase64, decodedLength, isBase64 } from "./base64";
 import type { Connection } from "./connections";
-import type { Conversation } from "./conversations";
+import { windowOpen, type Conversation } from "./conversations";
 import type { EmulatorContext } from "./context";
 import { newWamid } from "./ids";
 import type { SentRecord } from "./types";
@@ -133,7 +133,7 @@ function decide(
   if ("refuse" in check) return fail(check.refuse.code, check.refuse.error);
 
   const now = ctx.clock.now();
-  if (now - conversation.lastInboundAt > options.serviceWindowMs) {
+  if (!windowOpen(conversation, now, options.serviceWindowMs)) {
     return fail(ERROR_CODES.SERVICE_WINDOW_EXPIRED, "service window closed (last inbound > 24h)");
   }
 

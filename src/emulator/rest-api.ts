@@ -1,6 +1,7 @@
 /**
- * The REST side (docs/protocol.md#media-download, #sending-messages): POST /v1/messages/send, POST /v1/messages/passthrough
- * (Meta bodies, docs/decisions/0035-emulator-passthrough-validation.md), GET /v1/media/download/:mediaId (302 to a
+ * The REST side (docs/protocol.md#media-download, #sending-messages, #byon-apps): POST /v1/messages/send, POST
+ * /v1/messages/passthrough (Meta bodies, docs/decisions/0035-emulator-passthrough-validation.md; templates, 0051), an App's
+ * POST /v1/messages/app/send (0052) and /v1/pool-numbers/:id/templates (0050), GET /v1/media/download/:mediaId (302 to a
  * presigned URL) and the emulator's stand-in for object storage, GET /_emulator/storage/:token.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -11,7 +12,9 @@ import { parseJsonObject, readBody, sendError, sendJson, sendTooLarge } from "./
 import { maskKey } from "../lib/redact";
 import { processSend } from "./send-message";
 import { processPassthrough } from "./passthrough";
+import { processAppSend } from "./app-send";
 import { PASSTHROUGH_TYPES } from "./meta-validator";
+import { TemplateApi, TEMPLATES_PATH } from "./template-api";
 import { TenantRegistry, type Tenant } from "./tenants";
 import { mediaKindFor, mimeTypeFromFileName } from "../lib/media";
 import type { RefusedRecord, SentKind } from "./types";
@@ -38,9 +41,13 @@ export class RestApi {
   /** Presigned downloads in progress (a test can watch how many a client runs at once). */
   private storageActive = 0;
 
-  constructor(private readonly ctx: EmulatorContext) {}
+  private readonly templates: TemplateApi;
 
-  /** The next `count` sends (authenticated POST /v1/messages/send or /v1/messages/passthrough) answer `failure` instead. */
+  constructor(private readonly ctx: EmulatorContext) {
+    this.templates = new TemplateApi(ctx);
+  }
+
+  /** The next `count` sends (authenticated POST /v1/messages/send, /app/send or /passthrough) answer `failure` instead. */
   failNextSends(count: number, failure: InjectedSendFailure): void {
     if (!Number.isInteger(count) || count < 0) throw new RangeError("failNextSends needs an integer count >= 0");
     if (!failure || !Number.isInteger(failure.status) || failure.status < 400 || failure.status > 599) {
@@ -63,8 +70,18 @@ export class RestApi {
       await this.send(req, res);
       return true;
     }
+    if (path === "/v1/messages/app/send" && req.method === "POST") {
+      await this.appSend(req, res);
+      return true;
+    }
     if (path === "/v1/messages/passthrough" && req.method === "POST") {
       await this.passthrough(req, res);
+      return true;
+    }
+    const templates = TEMPLATES_PATH.exec(path);
+    if (templates) {
+      const account = this.authenticate(req, res);
+      if (account) await this.templates.handle(req, res, url, account, templates);
       return true;
     }
     if (path.startsWith("/v1/media/download/") && req.method === "GET") {
@@ -141,6 +158,25 @@ export class RestApi {
     sendJson(res, 200, { success: true, messageId: record.messageId, conversationId: record.conversationId });
   }
 
+  /** An App's text to a phone number (docs/decisions/0052-emulator-app-send-window.md): Meta's answer on success. */
+  private async appSend(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const read = await this.readSend(req, res, "send");
+    if (!read) return;
+    const { tenant, json } = read;
+    const outcome = processAppSend(this.ctx, tenant, json);
+    if (!outcome.ok) {
+      this.ctx.log(`rest: app/send refused ${outcome.status} ${outcome.code}: ${outcome.message}`);
+      this.recordRefusal(tenant, json, outcome.status, outcome.code, outcome.message);
+      sendError(res, outcome.status, outcome.code, outcome.message);
+      return;
+    }
+    const { record } = outcome;
+    this.ctx.store.recordSent(record);
+    this.ctx.log(`rest: app/send sent ${record.messageId} on ${record.conversationId}`);
+    this.ctx.emit("sent", structuredClone(record));
+    sendJson(res, 200, outcome.response);
+  }
+
   /** Meta bodies (docs/decisions/0035-emulator-passthrough-validation.md): Pipes' checks, then Meta's, then Meta's answer. */
   private async passthrough(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const read = await this.readSend(req, res, "passthrough");
@@ -193,6 +229,10 @@ export class RestApi {
       refused.conversationId = conversationId;
       const toNumber = this.ctx.store.conversations.getOwned(conversationId, tenant.userId)?.fromNumber;
       if (toNumber) refused.toNumber = toNumber;
+    } else if (tenant.app) {
+      // An App names the recipient instead (passthrough `to`, app/send `toNumber`).
+      const to = str(body?.to) ?? str(body?.toNumber);
+      if (to && /\d/.test(to)) refused.toNumber = `+${to.replace(/\D/g, "")}`;
     }
     const text = meta ? meta.text : media ? (str(body?.caption) ?? str(body?.text)) : str(body?.text);
     if (text) refused.text = text;
@@ -258,9 +298,16 @@ export class RestApi {
 function metaSummary(body: Record<string, unknown> | undefined): { kind: SentKind; text?: string } | undefined {
   const type = body?.type;
   if (typeof type !== "string" || !(PASSTHROUGH_TYPES as readonly string[]).includes(type)) return undefined;
-  const content = body?.[type] as { body?: unknown; caption?: unknown } | undefined;
+  const content = body?.[type] as { body?: unknown; caption?: unknown; name?: unknown } | undefined;
   const inner = typeof content === "object" && content !== null ? content : {};
-  const text = type === "text" ? inner.body : type === "interactive" ? (inner.body as { text?: unknown } | undefined)?.text : inner.caption;
+  const text =
+    type === "text"
+      ? inner.body
+      : type === "interactive"
+        ? (inner.body as { text?: unknown } | undefined)?.text
+        : type === "template"
+          ? typeof inner.name === "string" && `template ${inner.name}`
+          : inner.caption;
   return { kind: type as SentKind, text: typeof text === "string" && text !== "" ? text : undefined };
 }
 

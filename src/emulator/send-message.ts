@@ -5,7 +5,7 @@
  */
 import { ERROR_CODES, LIMITS, MEDIA_ID_PATTERN } from "../lib/protocol";
 import { compactBase64, decodedLength, isBase64 } from "./base64";
-import type { Conversation } from "./conversations";
+import { windowOpen, type Conversation } from "./conversations";
 import type { EmulatorContext } from "./context";
 import { newWamid } from "./ids";
 import { mediaKindFor, mimeTypeFromFileName } from "../lib/media";
@@ -50,7 +50,7 @@ export function processSend(ctx: EmulatorContext, tenant: Tenant, body: Record<s
   }
 
   const now = ctx.clock.now();
-  if (now - conversation.lastInboundAt > ctx.options().serviceWindowMs) {
+  if (!windowOpen(conversation, now, ctx.options().serviceWindowMs)) {
     return fail(403, ERROR_CODES.SERVICE_WINDOW_EXPIRED, "service window closed (last inbound > 24h)");
   }
 

@@ -67,7 +67,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
   constructor(options: EmulatorOptions = {}) {
     super();
     this.options = resolveOptions(options);
-    this.tenants = new TenantRegistry(this.options.tenants);
+    this.tenants = new TenantRegistry(this.options.tenants, this.options.apps);
     this.store = new EmulatorStore(() => this.options);
     const ctx: EmulatorContext = (this.ctx = {
       options: () => this.options,
@@ -160,11 +160,12 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
   /** Changes options at run time; they apply to the next decision (pending timers keep theirs). */
   configure(partial: Partial<EmulatorOptions>): void {
     this.options = resolveOptions(partial, this.options);
-    // New tenants replace the registry; data of a userId that stays keeps working. Delivery settings follow the new specs.
-    if (partial.tenants) {
-      this.tenants = new TenantRegistry(this.options.tenants);
+    // New tenants or Apps replace the registry; data of an id that stays keeps working. Delivery settings follow the new specs.
+    if (partial.tenants || partial.apps) {
+      this.tenants = new TenantRegistry(this.options.tenants, this.options.apps);
       this.delivery.restore(this.options.tenants);
     }
+    if (partial.apps) this.store.templates.restore(this.options.apps);
   }
 
   /**
@@ -303,7 +304,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     this.safeEmit("reset");
   }
 
-  /** A snapshot for the control API and for debugging; never contains API keys. */
+  /** A snapshot for the control API and for debugging; never contains API keys (neither tenants' nor Apps'). */
   state(): EmulatorState {
     const now = this.clock.now();
     const queues: Record<string, number> = {};
@@ -313,6 +314,14 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
       connections: this.connections(),
       queues,
       tenants: this.tenants.all().map((t) => ({ userId: t.userId, poolNumbers: t.poolNumbers.map((p) => ({ ...p })) })),
+      // Like tenants: never the key.
+      apps: this.tenants.apps().map((a) => ({
+        appId: a.userId,
+        slug: a.app?.slug ?? "",
+        name: a.app?.name ?? "",
+        numbers: a.poolNumbers.map((p) => ({ ...p })),
+        queue: this.store.queues.size(a.userId, now),
+      })),
       delivery: this.delivery.list(),
       conversations: this.store.conversations.all().map((c) => ({
         conversationId: c.conversationId,
@@ -331,10 +340,12 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
       now: state.now,
       serviceWindowMs: this.options.serviceWindowMs,
       connections: state.connections,
-      queueSize: Object.values(state.queues).reduce((sum, size) => sum + size, 0),
+      queueSize: Object.values(state.queues).reduce((sum, size) => sum + size, 0) + state.apps.reduce((sum, app) => sum + app.queue, 0),
       poolNumbers: state.tenants.flatMap((tenant) => tenant.poolNumbers),
-      conversations: state.conversations.map(({ conversationId, fromNumber, lastInboundAt }) => ({
+      apps: state.apps.map(({ slug, name, numbers }) => ({ slug, name, numbers })),
+      conversations: state.conversations.map(({ conversationId, poolNumberId, fromNumber, lastInboundAt }) => ({
         conversationId,
+        poolNumberId,
         fromNumber,
         lastInboundAt,
       })),

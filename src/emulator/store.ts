@@ -1,4 +1,7 @@
-/** All emulator state that reset() forgets: conversations, media, offline queues, the sent and refused logs, message ids. */
+/**
+ * All emulator state that reset() forgets: conversations, media, offline queues, the sent and refused logs, message ids;
+ * the Apps' templates go back to their seeds.
+ */
 import { ConversationStore } from "./conversations";
 import { MediaStore } from "./media-store";
 import { MessageIndex } from "./message-index";
@@ -6,6 +9,7 @@ import { OfflineQueues } from "./offline-queue";
 import type { ResolvedOptions } from "./options";
 import { RefusedLog } from "./refused-log";
 import { SentLog } from "./sent-log";
+import { TemplateStore } from "./templates";
 import type { SentRecord } from "./types";
 
 export class EmulatorStore {
@@ -15,11 +19,14 @@ export class EmulatorStore {
   readonly sent = new SentLog();
   readonly refused = new RefusedLog();
   readonly messages = new MessageIndex();
+  readonly templates: TemplateStore;
 
   /** `options` is read on every use, so configure() takes effect at once. */
-  constructor(options: () => ResolvedOptions) {
+  constructor(private readonly options: () => ResolvedOptions) {
     this.media = new MediaStore(options);
     this.queues = new OfflineQueues(options);
+    this.templates = new TemplateStore(() => options().templateReviewMs);
+    this.templates.restore(options().apps);
   }
 
   /** Every successful send goes through here: the sent log, and its wamid for reactions. */
@@ -35,5 +42,6 @@ export class EmulatorStore {
     this.sent.clear();
     this.refused.clear();
     this.messages.clear();
+    this.templates.restore(this.options().apps);
   }
 }

@@ -17,7 +17,10 @@ export interface InjectInput {
   /** Sender, "+1555…" form. */
   fromNumber: string;
   fromName?: string;
-  /** Default the tenant's first pool number. */
+  /**
+   * The bot number written to: one of the tenant's pool numbers, or (without apiKey) any App's BYON number, which routes the
+   * message to that App. Default the tenant's first pool number.
+   */
   poolNumberId?: string;
   /** Default "text", or derived from media MIME / location / contacts / reaction. */
   type?: string;
@@ -51,8 +54,8 @@ export interface InboundAnswer {
   toMessageId?: string;
 }
 
-/** What a sent or refused message was. The last four come from POST /v1/messages/passthrough or the socket's reaction frame. */
-export type SentKind = "text" | MediaKind | "interactive" | "location" | "contacts" | "reaction";
+/** What a sent or refused message was. The last five come from POST /v1/messages/passthrough (or the socket's reaction frame). */
+export type SentKind = "text" | MediaKind | "interactive" | "location" | "contacts" | "reaction" | "template";
 
 /** The client frames the emulator answers with reply_status. */
 export type ClientFrameType = "whatsapp_reply" | "whatsapp_reaction" | "whatsapp_media_reply";
@@ -82,6 +85,8 @@ export interface SentRecord {
   message?: Record<string, unknown>;
   /** Reactions (passthrough or socket frame): the message reacted to and the emoji ("" removes the reaction). */
   reaction?: { messageId: string; emoji: string };
+  /** Template sends (an App's passthrough): the template, the values given and the filled-in message. `text` is the filled body. */
+  template?: SentTemplate;
   /** Emulator clock. */
   at: number;
 }
@@ -221,4 +226,65 @@ export interface EmulatorEvents {
   "webhook-failed": [WebhookDeliveryRecord];
   /** A test call's one attempt ended. */
   "webhook-test": [WebhookTestResult];
+}
+
+/** A template's review state (docs/protocol.md#templates). */
+export type TemplateStatus = "APPROVED" | "PENDING" | "REJECTED";
+export type TemplateHeaderFormat = "TEXT" | "IMAGE" | "VIDEO" | "DOCUMENT" | "LOCATION";
+
+/** A template button, in the shape Meta lists it. */
+export type TemplateButton =
+  | { type: "QUICK_REPLY"; text: string }
+  | { type: "URL"; text: string; url: string }
+  | { type: "PHONE_NUMBER"; text: string; phone_number: string }
+  | { type: "COPY_CODE"; text?: string; example?: string };
+
+/** A template component, in the shape Meta lists it (`{{1}}`, `{{2}}`… are the variables). */
+export type TemplateComponent =
+  | { type: "HEADER"; format: TemplateHeaderFormat; text?: string }
+  | { type: "BODY"; text: string }
+  | { type: "FOOTER"; text: string }
+  | { type: "BUTTONS"; buttons: TemplateButton[] };
+
+/** A template an App number starts with (AppNumberSpec.templates); `status` default APPROVED, and a seed's never changes. */
+export interface TemplateSeed {
+  name: string;
+  /** Meta's language code, e.g. "en_US". */
+  language: string;
+  category: string;
+  status?: TemplateStatus;
+  components: TemplateComponent[];
+  /** With status REJECTED. */
+  rejectedReason?: string;
+}
+
+/** One template as GET /v1/pool-numbers/:id/templates lists it (Meta's shape). */
+export interface TemplateDefinition {
+  id: string;
+  name: string;
+  language: string;
+  status: TemplateStatus;
+  category: string;
+  components: TemplateComponent[];
+  rejected_reason?: string;
+}
+
+/** A template send as the sent log keeps it: what was asked for, and what the user sees. */
+export interface SentTemplate {
+  name: string;
+  language: string;
+  /** The values given for each slot: the header's, the body's `{{n}}` in order, each button's payload or URL suffix. */
+  parameters: {
+    header?: { text?: string; media?: SentMedia; location?: Record<string, unknown> };
+    body: string[];
+    buttons: { index: number; subType: string; value: string }[];
+  };
+  /** The template with the values filled in. */
+  rendered: {
+    header?: { format: TemplateHeaderFormat; text?: string; media?: SentMedia; location?: Record<string, unknown> };
+    body: string;
+    footer?: string;
+    /** A quick reply's payload is what its tap sends back (the button's text when the send gave none). */
+    buttons: { type: TemplateButton["type"]; text: string; payload?: string; url?: string }[];
+  };
 }

@@ -9,6 +9,11 @@
  * card, contact cards, reactions as a badge on the bubble reacted to. A tap or a chosen row goes
  * back as an `answer` naming the bot message (docs/decisions/0038-emulator-interactive-answers.md).
  *
+ * "Writing to" picks the bot number: the pool number, or a BYON App's number (docs/decisions/0049-emulator-byon-apps.md);
+ * a chat is one (bot number, your number) pair. A template the App sent is drawn from the sent record's `template.rendered`
+ * (header, filled-in body, footer, buttons); its quick replies answer as `template_button`
+ * (docs/decisions/0051-emulator-template-sends.md).
+ *
  * The Delivery panel switches how the bot's number hands your messages to the bot (its socket, or a webhook URL with an
  * optional secret), sends a test call, and lists the recent webhook deliveries; a message delivered by webhook says so
  * under its bubble (docs/decisions/0047-emulator-webhook-phone-page.md). The secret is never shown: the emulator only says
@@ -27,6 +32,7 @@
         feed: $("feed"),
         numberForm: $("number-form"),
         number: $("number"),
+        bot: $("bot"),
         chats: $("chats"),
         connections: $("connections"),
         queue: $("queue"),
@@ -86,6 +92,8 @@
     let events = [];
     let status = null;
     let current = ui.number.value;
+    /** The bot number written to (a pool number's or an App number's id); "" until the first status names one. */
+    let bot = "";
     /** messageId -> { bot, me }: the emoji each side put on a message ("" or absent: none). */
     const reactions = new Map();
     /** Bot messages (wamids) whose reply buttons were tapped, as the feed tells. */
@@ -146,6 +154,33 @@
             return conversation ? conversation.fromNumber : undefined;
         }
         return undefined;
+    }
+
+    /** The bot number an event belongs to, when it says; undefined for one that names none (shown in every chat of its user). */
+    function botOf(event) {
+        if (event.type === "inbound") return event.message.poolNumberId;
+        if (event.type === "sent") return event.record.poolNumberId;
+        if (event.type === "refused") {
+            const conversation = status && status.conversations.find((c) => c.conversationId === event.record.conversationId);
+            return conversation ? conversation.poolNumberId : undefined;
+        }
+        return undefined;
+    }
+
+    /** Whether an event is in the open chat: its user, and its bot number when it names one. */
+    function inChat(event) {
+        const number = botOf(event);
+        return numberOf(event) === current && (number === undefined || number === bot);
+    }
+
+    /** Every number the user may write to: the pool numbers, then each App's. */
+    function botNumbers() {
+        if (!status) return [];
+        const pool = status.poolNumbers.map((p) => ({ id: p.id, phoneNumber: p.phoneNumber, label: "Pool " + p.phoneNumber }));
+        const apps = list(status.apps).flatMap((app) =>
+            list(app.numbers).map((n) => ({ id: n.id, phoneNumber: n.phoneNumber, label: "App " + app.name + " · " + n.phoneNumber })),
+        );
+        return pool.concat(apps);
     }
 
     /** A reaction event as { by, messageId, emoji }; it has no bubble of its own. */
@@ -309,8 +344,45 @@
         else bubble.append(unsupported("interactive " + str(body.type)));
     }
 
+    /** A template as the user sees it: header (text, media or location), the body filled in, footer, then its buttons. */
+    function template(li, bubble, record) {
+        const t = obj(record.template);
+        const rendered = obj(t && t.rendered);
+        if (!rendered) {
+            bubble.append(record.text ? el("span", "text", record.text) : unsupported("template"));
+            return;
+        }
+        const header = obj(rendered.header);
+        if (header) {
+            if (header.format === "TEXT") bubble.append(el("strong", "header", str(header.text)));
+            else if (header.format === "LOCATION" && obj(header.location)) bubble.append(locationCard(header.location));
+            else if (obj(header.media)) bubble.append(mediaNode(header.media, str(header.format).toLowerCase()));
+        }
+        bubble.append(el("span", "text", str(rendered.body)));
+        if (str(rendered.footer)) bubble.append(el("span", "footer", rendered.footer));
+        bubble.append(el("span", "template-name", "template " + str(t.name) + " · " + str(t.language)));
+        const buttons = list(rendered.buttons).map(obj).filter(Boolean);
+        const quick = buttons.filter((b) => b.type === "QUICK_REPLY");
+        if (quick.length > 0) {
+            // Same row as reply buttons: one tap per message, answered as a template button (its payload is the id).
+            li.append(
+                replyButtons(
+                    record,
+                    {
+                        buttons: quick.map((b) => ({ reply: { id: str(b.payload) || str(b.text), title: str(b.text) } })),
+                    },
+                    "template_button",
+                ),
+            );
+        }
+        for (const button of buttons) {
+            if (button.type === "URL") bubble.append(linkButton({ parameters: { url: button.url, display_text: button.text } }));
+            else if (button.type !== "QUICK_REPLY") bubble.append(el("span", "action-button dead", str(button.text) || button.type));
+        }
+    }
+
     /** Reply buttons under the bubble; tapping one answers, once per message (as WhatsApp does). */
-    function replyButtons(record, action) {
+    function replyButtons(record, action, kind) {
         const row = el("div", "buttons");
         row.dataset.for = record.messageId;
         for (const button of list(action.buttons)) {
@@ -319,7 +391,7 @@
             const tap = el("button", "reply-button");
             tap.type = "button";
             tap.append(el("span", "icon", "↩"), el("span", "", reply.title));
-            tap.addEventListener("click", () => void answer(record, { kind: "button", id: str(reply.id), title: reply.title }));
+            tap.addEventListener("click", () => void answer(record, { kind: kind || "button", id: str(reply.id), title: reply.title }));
             row.append(tap);
         }
         paintButtons(row);
@@ -424,6 +496,8 @@
                 box.append(r.text ? el("span", "text", r.text) : unsupported("text"));
             } else if (r.kind === "interactive") {
                 interactive(li, box, r);
+            } else if (r.kind === "template") {
+                template(li, box, r);
             } else if (r.kind === "location") {
                 const location = obj(obj(r.message) && r.message.location);
                 box.append(location ? locationCard(location) : unsupported("location"));
@@ -462,6 +536,7 @@
     }
 
     function previewOfRecord(r) {
+        if (r.kind === "template") return r.text || "[template]";
         if (r.kind === "interactive") {
             const body = obj(obj(r.message) && r.message.interactive);
             return str(body && obj(body.body) && body.body.text) || r.text || "[interactive]";
@@ -507,11 +582,13 @@
     }
 
     function renderChat() {
+        // The chosen bot number decides which events are this chat's: settle it before drawing.
+        if (status) renderBots();
         closeReactBar();
         resetTracking();
         ui.messages.replaceChildren();
         // Everything the history tells (answered buttons, reactions, quotable messages) before any bubble is drawn.
-        const drawn = events.filter((event) => !track(event) && event.type !== "delivered" && numberOf(event) === current);
+        const drawn = events.filter((event) => !track(event) && event.type !== "delivered" && inChat(event));
         for (const event of drawn) ui.messages.append(bubble(event));
         // In feed order: a webhook that failed hands the message to the queue, whose drain is told later.
         for (const event of events) {
@@ -541,8 +618,7 @@
             return;
         }
         if (event.type === "inbound" && repliesTo(event.message)) refreshButtons(repliesTo(event.message));
-        const number = numberOf(event);
-        if (number === current) {
+        if (inChat(event)) {
             const empty = ui.messages.querySelector(".empty");
             if (empty) empty.remove();
             const stick = nearBottom();
@@ -574,21 +650,28 @@
         }
     }
 
+    /** One entry per (bot number, your number); an App number's chats say which number they are with. */
     function renderChats() {
         const last = new Map();
-        if (status) for (const c of status.conversations) last.set(c.fromNumber, "");
+        const key = (botNumber, number) => (botNumber || bot) + " " + number;
+        if (status) for (const c of status.conversations) last.set(key(c.poolNumberId, c.fromNumber), "");
         for (const event of events) {
             const number = numberOf(event);
-            if (number) last.set(number, preview(event));
+            if (number) last.set(key(botOf(event), number), preview(event));
         }
-        if (!last.has(current)) last.set(current, "");
+        if (!last.has(key(bot, current))) last.set(key(bot, current), "");
+        const numbers = botNumbers();
+        const firstPool = status && status.poolNumbers[0] ? status.poolNumbers[0].id : "";
         ui.chats.replaceChildren();
-        for (const [number, text] of last) {
+        for (const [chat, text] of last) {
+            const [botNumber, number] = chat.split(" ");
             const button = el("button");
             button.type = "button";
-            button.append(el("span", "", number), el("span", "preview", text || " "));
-            if (number === current) button.setAttribute("aria-current", "true");
-            button.addEventListener("click", () => openChat(number));
+            const withBot = numbers.find((b) => b.id === botNumber);
+            const name = botNumber === firstPool || !withBot ? number : number + " → " + withBot.label;
+            button.append(el("span", "", name), el("span", "preview", text || " "));
+            if (number === current && botNumber === bot) button.setAttribute("aria-current", "true");
+            button.addEventListener("click", () => openChat(number, botNumber));
             const li = el("li");
             li.append(button);
             ui.chats.append(li);
@@ -614,16 +697,20 @@
         const ahead = status.now - Date.now();
         ui.clock.textContent = when(status.now) + (ahead > 60 * 1000 ? " · " + Math.round(ahead / HOUR) + " h ahead" : "");
 
-        const pool = status.poolNumbers[0];
+        renderBots();
+        const pool = botNumbers().find((b) => b.id === bot);
         const online = status.connections.length > 0;
         const byWebhook = list(status.delivery).some((d) => pool && d.poolNumberId === pool.id && d.mode === "webhook");
         ui.sub.textContent =
             (pool ? "bot " + pool.phoneNumber + " · " : "") +
             (byWebhook ? "your messages go to its webhook" : online ? "online" : "offline: your messages wait in the queue");
-        const conversation = status.conversations.find((c) => c.fromNumber === current);
+        const conversation = status.conversations.find((c) => c.fromNumber === current && (!bot || c.poolNumberId === bot));
         ui.window.classList.remove("closed");
         if (!conversation) {
             ui.window.textContent = "no conversation yet";
+        } else if (conversation.lastInboundAt === null) {
+            ui.window.textContent = "24 h window not open: write to open it";
+            ui.window.classList.add("closed");
         } else {
             const left = conversation.lastInboundAt + status.serviceWindowMs - status.now;
             ui.window.textContent =
@@ -632,7 +719,32 @@
         }
     }
 
-    function openChat(number) {
+    /** The "Writing to" choices, kept in step with the status (the chosen one stays chosen). */
+    function renderBots() {
+        const numbers = botNumbers();
+        if (!bot || !numbers.some((b) => b.id === bot)) bot = numbers.length > 0 ? numbers[0].id : "";
+        const wanted = numbers.map((b) => b.id + "|" + b.label).join("\n");
+        if (ui.bot.dataset.options !== wanted) {
+            ui.bot.replaceChildren(
+                ...numbers.map((b) => {
+                    const option = el("option", "", b.label);
+                    option.value = b.id;
+                    return option;
+                }),
+            );
+            ui.bot.dataset.options = wanted;
+        }
+        ui.bot.value = bot;
+    }
+
+    ui.bot.addEventListener("change", () => {
+        bot = ui.bot.value;
+        notice("");
+        renderChat();
+    });
+
+    function openChat(number, botNumber) {
+        if (botNumber) bot = botNumber;
         current = number;
         ui.number.value = number;
         notice("");
@@ -666,7 +778,8 @@
         notice("");
         ui.send.disabled = true;
         try {
-            await post("/_emulator/inbound", Object.assign({ fromNumber: current, fromName: "You" }, extra));
+            const to = bot ? { poolNumberId: bot } : {};
+            await post("/_emulator/inbound", Object.assign({ fromNumber: current, fromName: "You" }, to, extra));
             if (typed) ui.text.value = "";
             return true;
         } catch (error) {
@@ -682,7 +795,7 @@
     async function answer(record, choice) {
         const fields = { kind: choice.kind, id: choice.id, title: choice.title, toMessageId: record.messageId };
         if (choice.description) fields.description = choice.description;
-        if (choice.kind === "button") {
+        if (choice.kind === "button" || choice.kind === "template_button") {
             if (answered.has(record.messageId) || pending.has(record.messageId)) return;
             pending.add(record.messageId);
             refreshButtons(record.messageId);
