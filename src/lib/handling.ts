@@ -2,7 +2,7 @@ import type { PipesError } from "./errors";
 import { ERROR_CODES } from "./protocol";
 
 /**
- * "Answer when handled" for webhook deliveries (docs/decisions/0049-webhook-answer-when-handled.md):
+ * "Answer when handled" for webhook deliveries (docs/decisions/0053-webhook-answer-when-handled.md):
  * the HTTP answer to Pipes waits until the flow has handled the message, so a Node-RED that dies
  * first never said 200 and Pipes delivers the message again. One registry per account (connection):
  * the receiving node opens a wait per message id, and every sending node of the same connection

@@ -18,7 +18,7 @@ interface PipesWebhookInDef extends UsesConnection {
   types?: string[] | string;
   downloadMedia?: boolean;
   maxMediaMB?: number | string;
-  /** When Pipes gets its 200: "accepted" (default, at once) or "handled" (docs/decisions/0049). */
+  /** When Pipes gets its 200: "accepted" (default, at once) or "handled" (docs/decisions/0053). */
   answer?: "accepted" | "handled";
   /** "handled": longest wait for the flow, seconds (below Pipes' 10 s). */
   answerWithin?: number | string;

@@ -1,5 +1,5 @@
 /**
- * The reason "Answer Pipes: when handled" exists (docs/decisions/0049): a real Node-RED process is
+ * The reason "Answer Pipes: when handled" exists (docs/decisions/0053): a real Node-RED process is
  * killed (SIGKILL) after its pipes-webhook-in received a message and before the flow replied. The
  * emulator's documented retries (attempts at 0, +2 and +8 s) then reach a new Node-RED on the same
  * port and user dir, which replies: the user gets exactly one reply. With the default ("at once")
