@@ -66,6 +66,16 @@ export const SOFT_MESSAGE_LIMITS: readonly (keyof typeof MESSAGE_LIMITS)[] = ["l
 /** Pool keys (pool numbers) and App keys (the business's own numbers, BYON) start with these. */
 export const API_KEY_PREFIXES = ["pk_", "ak_"] as const;
 
+/**
+ * What a key can do (docs/protocol.md#api-keys): a pool key replies into conversations; an App key
+ * (BYON) also sends templates, writes first (POST /v1/messages/app/send) and manages templates.
+ * Only the prefix is checked (docs/decisions/0020).
+ */
+export type KeyKind = "pool" | "app";
+export function keyKind(apiKey: string): KeyKind | undefined {
+  return apiKey.startsWith("ak_") ? "app" : apiKey.startsWith("pk_") ? "pool" : undefined;
+}
+
 /** Media ids are 21 characters of the nanoid alphabet (INFERRED, docs/protocol.md#identifiers). */
 export const MEDIA_ID_PATTERN = /^[A-Za-z0-9_-]{21}$/;
 
@@ -246,6 +256,8 @@ export type ClientFrame = WhatsAppReplyFrame | WhatsAppReactionFrame | WhatsAppM
 export const REST_PATHS = {
   send: "/v1/messages/send",
   passthrough: "/v1/messages/passthrough",
+  appSend: "/v1/messages/app/send",
+  templates: (poolNumberId: string) => `/v1/pool-numbers/${encodeURIComponent(poolNumberId)}/templates`,
   mediaDownload: (mediaId: string) => `/v1/media/download/${encodeURIComponent(mediaId)}`,
 } as const;
 
@@ -265,6 +277,61 @@ export interface SendMessageResponse {
   messageId?: string;
   conversationId?: string;
   [key: string]: unknown;
+}
+
+/** Body of POST /v1/messages/app/send (App keys): plain text from a BYON number to any WhatsApp user. */
+export interface AppSendRequest {
+  poolNumberId: string;
+  /** Digits only, no "+" (docs/protocol.md#identifiers). */
+  toNumber: string;
+  text: string;
+}
+
+/** Meta's send answer, which app/send and the passthrough return. */
+export interface MetaSendResponse {
+  messaging_product?: "whatsapp";
+  contacts?: { input?: string; wa_id?: string }[];
+  messages?: { id?: string }[];
+}
+
+/** One template of GET /v1/pool-numbers/:id/templates (Meta's shape, docs/protocol.md#templates). */
+export interface TemplateDefinition {
+  name: string;
+  language: string;
+  /** APPROVED, PENDING, REJECTED (and Meta's PAUSED, DISABLED...): only APPROVED ones can be sent. */
+  status: string;
+  category?: string;
+  id?: string;
+  components: TemplateComponentDefinition[];
+}
+
+export interface TemplateComponentDefinition {
+  /** HEADER, BODY, FOOTER or BUTTONS. */
+  type: string;
+  /** HEADER: TEXT, IMAGE, VIDEO, DOCUMENT or LOCATION. */
+  format?: string;
+  text?: string;
+  buttons?: TemplateButtonDefinition[];
+}
+
+export interface TemplateButtonDefinition {
+  /** QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE (and Meta's others). */
+  type: string;
+  text?: string;
+  /** URL buttons: a {{1}} at its end takes a suffix from each send. */
+  url?: string;
+}
+
+export interface TemplateListResponse {
+  data: TemplateDefinition[];
+  paging?: { cursors?: { before?: string; after?: string }; next?: string };
+}
+
+/** The `template` object of a Meta template message (what follows `type: "template"`). */
+export interface TemplateMessage {
+  name: string;
+  language: { code: string };
+  components?: Record<string, unknown>[];
 }
 
 /**
@@ -333,6 +400,10 @@ export const ERROR_CODES = {
   PROXY_ERROR: "PROXY_ERROR",
   /** A rich message WhatsApp would refuse (a limit, a missing field): found before sending. */
   INVALID_MESSAGE: "INVALID_MESSAGE",
+  /** The send needs an App key (ak_): templates and writing first are not offered to pool keys (pk_). */
+  APP_KEY_REQUIRED: "APP_KEY_REQUIRED",
+  /** A template that does not exist (name and language) or is not APPROVED: found before sending. */
+  TEMPLATE_NOT_USABLE: "TEMPLATE_NOT_USABLE",
   /** A node's own settings are unusable (a number out of range, a password in the proxy URL, ...). */
   INVALID_CONFIG: "INVALID_CONFIG",
   /** A fault inside this package (a bug, or a msg that broke our code); never a network problem. */
