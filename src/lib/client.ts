@@ -13,6 +13,10 @@ import {
   type ReplyStatus,
   type WhatsAppReaction,
   type WhatsAppReply,
+  keyKind,
+  type AppSendRequest,
+  type KeyKind,
+  type TemplateDefinition,
 } from "./protocol";
 import { PipesRestClient, type DownloadedMedia, type PassthroughBody, type SendBody } from "./rest";
 import type { SendMessageResponse } from "./protocol";
@@ -73,6 +77,9 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   readonly conversationId: string | undefined;
   /** Webhook deliveries waiting to be answered until their msg is handled (src/lib/handling.ts). */
   readonly handling = new HandlingWaits();
+  /** "pool" (pk_) or "app" (ak_, BYON): what the key may do (templates and writing first need "app"). */
+  readonly keyKind: KeyKind | undefined;
+  private readonly templateCache = new Map<string, { at: number; list: Promise<TemplateDefinition[]> }>();
   private readonly options: ClientOptions;
   private readonly socketUsers = new Map<object, SocketRole>();
   private readonly receivers = new Set<InboundListener>();
@@ -96,6 +103,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.options = options;
     this.replayFilter = new ReplayFilter(options.dedupeWindow ?? 10_000);
     this.scope = options.scope;
+    this.keyKind = keyKind(options.apiKey);
     this.conversationId = options.scope === "conversation" ? options.conversationId : undefined;
     this.connection = new PipesConnection({ ...options, logger: options.logger });
     this.outbox = new Outbox(this.connection, {
@@ -258,9 +266,50 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   /** POST /v1/messages/passthrough: a Meta message body into a conversation (scope checked like send). */
   passthrough(body: PassthroughBody, timeoutMs?: number): Promise<SendMessageResponse> {
     if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
-    const refusal = this.scopeRefusal(body.conversationId);
+    // A send to a number (App keys) has no conversation: a conversation-scoped connection refuses it.
+    const refusal = this.scopeRefusal(typeof body.conversationId === "string" ? body.conversationId : "");
     if (refusal) return Promise.reject(refusal);
+    if (body.type === "template") {
+      const needsApp = this.appKeyRefusal("a template");
+      if (needsApp) return Promise.reject(needsApp);
+    }
     return this.rest.passthrough(body, timeoutMs);
+  }
+
+  /** Plain text to any WhatsApp user from an App's number: POST /v1/messages/app/send (App keys only). */
+  appSend(body: AppSendRequest, timeoutMs?: number): Promise<SendMessageResponse> {
+    if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
+    const refusal = this.appKeyRefusal("writing first to a number") ?? this.scopeRefusal("");
+    if (refusal) return Promise.reject(refusal);
+    return this.rest.appSend(body, timeoutMs);
+  }
+
+  /**
+   * The templates of an App's number, read from Pipes at most once per `maxAgeMs` (default a
+   * minute: a definition changes only by Meta's review). A failed read is not remembered.
+   */
+  templates(poolNumberId: string, options: { maxAgeMs?: number; timeoutMs?: number } = {}): Promise<TemplateDefinition[]> {
+    if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
+    const refusal = this.appKeyRefusal("templates");
+    if (refusal) return Promise.reject(refusal);
+    const cached = this.templateCache.get(poolNumberId);
+    if (cached && Date.now() - cached.at < (options.maxAgeMs ?? 60_000)) return cached.list;
+    const list = this.rest.listTemplates(poolNumberId, options.timeoutMs);
+    if (this.templateCache.size >= 100) this.templateCache.clear();
+    this.templateCache.set(poolNumberId, { at: Date.now(), list });
+    list.catch(() => {
+      if (this.templateCache.get(poolNumberId)?.list === list) this.templateCache.delete(poolNumberId);
+    });
+    return list;
+  }
+
+  /** Why a pool key cannot do `what` (templates and writing first need an App key), or undefined. */
+  appKeyRefusal(what: string): PipesError | undefined {
+    if (this.keyKind !== "pool") return undefined;
+    return new PipesError(
+      ERROR_CODES.APP_KEY_REQUIRED,
+      `${what} needs an App key (ak_…, the business's own number): this connection has a pool key (pk_…), which can only reply in conversations users started`,
+    );
   }
 
   /** POST /v1/messages/send (REST ignores socket scoping, docs/protocol.md#scopes). */

@@ -1,7 +1,18 @@
 import { Readable } from "node:stream";
 import { Agent, ProxyAgent, request, type Dispatcher } from "undici";
 import { PipesError } from "./errors";
-import { ERROR_CODES, REST_PATHS, readRestError, restUrl, type SendMessageRequest, type SendMessageResponse } from "./protocol";
+import {
+  ERROR_CODES,
+  REST_PATHS,
+  readRestError,
+  restUrl,
+  type AppSendRequest,
+  type MetaSendResponse,
+  type SendMessageRequest,
+  type SendMessageResponse,
+  type TemplateDefinition,
+  type TemplateListResponse,
+} from "./protocol";
 import { redact } from "./redact";
 import { KeyedSerialQueue } from "./serial";
 import { proxyAuthorization, proxyFor } from "./proxy";
@@ -36,15 +47,22 @@ export interface SendBody extends Omit<SendMessageRequest, "media"> {
   media?: string;
 }
 
-/** The body of POST /v1/messages/passthrough for a pool key: routing plus Meta's `type` and its object. */
-export interface PassthroughBody {
-  conversationId: string;
+/**
+ * The body of POST /v1/messages/passthrough: routing plus Meta's `type` and its object. A pool key
+ * routes by conversation; an App key may instead name its number and the recipient (`poolNumberId`, `to`).
+ */
+export type PassthroughBody = {
   messaging_product: "whatsapp";
   type: string;
   [meta: string]: unknown;
-}
+} & ({ conversationId: string } | { poolNumberId: string; to: string });
 
-type JsonBody = { conversationId: string } & object;
+/** A POST body: sends go in order per conversation, or per (number, recipient) when there is none yet. */
+type JsonBody = { conversationId?: string; poolNumberId?: string; to?: string; toNumber?: string };
+const orderKey = (body: JsonBody): string => body.conversationId ?? `${body.poolNumberId ?? ""} ${body.to ?? body.toNumber ?? ""}`;
+
+/** Pages of templates read at most (Meta pages by 25 by default; we ask 100 a page). */
+const MAX_TEMPLATE_PAGES = 10;
 
 const RETRYABLE_STATUS = new Set([429, 503]);
 /** Errors raised before the server could have accepted the request: safe to retry. */
@@ -116,14 +134,56 @@ export class PipesRestClient {
     const messages = (answer as { messages?: unknown }).messages;
     const first: unknown = Array.isArray(messages) ? messages[0] : undefined;
     const id = typeof first === "object" && first !== null ? (first as { id?: unknown }).id : undefined;
-    return { ...answer, success: true, messageId: typeof id === "string" ? id : answer.messageId, conversationId: body.conversationId };
+    const conversationId = typeof body.conversationId === "string" ? body.conversationId : undefined;
+    return { ...answer, success: true, messageId: typeof id === "string" ? id : answer.messageId, conversationId };
+  }
+
+  /** Plain text from an App's own number to any WhatsApp user: POST /v1/messages/app/send (App keys). */
+  async appSend(body: AppSendRequest, timeoutMs?: number): Promise<SendMessageResponse> {
+    const answer = await this.post(REST_PATHS.appSend, body, undefined, timeoutMs);
+    const first = (answer as MetaSendResponse).messages?.[0];
+    return { ...answer, success: true, messageId: typeof first?.id === "string" ? first.id : answer.messageId };
+  }
+
+  /** The templates of an App's number (GET /v1/pool-numbers/:id/templates, every page up to a bound). */
+  async listTemplates(poolNumberId: string, timeoutMs?: number): Promise<TemplateDefinition[]> {
+    const limit = timeoutMs ?? this.options.timeoutMs;
+    const deadline = Date.now() + limit;
+    const templates: TemplateDefinition[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < MAX_TEMPLATE_PAGES; page++) {
+      const url = restUrl(this.options.baseUrl, REST_PATHS.templates(poolNumberId));
+      url.searchParams.set("limit", "100");
+      if (after) url.searchParams.set("after", after);
+      const answer = (await this.getJson(url, Math.max(1, deadline - Date.now()), limit)) as Partial<TemplateListResponse>;
+      if (!Array.isArray(answer.data)) throw new PipesError(ERROR_CODES.HTTP_ERROR, "the template list has no data array", "server");
+      for (const item of answer.data) if (isTemplateDefinition(item)) templates.push(item);
+      after = answer.paging?.next ? answer.paging.cursors?.after : undefined;
+      if (!after) break;
+    }
+    return templates;
+  }
+
+  private async getJson(url: URL, timeoutMs: number, limit: number): Promise<unknown> {
+    const { response, release } = await this.call(url, timeoutMs, limit, {
+      method: "GET",
+      headers: { accept: "application/json", authorization: `Bearer ${this.options.apiKey}` },
+    });
+    let parsed: unknown;
+    try {
+      parsed = await readJson(response);
+    } finally {
+      release();
+    }
+    if (response.statusCode >= 200 && response.statusCode < 300 && typeof parsed === "object" && parsed !== null) return parsed;
+    throw this.httpError(response, parsed);
   }
 
   /** One JSON POST into a conversation: in order per conversation, retried when safe, within one deadline. */
   private post(path: string, body: JsonBody, data: Buffer | undefined, timeoutMs: number | undefined): Promise<SendMessageResponse> {
     const limit = timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + limit;
-    const task = this.order.run(body.conversationId, () => this.sendWithRetry(path, body, data, deadline, limit));
+    const task = this.order.run(orderKey(body), () => this.sendWithRetry(path, body, data, deadline, limit));
     // The deadline also covers the wait behind earlier sends to the same conversation; a send that
     // starts after its deadline gives up at once without a request.
     let timer: NodeJS.Timeout | undefined;
@@ -439,4 +499,10 @@ function* streamed(head: Buffer, data: Buffer, tail: Buffer): Generator<Buffer> 
     yield Buffer.from(data.subarray(offset, offset + SEND_SLICE_BYTES).toString("base64"), "latin1");
   }
   yield tail;
+}
+
+function isTemplateDefinition(value: unknown): value is TemplateDefinition {
+  if (typeof value !== "object" || value === null) return false;
+  const t = value as Partial<TemplateDefinition>;
+  return typeof t.name === "string" && typeof t.language === "string" && typeof t.status === "string" && Array.isArray(t.components);
 }
