@@ -2,11 +2,26 @@ import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 import type { PipesClient } from "../lib/client";
 import { badInput } from "../lib/errors";
 import { prepareMessage, type PreparedMessage } from "../lib/messages";
+import { isTemplate, listTemplates, sendTemplate, writeFirst } from "./shared/templates";
+import { registerTemplateRoutes } from "./shared/template-routes";
 import { resolveRoute } from "../lib/reply";
 import { msgPipes, readFields, type FieldSpec } from "./shared/fields";
 import { nodeStrings } from "./shared/i18n";
 import { sendNode } from "./shared/send-node";
 import type { RoutingFields, TypedInputType, UsesConnection } from "./shared/types";
+
+/**
+ * What the node sends: one of the forms, "msg" (the whole message from `message`, default
+ * msg.payload), "text" (write first, App keys) or "templates" (list a number's templates).
+ */
+type Kind = "msg" | "buttons" | "list" | "cta_url" | "location" | "contacts" | "reaction" | "raw" | "template" | "text" | "templates";
+type Values = Record<string, unknown>;
+
+/** A typedInput value as the editor stores it in a list (a template's slots). */
+interface TypedValue {
+  value?: string;
+  type?: TypedInputType;
+}
 
 /** One row of a list message as the editor stores it. */
 interface ListRow {
@@ -16,8 +31,7 @@ interface ListRow {
 }
 
 interface PipesSendDef extends UsesConnection, RoutingFields {
-  /** What to send: one of the forms, or "msg" (the whole message from `message`, default msg.payload). */
-  kind?: "msg" | "buttons" | "list" | "cta_url" | "location" | "contacts" | "reaction" | "raw";
+  kind?: Kind;
   message?: string;
   messageType?: TypedInputType;
   body?: string;
@@ -57,6 +71,14 @@ interface PipesSendDef extends UsesConnection, RoutingFields {
   reactToType?: TypedInputType;
   emoji?: string;
   emojiType?: TypedInputType;
+  /** Template: its name and language, and one typedInput per slot (chosen in the editor's picker). */
+  templateName?: string;
+  templateNameType?: TypedInputType;
+  templateLanguage?: string;
+  templateLanguageType?: TypedInputType;
+  templateHeader?: TypedValue;
+  templateBody?: TypedValue[];
+  templateButtons?: TypedValue[];
   /** Check the limits only third-party SDK docs state (default true). */
   softLimits?: boolean;
   /** How a reaction travels: auto (a wamid. id by REST passthrough, a Pipes id by the socket), socket, passthrough. */
@@ -83,7 +105,8 @@ const nodeInit = (RED: NodeAPI): void => {
     const softLimits = def.softLimits !== false;
     const field = (value: string | undefined, type: PipesSendDef["bodyType"], fallback?: FieldSpec): FieldSpec =>
       value === undefined && fallback ? fallback : [value, type];
-    const fields = {
+    /** Every typedInput of the form; a kind reads only the ones it names below (plus the routing). */
+    const allFields: Record<string, FieldSpec> = {
       message: field(def.message, def.messageType, ["payload", "msg"]),
       body: field(def.body, def.bodyType),
       header: field(def.header, def.headerType),
@@ -99,48 +122,92 @@ const nodeInit = (RED: NodeAPI): void => {
       contactPhone: field(def.contactPhone, def.contactPhoneType),
       messageId: field(def.reactTo, def.reactToType, ["pipes.messageId", "msg"]),
       emoji: field(def.emoji, def.emojiType),
+      templateName: field(def.templateName, def.templateNameType),
+      templateLanguage: field(def.templateLanguage, def.templateLanguageType),
+      templateHeader: field(def.templateHeader?.value, def.templateHeader?.type),
+      // A template's body and button values, one field each (body0, body1, ..., button0, ...).
+      ...slotFields("body", def.templateBody),
+      ...slotFields("button", def.templateButtons),
+    };
+    function slotFields(prefix: string, values: TypedValue[] | undefined): Record<string, FieldSpec> {
+      return Object.fromEntries((Array.isArray(values) ? values : []).map((v, i) => [`${prefix}${i}`, field(v?.value, v?.type)]));
+    }
+    const slotNames = (prefix: string) => Object.keys(allFields).filter((name) => new RegExp(`^${prefix}\\d+$`).test(name));
+    const frame = (v: Values) => ({ body: v.body, header: v.header, footer: v.footer });
+
+    /**
+     * What each kind of the form reads and the message it makes: one place for both, so a msg is
+     * read for the fields its kind uses and nothing else (a reaction's default msg.pipes.messageId
+     * must not fail a template written to a number).
+     */
+    const forms: Record<Kind, { fields: string[]; build(v: Values): unknown }> = {
+      msg: { fields: ["message"], build: (v) => v.message },
+      raw: { fields: ["message"], build: (v) => ({ type: "raw", message: v.message }) },
+      buttons: { fields: ["body", "header", "footer"], build: (v) => ({ type: "buttons", ...frame(v), buttons: def.buttons ?? [] }) },
+      list: {
+        fields: ["body", "header", "footer", "button"],
+        build: (v) => ({
+          type: "list",
+          ...frame(v),
+          button: v.button,
+          sections: [{ title: def.sectionTitle || undefined, rows: def.rows ?? [] }],
+        }),
+      },
+      cta_url: {
+        fields: ["body", "header", "footer", "text", "url"],
+        build: (v) => ({ type: "cta_url", ...frame(v), text: v.text, url: v.url }),
+      },
+      location: {
+        fields: ["latitude", "longitude", "name", "address"],
+        build: (v) => ({ type: "location", latitude: v.latitude, longitude: v.longitude, name: v.name, address: v.address }),
+      },
+      contacts: {
+        fields: ["contactName", "contactPhone"],
+        build: (v) => ({ type: "contacts", contacts: [{ name: v.contactName, phones: v.contactPhone ? [v.contactPhone] : [] }] }),
+      },
+      reaction: { fields: ["messageId", "emoji"], build: (v) => ({ type: "reaction", messageId: v.messageId, emoji: v.emoji ?? "" }) },
+      template: {
+        fields: ["templateName", "templateLanguage", "templateHeader", ...slotNames("body"), ...slotNames("button")],
+        build: (v) => ({
+          type: "template",
+          name: v.templateName,
+          language: v.templateLanguage,
+          header: v.templateHeader,
+          body: slotNames("body").map((name) => v[name]),
+          buttons: slotNames("button").map((name) => v[name]),
+        }),
+      },
+      // Writing first with text: the node's body, else msg.payload (read by writeFirst).
+      text: { fields: ["body"], build: (v) => v.body },
+      templates: { fields: [], build: () => undefined },
+    };
+    const form = forms[kind] ?? forms.msg;
+    const specs: Record<string, FieldSpec> = {
       conversationId: field(def.conversationId, def.conversationIdType),
       poolNumberId: field(def.poolNumberId, def.poolNumberIdType),
       toNumber: field(def.toNumber, def.toNumberType),
-    } as const;
+    };
+    for (const name of form.fields) specs[name] = allFields[name];
 
     sendNode(RED, node, def, {
       strings,
       uses: "socket",
       send: async (msg, { client, timeoutMs }) => {
-        const values = await readFields(RED, node, msg, fields);
-        const prepared = prepareMessage(kind === "msg" ? values.message : fromForm(values), { softLimits });
+        const values = await readFields(RED, node, msg, specs);
+        if (kind === "text") return writeFirst(client, msg, values, timeoutMs);
+        if (kind === "templates") return listTemplates(client, msg, values, timeoutMs);
+        const input = form.build(values);
+        if (isTemplate(input)) return sendTemplate(client, msg, input, values, timeoutMs);
+        const prepared = prepareMessage(input, { softLimits });
         return send(client, msg, prepared, values, timeoutMs);
       },
     });
-
-    /** The friendly message the node's form describes. */
-    function fromForm(v: Record<keyof typeof fields, unknown>): Record<string, unknown> {
-      const frame = { body: v.body, header: v.header, footer: v.footer };
-      switch (kind) {
-        case "buttons":
-          return { type: "buttons", ...frame, buttons: def.buttons ?? [] };
-        case "list":
-          return { type: "list", ...frame, button: v.button, sections: [{ title: def.sectionTitle || undefined, rows: def.rows ?? [] }] };
-        case "cta_url":
-          return { type: "cta_url", ...frame, text: v.text, url: v.url };
-        case "location":
-          return { type: "location", latitude: v.latitude, longitude: v.longitude, name: v.name, address: v.address };
-        case "contacts":
-          return { type: "contacts", contacts: [{ name: v.contactName, phones: v.contactPhone ? [v.contactPhone] : [] }] };
-        case "reaction":
-          return { type: "reaction", messageId: v.messageId, emoji: v.emoji ?? "" };
-        default:
-          // "raw" has no form: its Meta body comes from the msg.
-          return { type: "raw", message: v.message };
-      }
-    }
 
     async function send(
       client: PipesClient,
       msg: NodeMessageInFlow,
       prepared: PreparedMessage,
-      v: Record<keyof typeof fields, unknown>,
+      v: Values,
       timeoutMs: number,
     ): Promise<Record<string, unknown>> {
       const pipes = msgPipes(msg);
@@ -172,6 +239,7 @@ const nodeInit = (RED: NodeAPI): void => {
   }
 
   RED.nodes.registerType("pipes-send", PipesSend);
+  registerTemplateRoutes(RED);
 };
 
 export = nodeInit;
