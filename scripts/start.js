@@ -35,6 +35,7 @@ const runDir = path.resolve(process.env.PIPES_RUN_DIR || path.join(root, ".run")
 const userDir = path.join(runDir, "node-red");
 const phoneNumber = process.env.PIPES_CHAT_FROM || "+15550001111";
 const CONFIG_ID = "pipes-emulator-config";
+const APP_CONFIG_ID = "pipes-emulator-app-config";
 const FOLLOW_UP_INJECT = "followup-inject";
 
 function fail(text) {
@@ -116,11 +117,11 @@ function prepareUserDir() {
 }
 
 /** One example file on its own tab; its pipes-config is returned apart (all examples share its id). */
-function exampleTab(file, tab) {
+function exampleTab(file, tab, configId = CONFIG_ID) {
   const example = JSON.parse(fs.readFileSync(path.join(root, "examples", "flows", file), "utf8"));
   const nodes = example.filter((n) => n.type !== "tab" && n.type !== "pipes-config").map((node) => ({ ...node, z: tab.id }));
   const config = example.find((n) => n.type === "pipes-config");
-  if (!config || config.id !== CONFIG_ID) throw new Error(`examples/flows/${file}: expected the pipes-config node ${CONFIG_ID}`);
+  if (!config || config.id !== configId) throw new Error(`examples/flows/${file}: expected the pipes-config node ${configId}`);
   return { nodes: [tab, ...nodes], config };
 }
 
@@ -248,8 +249,15 @@ function demoFlows(baseUrl) {
   const echo = exampleTab("echo-bot.json", { id: "pipes-echo-tab", type: "tab", label: "Echo bot (local emulator)" });
   const media = exampleTab("send-media.json", { id: "pipes-media-tab", type: "tab", label: "Send media back" });
   const menu = exampleTab("menu-bot.json", { id: "pipes-menu-tab", type: "tab", label: 'Menu bot (write "menu")' });
+  // The App (ak_ key): templates and writing first; its own connection.
+  const reminder = exampleTab(
+    "appointment-reminder.json",
+    { id: "pipes-reminder-tab", type: "tab", label: "Appointment reminder (App, templates)" },
+    APP_CONFIG_ID,
+  );
   const config = { ...echo.config, baseUrl, credentials: { apiKey: DEMO_API_KEY } };
-  return [...echo.nodes, ...menu.nodes, ...media.nodes, ...followUpTab(), config];
+  const appConfig = { ...reminder.config, baseUrl, credentials: { apiKey: DEMO_APP_KEY } };
+  return [...echo.nodes, ...menu.nodes, ...media.nodes, ...followUpTab(), ...reminder.nodes, config, appConfig];
 }
 
 async function deploy(editorUrl, flow) {

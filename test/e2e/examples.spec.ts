@@ -5,7 +5,7 @@
 import * as assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEMO_API_KEY } from "../../src/emulator";
+import { DEFAULT_APP_NUMBER, DEMO_API_KEY, DEMO_APP_KEY } from "../../src/emulator";
 import { useEmulator } from "../support/emulator-fixture";
 import { coreNodes, FAST_TUNING, helper, nextInput, PIPES_NODES } from "../support/nodered";
 import { NODE_TYPES } from "../support/package";
@@ -17,6 +17,7 @@ const CORE_NODES = coreNodes(
   "common/21-debug.js",
   "common/25-catch.js",
   "common/90-comment.js",
+  "common/20-inject.js",
 );
 const EXAMPLES = join(__dirname, "..", "..", "examples", "flows");
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(32, 2)]);
@@ -31,13 +32,13 @@ describe("example flows", function () {
   const { emu, sockets } = useEmulator();
 
   /** Loads an example on a tab, pointed at the emulator with the demo key, and waits for its socket. */
-  async function run(name: string): Promise<FlowNode[]> {
+  async function run(name: string, apiKey = DEMO_API_KEY): Promise<FlowNode[]> {
     const nodes = example(name).map((n) =>
       n.type === "pipes-config" ? { ...n, baseUrl: emu.url, tuning: FAST_TUNING } : { ...n, z: "tab" },
     );
     const config = nodes.find((n) => n.type === "pipes-config")!;
     await helper.load([...PIPES_NODES, ...CORE_NODES] as never, [{ id: "tab", type: "tab" }, ...nodes] as never, {
-      [config.id]: { apiKey: DEMO_API_KEY },
+      [config.id]: { apiKey },
     });
     await sockets(1);
     return nodes;
@@ -56,6 +57,23 @@ describe("example flows", function () {
       }
     }
     for (const type of NODE_TYPES) assert.ok(used.has(type), `no example uses ${type}`);
+  });
+
+  it("appointment-reminder sends the template to a number that never wrote, and routes the customer's tap", async function () {
+    await run("appointment-reminder.json", DEMO_APP_KEY);
+    helper.getNode("pipes-example-reminder-inject").receive({});
+    const customer = "+15550001111";
+    const reminder = await waitUntil("the template", () => emu.sent().find((s) => s.kind === "template"), emu, ["sent"]);
+    assert.equal(reminder.toNumber, customer);
+    assert.equal(reminder.template?.rendered.body, "Hi Ana, your appointment is on tomorrow at 10:00.");
+    emu.inject({
+      fromNumber: customer,
+      poolNumberId: DEFAULT_APP_NUMBER.id,
+      answer: { kind: "template_button", id: "RESCHEDULE", title: "Reschedule", toMessageId: reminder.messageId },
+    });
+    const reply = await waitUntil("the answer's reply", () => emu.sent().find((s) => s.kind === "text"), emu, ["sent"]);
+    assert.equal(reply.text, "No problem: reply with a day and time that suit you.");
+    assert.equal(reply.conversationId, reminder.conversationId);
   });
 
   it("echo-bot answers 'You said: <text>'", async function () {

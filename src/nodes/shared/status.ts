@@ -23,7 +23,7 @@ export function connectionStatus(change: StateChange, client: PipesClient, commo
     case "open":
       return client.scope === "conversation"
         ? { fill: "green", shape: "dot", text: t("status.connected-conversation", { conversation: client.conversationId ?? "" }) }
-        : { fill: "green", shape: "dot", text: t("status.connected-user") };
+        : { fill: "green", shape: "dot", text: t(client.keyKind === "app" ? "status.connected-app" : "status.connected-user") };
     case "reconnecting":
       // Retrying will not fix a certificate or proxy problem by itself: show it in red.
       if (isCertificateErrorCode(change.errorCode))
