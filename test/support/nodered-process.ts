@@ -32,7 +32,8 @@ export function prepareUserDir(userDir: string, port: number): void {
     logging: { console: { level: "info", metrics: false, audit: false } },
     telemetry: { enabled: false },
     diagnostics: { enabled: false },
-    editorTheme: { tours: false },
+    // No palette catalogue: it lives on the internet, which tests never reach.
+    editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
   };
   writeFileSync(join(userDir, "settings.js"), `module.exports = ${JSON.stringify(settings)};\n`);
 }
