@@ -18,7 +18,7 @@ export function redJsPath(): string {
 }
 
 /** A user dir with this package linked in and a settings file on `port` (127.0.0.1 only). */
-export function prepareUserDir(userDir: string, port: number): void {
+export function prepareUserDir(userDir: string, port: number, extraSettings: Record<string, unknown> = {}): void {
   mkdirSync(join(userDir, "node_modules", "@pipes.bot"), { recursive: true });
   const link = join(userDir, "node_modules", "@pipes.bot", "node-red");
   rmSync(link, { recursive: true, force: true });
@@ -35,7 +35,7 @@ export function prepareUserDir(userDir: string, port: number): void {
     // No palette catalogue: it lives on the internet, which tests never reach.
     editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
   };
-  writeFileSync(join(userDir, "settings.js"), `module.exports = ${JSON.stringify(settings)};\n`);
+  writeFileSync(join(userDir, "settings.js"), `module.exports = ${JSON.stringify({ ...settings, ...extraSettings })};\n`);
 }
 
 export interface NodeRedProcess {
@@ -45,8 +45,8 @@ export interface NodeRedProcess {
   log(): string;
   /** Waits until its output matches. */
   waitForLog(what: string, pattern: RegExp, timeoutMs?: number): Promise<void>;
-  /** Deploys a full flow (with credentials inline) through the admin API. */
-  deploy(flow: Record<string, unknown>[]): Promise<void>;
+  /** Deploys a full flow (with credentials inline) through the admin API (with a token when adminAuth is on). */
+  deploy(flow: Record<string, unknown>[], token?: string): Promise<void>;
   /** Waits until a pipes-webhook-in answers on `path` (its 405 to a GET; 404 before its flow started). */
   waitForWebhookRoute(path: string): Promise<void>;
   /** Sends `signal` to this process and waits for it to exit. */
@@ -94,10 +94,14 @@ export async function startNodeRed(userDir: string, port: number, env: Record<st
     url,
     log: () => output,
     waitForLog,
-    async deploy(flow) {
+    async deploy(flow, token) {
       const response = await fetch(`${url}/flows`, {
         method: "POST",
-        headers: { "content-type": "application/json", "node-red-deployment-type": "full" },
+        headers: {
+          "content-type": "application/json",
+          "node-red-deployment-type": "full",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
         body: JSON.stringify(flow),
       });
       if (response.status !== 204) throw new Error(`deploy answered ${response.status}: ${await response.text()}`);
