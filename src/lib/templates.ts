@@ -4,7 +4,7 @@ import { ERROR_CODES, MESSAGE_LIMITS, type TemplateButtonDefinition, type Templa
 /**
  * WhatsApp templates: what a template asks each send to fill (its slots, read from its definition),
  * and the friendly shape a flow writes turned into Meta's `template` object, checked against the
- * definition when it is known (docs/decisions/0050-templates.md). Every mismatch names its slot:
+ * definition when it is known (docs/decisions/0054-template-sends.md). Every mismatch names its slot:
  * "body {{2}} is missing: the template 'appointment_reminder' (en_US) has 2 variables".
  */
 
