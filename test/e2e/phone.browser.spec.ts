@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import type { Locator, Page } from "playwright-core";
-import { DEMO_API_KEY } from "../../src/emulator";
+import { DEFAULT_APP_NUMBER, DEMO_API_KEY } from "../../src/emulator";
 import type { FeedEvent } from "../../src/emulator/event-feed";
 import type { SentRecord } from "../../src/emulator/types";
 import { launchBrowser, requireChromium, type BrowserSession } from "../support/browser";
@@ -349,8 +349,9 @@ describe("phone page in Chromium (npm start)", function () {
     figures.domContentLoadedMs = Math.round(
       await page.evaluate(() => (performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming).domContentLoadedEventEnd),
     );
-    // The deployed flows hold one user-scoped socket; nothing is queued.
-    await page.locator("#connections li", { hasText: "user scope" }).waitFor();
+    // The deployed flows hold one user-scoped socket per account (the pool tenant's, the App's); nothing is queued.
+    await page.locator("#connections li", { hasText: "user_demo · user scope" }).waitFor();
+    await page.locator("#connections li", { hasText: "app_demo · user scope" }).waitFor();
     assert.equal(await page.textContent("#queue"), "0");
 
     // Text: hello -> "You said: hello".
@@ -412,5 +413,27 @@ describe("phone page in Chromium (npm start)", function () {
     assert.ok(shot.length < MAX_SCREENSHOT_BYTES, `screenshot ${shot.length} bytes, over ${MAX_SCREENSHOT_BYTES}`);
     writeFileSync(join(resultsDir, "phone.json"), `${JSON.stringify(figures, null, 2)}\n`);
     console.log(`      figures: ${JSON.stringify(figures)}`);
+  });
+
+  it("npm start's App: past 24 h of silence, the reminder template reaches the phone and its button is answered", async function () {
+    const { page, consoleErrors } = session!;
+    await page.goto(app!.phoneUrl);
+    await page.waitForSelector('body[data-feed="live"]');
+    await page.fill("#number", "+15550001111");
+    await page.selectOption("#bot", DEFAULT_APP_NUMBER.id);
+    await page.click("#number-form button");
+    // More than 24 h of silence (the customer never wrote to the App at all): only a template gets through.
+    const clockBefore = (await page.textContent("#clock")) ?? "";
+    await page.click("#skip");
+    await page.waitForFunction((before) => document.querySelector("#clock")?.textContent !== before, clockBefore);
+    // The editor's inject on the "Appointment reminder" tab (what a user presses).
+    const pressed = await fetch(`${app!.editorUrl}/inject/pipes-example-reminder-inject`, { method: "POST" });
+    assert.equal(pressed.status, 200);
+    const reminder = page.locator("#messages li.msg.bot", { hasText: "Hi Ana, your appointment is on tomorrow at 10:00." });
+    await reminder.waitFor();
+    assert.match((await reminder.textContent()) ?? "", /template appointment_reminder · en_US/);
+    await reminder.locator(".reply-button", { hasText: "Confirm" }).click();
+    await page.locator("#messages li.msg.bot", { hasText: "Thanks, see you then!" }).waitFor();
+    assert.deepEqual(consoleErrors, [], "no console errors, CSP violations or failed requests");
   });
 });

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_APP_NUMBER, DEMO_APP_KEY } from "../../src/emulator";
 import { assertPhoneBuilt, freePort, portIsFree, startApp, type StartedApp } from "../support/start-app";
 import { poll } from "../support/wait";
 
@@ -80,6 +81,8 @@ describe("npm start (scripts/start.js)", function () {
     apps.push(first);
     assert.match(first.output(), new RegExp(`Node-RED editor: http://127\\.0\\.0\\.1:${first.nodeRedPort}`));
     assert.match(first.output(), new RegExp(`Phone page: +http://127\\.0\\.0\\.1:${first.emulatorPort}/phone`));
+    // The BYON App a template is sent from: its number and key, to put in a connection of one's own.
+    assert.match(first.output(), new RegExp(`BYON App: .*${DEFAULT_APP_NUMBER.id}.*App key ${DEMO_APP_KEY}`));
 
     // The Node-RED of the runtime under test (NODE_RED_FROM: npm test's Node-RED 5 pass).
     const redPackage = require.resolve("node-red/package.json", { paths: [process.env.NODE_RED_FROM ?? join(__dirname, "..", "..")] });

@@ -687,7 +687,15 @@
                 el(
                     "li",
                     "",
-                    scope + (c.poolNumberId ? " · " + c.poolNumberId : "") + " · port " + c.remotePort + " · since " + when(c.openedAt),
+                    // Whose socket: the pool tenant's (user_…) or an App's (app_…), both live under npm start.
+                    c.userId +
+                        " · " +
+                        scope +
+                        (c.poolNumberId ? " · " + c.poolNumberId : "") +
+                        " · port " +
+                        c.remotePort +
+                        " · since " +
+                        when(c.openedAt),
                 ),
             );
         }
