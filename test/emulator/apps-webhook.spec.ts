@@ -16,11 +16,9 @@ import {
   type FeedEvent,
   type WebhookDeliveryRecord,
 } from "../../src/emulator";
-import { TestSocket } from "../support/emulator-client";
-import { useEmulator } from "../support/emulator-fixture";
 import { SseClient } from "../support/sse";
 import { collect, waitFor } from "../support/wait";
-import { messageOf, Receiver, SECRET, signature, type Answer, type Json, type Received } from "./webhook-receiver";
+import { messageOf, SECRET, signature, useWebhookSuite, type Json } from "./webhook-receiver";
 
 const ANA = "+15550001111";
 const APP_NUMBER = DEFAULT_APP.numbers[0].id;
@@ -30,38 +28,10 @@ const DEFAULTS: Partial<EmulatorOptions> = { webhookTimeScale: 1, webhookOrder: 
 const WAIT_MS = 10_000;
 
 describe("emulator: BYON App webhooks", function () {
-  const receivers: Receiver[] = [];
-  const sockets: TestSocket[] = [];
-  const { emu } = useEmulator({
-    nodeRed: false,
-    settings: DEFAULTS,
-    cleanup: async () => {
-      for (const socket of sockets.splice(0)) socket.ws.terminate();
-      for (const receiver of receivers.splice(0)) await receiver.close();
-    },
-  });
-
-  async function receiver(answer?: (received: Received, index: number) => Answer): Promise<Receiver> {
-    const started = await Receiver.start(answer);
-    receivers.push(started);
-    return started;
-  }
-
-  async function connect(apiKey = DEMO_APP_KEY): Promise<TestSocket> {
-    const { socket } = await TestSocket.open(emu.url, { apiKey });
-    sockets.push(socket);
-    return socket;
-  }
-
-  async function http(method: string, path: string, body?: unknown): Promise<{ status: number; text: string; body: any }> {
-    const res = await fetch(`${emu.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, text, body: text === "" ? undefined : (JSON.parse(text) as unknown) };
-  }
+  const suite = useWebhookSuite(DEFAULTS);
+  const { emu, receiver, http } = suite;
+  /** The App's socket unless told otherwise. */
+  const connect = (apiKey = DEMO_APP_KEY) => suite.connect(apiKey);
 
   /** The record of the message `inject` sends, once its webhook delivery ended with `event`. */
   async function injectAndSettle(

@@ -1,12 +1,16 @@
 /**
- * A webhook receiver for the emulator's webhook suites: a real HTTP server on 127.0.0.1 that records each request's raw
- * bytes and answers as a test tells it (a status, or no answer at all), plus the signature and payload accessors.
+ * What the emulator's webhook suites share: a webhook receiver (a real HTTP server on 127.0.0.1 that records each request's
+ * raw bytes and answers as a test tells it: a status, or no answer at all), the signature and payload accessors, and
+ * useWebhookSuite(), the emulator fixture with receivers, sockets and a control API caller closed after each test.
  */
 import { createHmac } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
+import { DEMO_API_KEY, type EmulatorOptions, type PipesEmulator } from "../../src/emulator";
+import { TestSocket } from "../support/emulator-client";
+import { useEmulator } from "../support/emulator-fixture";
 import { waitUntil } from "../support/wait";
 
 export const SECRET = "s3cret-of-at-least-16-chars";
@@ -92,3 +96,55 @@ export class Receiver extends EventEmitter {
 export const signature = (raw: Buffer, secret = SECRET): string => createHmac("sha256", secret).update(raw).digest("hex");
 export const valueOf = (received: Received): Json => received.json.entry[0].changes[0].value as Json;
 export const messageOf = (received: Received): Json => valueOf(received).messages[0] as Json;
+
+export interface WebhookSuite {
+  emu: PipesEmulator;
+  /** A receiver, closed after the test. */
+  receiver: (answer?: (received: Received, index: number) => Answer) => Promise<Receiver>;
+  /** A user-scoped socket (default the pool key), closed after the test. */
+  connect: (apiKey?: string) => Promise<TestSocket>;
+  /** A control API call; `body` is the parsed JSON answer (the text when it is not JSON). */
+  http: (method: string, path: string, body?: unknown) => Promise<{ status: number; text: string; body: any }>;
+}
+
+/** The emulator (no Node-RED) for a describe block, `settings` applied before each test; see WebhookSuite. */
+export function useWebhookSuite(settings: Partial<EmulatorOptions>): WebhookSuite {
+  const receivers: Receiver[] = [];
+  const sockets: TestSocket[] = [];
+  const { emu } = useEmulator({
+    nodeRed: false,
+    settings,
+    cleanup: async () => {
+      for (const socket of sockets.splice(0)) socket.ws.terminate();
+      for (const receiver of receivers.splice(0)) await receiver.close();
+    },
+  });
+  return {
+    emu,
+    receiver: async (answer) => {
+      const started = await Receiver.start(answer);
+      receivers.push(started);
+      return started;
+    },
+    connect: async (apiKey = DEMO_API_KEY) => {
+      const { socket } = await TestSocket.open(emu.url, { apiKey });
+      sockets.push(socket);
+      return socket;
+    },
+    http: async (method, path, body) => {
+      const res = await fetch(`${emu.url}${path}`, {
+        method,
+        headers: body === undefined ? {} : { "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON
+      }
+      return { status: res.status, text, body: parsed };
+    },
+  };
+}

@@ -14,12 +14,10 @@ import {
   type TenantSpec,
   type WebhookDeliveryRecord,
 } from "../../src/emulator";
-import { TestSocket } from "../support/emulator-client";
 import { SseClient } from "../support/sse";
-import { useEmulator } from "../support/emulator-fixture";
 import { collect, waitFor } from "../support/wait";
 import { webhookBody } from "../support/webhook";
-import { messageOf, Receiver, SECRET, signature, type Answer, type Json, type Received } from "./webhook-receiver";
+import { messageOf, Receiver, SECRET, signature, useWebhookSuite, type Json } from "./webhook-receiver";
 
 const ANA = "+15550001111";
 const ANA_DIGITS = "15550001111";
@@ -45,44 +43,7 @@ const DEFAULTS: Partial<EmulatorOptions> = {
 const WAIT_MS = 5000;
 
 describe("emulator: webhook delivery", function () {
-  const receivers: Receiver[] = [];
-  const sockets: TestSocket[] = [];
-  const { emu } = useEmulator({
-    nodeRed: false,
-    settings: DEFAULTS,
-    cleanup: async () => {
-      for (const socket of sockets.splice(0)) socket.ws.terminate();
-      for (const receiver of receivers.splice(0)) await receiver.close();
-    },
-  });
-
-  async function receiver(answer?: (received: Received, index: number) => Answer): Promise<Receiver> {
-    const started = await Receiver.start(answer);
-    receivers.push(started);
-    return started;
-  }
-
-  async function connect(): Promise<TestSocket> {
-    const { socket } = await TestSocket.open(emu.url, { apiKey: DEMO_API_KEY });
-    sockets.push(socket);
-    return socket;
-  }
-
-  async function http(method: string, path: string, body?: unknown): Promise<{ status: number; text: string; body: any }> {
-    const res = await fetch(`${emu.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON
-    }
-    return { status: res.status, text, body: parsed };
-  }
+  const { emu, receiver, connect, http } = useWebhookSuite(DEFAULTS);
 
   /** The record of `messageId` once its delivery ended (delivered or failed). */
   function settled(
@@ -312,10 +273,10 @@ describe("emulator: webhook delivery", function () {
 
   it("after three refused connections hands the message to the open socket", async function () {
     emu.configure({ webhookTimeScale: 0.01 });
-    const closed = await receiver();
+    // Started on its own (not closed again after the test): its port refuses connections once it is closed.
+    const closed = await Receiver.start();
     const url = closed.url;
     await closed.close();
-    receivers.splice(receivers.indexOf(closed), 1);
     const socket = await connect();
     emu.setDelivery("pn_9", { mode: "webhook", url });
     let id = "";
