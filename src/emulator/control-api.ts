@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { ERROR_CODES, type InboundMessage } from "../lib/protocol";
 import { bodyLimitFor, compactBase64, isBase64 } from "./base64";
 import type { EmulatorContext } from "./context";
+import type { AppDeliveryInfo } from "./app-delivery";
 import type { DeliveryInfo, DeliveryInput } from "./delivery";
 import { EmulatorInputError, EmulatorNotFoundError } from "./errors";
 import { parseJsonObject, readBody, sendError, sendJson, sendTooLarge } from "./http-util";
@@ -25,6 +26,8 @@ export interface EmulatorState {
   conversations: { conversationId: string; userId: string; poolNumberId: string; fromNumber: string; lastInboundAt: number | null }[];
   /** Every pool number's delivery setting; never the webhook secrets. */
   delivery: DeliveryInfo[];
+  /** Every App's webhook setting (docs/decisions/0055-emulator-app-webhooks.md); never the secrets. */
+  appDelivery: AppDeliveryInfo[];
 }
 
 /** What the control API drives: the PipesEmulator's public methods. */
@@ -41,6 +44,10 @@ export interface ControlTarget {
   deliveryOf(poolNumberId: string, userId?: string): DeliveryInfo;
   deliveries(): DeliveryInfo[];
   testWebhook(poolNumberId: string, options?: { userId?: string; target?: { url: string; secret?: string } }): Promise<WebhookTestResult>;
+  setAppDelivery(slug: string, setting: DeliveryInput): AppDeliveryInfo;
+  appDeliveryOf(slug: string): AppDeliveryInfo;
+  appDeliveries(): AppDeliveryInfo[];
+  testAppWebhook(slug: string, options?: { target?: { url: string; secret?: string } }): Promise<WebhookTestResult>;
   webhookDeliveries(filter?: { poolNumberId?: string; conversationId?: string }): WebhookDeliveryRecord[];
   webhookFailures(filter?: { poolNumberId?: string; conversationId?: string }): WebhookDeliveryRecord[];
 }
@@ -51,10 +58,15 @@ type Method = "GET" | "POST" | "PUT";
 /** `params` are the decoded path segments a pattern route captured. */
 type Route = (body: Record<string, unknown>, url: URL, params: string[]) => unknown;
 
-/** /_emulator/delivery/:poolNumberId and /_emulator/delivery/:poolNumberId/test (docs/decisions/0041-emulator-webhook-delivery.md). */
+/**
+ * /_emulator/delivery/:poolNumberId and /_emulator/delivery/:poolNumberId/test (docs/decisions/0041-emulator-webhook-delivery.md),
+ * and the same for an App's webhook under /_emulator/app-delivery/:slug (docs/decisions/0055-emulator-app-webhooks.md).
+ */
 const PATTERN_ROUTES: { pattern: RegExp; methods: readonly Method[]; name: string }[] = [
   { pattern: /^delivery\/([^/]+)$/, methods: ["GET", "PUT"], name: "delivery/:poolNumberId" },
   { pattern: /^delivery\/([^/]+)\/test$/, methods: ["POST"], name: "delivery/:poolNumberId/test" },
+  { pattern: /^app-delivery\/([^/]+)$/, methods: ["GET", "PUT"], name: "app-delivery/:slug" },
+  { pattern: /^app-delivery\/([^/]+)\/test$/, methods: ["POST"], name: "app-delivery/:slug/test" },
 ];
 
 export class ControlApi {
@@ -71,6 +83,7 @@ export class ControlApi {
       refused: (url) => target.refused({ conversationId: url.searchParams.get("conversationId") ?? undefined }),
       state: () => target.state(),
       delivery: () => target.deliveries(),
+      "app-delivery": () => target.appDeliveries(),
       "webhook-deliveries": (url) => target.webhookDeliveries(recordFilter(url)),
       "webhook-failures": (url) => target.webhookFailures(recordFilter(url)),
     };
@@ -101,15 +114,14 @@ export class ControlApi {
         PUT: (body, url, [poolNumberId]) => target.setDelivery(poolNumberId, body as unknown as DeliveryInput, userIdOf(url)),
       },
       "delivery/:poolNumberId/test": {
-        POST: (body, url, [poolNumberId]) => {
-          const targetUrl = optionalString(body, "url");
-          const secret = optionalString(body, "secret");
-          const options: { userId?: string; target?: { url: string; secret?: string } } = { userId: userIdOf(url) };
-          if (targetUrl !== undefined) options.target = secret === undefined ? { url: targetUrl } : { url: targetUrl, secret };
-          else if (secret !== undefined)
-            throw new EmulatorInputError("secret without url: a test of the saved webhook uses its own secret");
-          return target.testWebhook(poolNumberId, options);
-        },
+        POST: (body, url, [poolNumberId]) => target.testWebhook(poolNumberId, { userId: userIdOf(url), ...testTarget(body) }),
+      },
+      "app-delivery/:slug": {
+        GET: (_body, _url, [slug]) => target.appDeliveryOf(slug),
+        PUT: (body, _url, [slug]) => target.setAppDelivery(slug, body as unknown as DeliveryInput),
+      },
+      "app-delivery/:slug/test": {
+        POST: (body, _url, [slug]) => target.testAppWebhook(slug, testTarget(body)),
       },
     };
   }
@@ -204,6 +216,15 @@ function requireString(body: Record<string, unknown>, field: string): string {
 
 function optionalString(body: Record<string, unknown>, field: string): string | undefined {
   return body[field] === undefined ? undefined : requireString(body, field);
+}
+
+/** A test call's body: `{}` tests the saved webhook, `{ url, secret? }` another one. */
+function testTarget(body: Record<string, unknown>): { target?: { url: string; secret?: string } } {
+  const url = optionalString(body, "url");
+  const secret = optionalString(body, "secret");
+  if (url !== undefined) return { target: secret === undefined ? { url } : { url, secret } };
+  if (secret !== undefined) throw new EmulatorInputError("secret without url: a test of the saved webhook uses its own secret");
+  return {};
 }
 
 function recordFilter(url: URL): { poolNumberId?: string; conversationId?: string } {

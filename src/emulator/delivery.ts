@@ -26,17 +26,21 @@ export interface WebhookSetting {
 /** What setDelivery() takes: a setting, or a webhook that keeps the secret already set. */
 export type DeliveryInput = DeliverySetting | { mode: "webhook"; url: string; keepSecret: true };
 
-/** A pool number's delivery as the control API and the phone page show it: never the secret. */
-export interface DeliveryInfo {
-  userId: string;
-  poolNumberId: string;
-  phoneNumber: string;
-  label?: string;
+/** A delivery setting as the control API and the phone page show it: never the secret. */
+export interface SettingInfo {
   mode: "socket" | "webhook";
   url?: string;
   secretSet: boolean;
   /** The URL names loopback or a private address: allowed by the emulator, refused by the real service. */
   privateTarget?: boolean;
+}
+
+/** A pool number's delivery as the control API and the phone page show it: never the secret. */
+export interface DeliveryInfo extends SettingInfo {
+  userId: string;
+  poolNumberId: string;
+  phoneNumber: string;
+  label?: string;
 }
 
 const SOCKET: DeliverySetting = Object.freeze({ mode: "socket" });
@@ -70,6 +74,35 @@ export function checkSecret(value: unknown, where = "secret"): string | undefine
     throw new RangeError(`${where} must be a string of ${WEBHOOK_SECRET_MIN} to ${WEBHOOK_SECRET_MAX} characters`);
   }
   return value;
+}
+
+/** What a setting shows from outside: the mode, the URL and whether it is private, whether a secret is set; never the secret. */
+export function settingInfo(setting: DeliverySetting): SettingInfo {
+  const info: SettingInfo = { mode: setting.mode, secretSet: setting.mode === "webhook" && setting.secret !== undefined };
+  if (setting.mode === "webhook") {
+    info.url = setting.url;
+    if (isPrivateTarget(setting.url)) info.privateTarget = true;
+  }
+  return info;
+}
+
+/**
+ * Checks a setDelivery-style input against the setting in force: `keepSecret: true` takes the current secret (the phone
+ * page cannot read it back), and is refused when there is none. `name` says whose setting it is, for the error.
+ */
+export function resolveDeliveryInput(input: DeliveryInput, current: DeliverySetting, name: string): DeliverySetting {
+  let value: unknown = input;
+  if (typeof input === "object" && input !== null && "keepSecret" in input && input.keepSecret === true) {
+    if (current.mode !== "webhook" || current.secret === undefined) throw new RangeError(`keepSecret: ${name} has no secret to keep`);
+    const { keepSecret: _keep, ...rest } = input;
+    value = { ...rest, secret: current.secret };
+  }
+  return checkDeliverySetting(value);
+}
+
+/** A one-line description of a setting for the log: the URL's origin only (its path or query may carry a token). */
+export function describeSetting(info: SettingInfo): string {
+  return info.url ? `${info.mode} ${new URL(info.url).origin} ${info.secretSet ? "signed" : "unsigned"}` : info.mode;
 }
 
 /**
@@ -139,20 +172,15 @@ export class DeliverySettings {
   }
 
   info(tenant: Tenant, pool: Tenant["poolNumbers"][number]): DeliveryInfo {
-    const setting = this.get(tenant.userId, pool.id);
     const info: DeliveryInfo = {
       userId: tenant.userId,
       poolNumberId: pool.id,
       phoneNumber: pool.phoneNumber,
-      mode: setting.mode,
-      secretSet: setting.mode === "webhook" && setting.secret !== undefined,
+      mode: "socket",
+      secretSet: false,
     };
     if (pool.label !== undefined) info.label = pool.label;
-    if (setting.mode === "webhook") {
-      info.url = setting.url;
-      if (isPrivateTarget(setting.url)) info.privateTarget = true;
-    }
-    return info;
+    return Object.assign(info, settingInfo(this.get(tenant.userId, pool.id)));
   }
 
   /** Every pool number of every tenant, in the tenants' order. */

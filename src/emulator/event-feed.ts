@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { InboundMessage } from "../lib/protocol";
+import type { AppDeliveryInfo } from "./app-delivery";
 import type { DeliveryInfo } from "./delivery";
 import type { ConnectionInfo, EmulatorEvents, InboundOutcome, RefusedRecord, SentRecord, WebhookDeliveryRecord } from "./types";
 
@@ -18,9 +19,10 @@ const PING_MS = 20_000;
 const MAX_PENDING_QUEUED = 10_000;
 
 export type FeedEvent =
-  | { seq: number; type: "inbound"; message: InboundMessage; outcome: InboundOutcome }
+  /** `dual`: an App's message, on its way to the App's webhook too. */
+  | { seq: number; type: "inbound"; message: InboundMessage; outcome: InboundOutcome; dual?: true }
   | { seq: number; type: "delivered"; messageId: string; conversationId: string }
-  /** A webhook delivery ended: delivered, or failed and handed to the socket path (`fallback`). */
+  /** A webhook delivery ended: delivered, or failed and (a pool number's) handed to the socket path (`fallback`); `dual`: an App's. */
   | {
       seq: number;
       type: "webhook";
@@ -29,6 +31,7 @@ export type FeedEvent =
       result: "delivered" | "failed";
       attempts: number;
       fallback?: "live" | "queued";
+      dual?: true;
     }
   | { seq: number; type: "sent"; record: SentRecord }
   | { seq: number; type: "refused"; record: RefusedRecord };
@@ -46,6 +49,8 @@ export interface FeedStatus {
   conversations: { conversationId: string; poolNumberId: string; fromNumber: string; lastInboundAt: number | null }[];
   /** Every pool number's delivery setting (never a secret). */
   delivery: DeliveryInfo[];
+  /** Every App's webhook setting (never a secret). */
+  appDelivery: AppDeliveryInfo[];
   /** The latest webhook deliveries (oldest first) and how many failed since the last reset. */
   webhooks: { recent: WebhookDeliveryRecord[]; failures: number };
 }
@@ -70,9 +75,9 @@ export class EventFeed {
     source: FeedSource,
     private readonly status: () => FeedStatus,
   ) {
-    source.on("inbound", ({ message, outcome }) => {
+    source.on("inbound", ({ message, outcome, dual }) => {
       if (outcome === "queued") this.rememberQueued(message.messageId);
-      this.push({ type: "inbound", message, outcome });
+      this.push(dual ? { type: "inbound", message, outcome, dual } : { type: "inbound", message, outcome });
     });
     source.on("delivered", ({ message }) => {
       // Live deliveries are already told by the inbound event; only a drained message changes state.
@@ -94,7 +99,7 @@ export class EventFeed {
       // Pages clear their chat on hello.
       for (const client of this.clients) this.write(client, "hello", this.hello());
     });
-    for (const event of ["connection", "disconnect", "queued", "clock", "delivery", "webhook-attempt"] as const) {
+    for (const event of ["connection", "disconnect", "queued", "clock", "delivery", "app-delivery", "webhook-attempt"] as const) {
       source.on(event, () => this.scheduleStatus());
     }
   }
@@ -158,6 +163,7 @@ export class EventFeed {
       attempts: record.attempts.length,
     };
     if (record.fallback !== undefined) event.fallback = record.fallback;
+    if (record.dual) event.dual = true;
     this.push(event);
   }
 

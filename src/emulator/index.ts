@@ -19,9 +19,10 @@ export type {
   WebhookDeliveryRecord,
   WebhookTestResult,
 } from "./types";
-export type { DeliveryInfo, DeliveryInput, DeliverySetting, WebhookSetting } from "./delivery";
+export type { DeliveryInfo, DeliveryInput, DeliverySetting, SettingInfo, WebhookSetting } from "./delivery";
+export type { AppDeliveryInfo } from "./app-delivery";
 export type { WebhookTestTarget } from "./server";
-export { WEBHOOK_ATTEMPT_TIMEOUT_MS, WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_SIGNATURE_HEADER } from "./webhook";
+export { APP_WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_ATTEMPT_TIMEOUT_MS, WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_SIGNATURE_HEADER } from "./webhook";
 export type { FeedEvent, FeedStatus } from "./event-feed";
 export type { EmulatorState } from "./control-api";
 export type { InjectedSendFailure } from "./rest-api";

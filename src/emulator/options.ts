@@ -47,6 +47,11 @@ export interface AppSpec {
   apiKey: string;
   /** The App's BYON numbers; ids like `pn_…`, unique across tenants and Apps. At least one. */
   numbers: AppNumberSpec[];
+  /**
+   * The App's webhook: `{ mode: "webhook", url, secret? }` delivers each message to it AND to the App's sockets, in parallel;
+   * `{ mode: "socket" }` (the default) to the sockets only (docs/decisions/0055-emulator-app-webhooks.md). reset() comes back to this.
+   */
+  delivery?: DeliverySetting;
 }
 
 export interface AppNumberSpec {
@@ -276,6 +281,7 @@ function validateApps(apps: AppSpec[]): void {
         throw new RangeError(`app ${app.slug} number ${number.id}: templates must be an array`);
       }
     }
+    if (app.delivery !== undefined) checkDeliverySetting(app.delivery, `app ${app.slug} delivery`);
   }
 }
 

@@ -10,14 +10,17 @@ import { ERROR_CODES, type InboundMessage } from "../lib/protocol";
 import { EmulatorClock } from "./clock";
 import type { EmulatorContext } from "./context";
 import { ControlApi, type ControlTarget, type EmulatorState } from "./control-api";
+import { AppDeliverySettings, type AppDeliveryInfo } from "./app-delivery";
 import {
-  checkDeliverySetting,
   checkSecret,
   checkWebhookUrl,
   DeliverySettings,
+  describeSetting,
+  resolveDeliveryInput,
   type DeliveryInfo,
   type DeliveryInput,
   type DeliverySetting,
+  type WebhookSetting,
 } from "./delivery";
 import { sendError } from "./http-util";
 import { buildInbound } from "./inbound";
@@ -57,6 +60,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
   private readonly feed: EventFeed;
   private readonly phone: PhonePage;
   private readonly delivery: DeliverySettings;
+  private readonly appDelivery: AppDeliverySettings;
   private readonly webhooks: WebhookDispatcher;
   private readonly ctx: EmulatorContext;
   private server: Server | undefined;
@@ -81,6 +85,8 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     this.gateway = new WsGateway(ctx);
     this.delivery = new DeliverySettings(() => this.tenants);
     this.delivery.restore(this.options.tenants);
+    this.appDelivery = new AppDeliverySettings(() => this.tenants);
+    this.appDelivery.restore(this.options.apps);
     this.webhooks = new WebhookDispatcher(ctx, (tenant, message) => this.gateway.deliver(tenant, message));
     this.rest = new RestApi(ctx);
     this.control = new ControlApi(ctx, this);
@@ -165,26 +171,30 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
       this.tenants = new TenantRegistry(this.options.tenants, this.options.apps);
       this.delivery.restore(this.options.tenants);
     }
-    if (partial.apps) this.store.templates.restore(this.options.apps);
+    if (partial.apps) {
+      this.store.templates.restore(this.options.apps);
+      this.appDelivery.restore(this.options.apps);
+    }
   }
 
   /**
    * Builds a whatsapp_message and delivers it as its pool number says: live or queued (socket mode), or by webhook, which
-   * falls back to the socket path after its last failed attempt. Returns its data.
+   * falls back to the socket path after its last failed attempt. An App's message goes to its sockets (live or queued)
+   * and, when the App has a webhook, to the webhook too, in parallel (docs/decisions/0055-emulator-app-webhooks.md).
+   * Returns its data.
    */
   inject(input: InjectInput): InboundMessage {
     const { tenant, message } = buildInbound(this.ctx, input);
     // The channel is decided now: a later setDelivery() does not move a message already on its way.
-    const setting = this.delivery.get(tenant.userId, message.poolNumberId);
-    let outcome: InboundOutcome;
-    if (setting.mode === "webhook") {
-      this.webhooks.deliver(tenant, message, setting, input.answer);
-      outcome = "webhook";
-    } else {
-      outcome = this.gateway.deliver(tenant, message);
-    }
-    this.log(`inbound ${message.messageId} (${message.type}) from ${message.fromNumber} on ${message.conversationId}: ${outcome}`);
-    this.safeEmit("inbound", { message: structuredClone(message), outcome });
+    const app = tenant.app !== undefined;
+    const setting = app ? this.appDelivery.get(tenant.userId) : this.delivery.get(tenant.userId, message.poolNumberId);
+    const outcome: InboundOutcome = app || setting.mode === "socket" ? this.gateway.deliver(tenant, message) : "webhook";
+    if (setting.mode === "webhook") this.webhooks.deliver(tenant, message, setting, input.answer);
+    const dual = app && setting.mode === "webhook";
+    this.log(
+      `inbound ${message.messageId} (${message.type}) from ${message.fromNumber} on ${message.conversationId}: ${outcome}${dual ? " + webhook" : ""}`,
+    );
+    this.safeEmit("inbound", { message: structuredClone(message), outcome, ...(dual ? { dual: true as const } : {}) });
     return structuredClone(message);
   }
 
@@ -234,19 +244,12 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
    * first that has it. Messages already on their way keep their channel. Returns the new setting, without the secret.
    */
   setDelivery(poolNumberId: string, setting: DeliveryInput, userId?: string): DeliveryInfo {
+    const app = userId === undefined ? this.tenants.appOfNumber(poolNumberId) : undefined;
+    if (app) throw new RangeError(`${poolNumberId} is App ${app.app?.slug ?? ""}'s number: its webhook is the App's, setAppDelivery()`);
     const { tenant, pool } = this.delivery.resolve(poolNumberId, userId);
-    let input: unknown = setting;
-    if (typeof setting === "object" && setting !== null && "keepSecret" in setting && setting.keepSecret === true) {
-      const current = this.delivery.get(tenant.userId, pool.id);
-      if (current.mode !== "webhook" || current.secret === undefined) throw new RangeError(`keepSecret: ${pool.id} has no secret to keep`);
-      const { keepSecret: _keep, ...rest } = setting;
-      input = { ...rest, secret: current.secret };
-    }
-    const checked = checkDeliverySetting(input);
-    this.delivery.set(tenant.userId, pool.id, checked);
+    this.delivery.set(tenant.userId, pool.id, resolveDeliveryInput(setting, this.delivery.get(tenant.userId, pool.id), pool.id));
     const info = this.delivery.info(tenant, pool);
-    const target = info.url ? ` ${new URL(info.url).origin} ${info.secretSet ? "signed" : "unsigned"}` : "";
-    this.log(`delivery: ${pool.id} of ${tenant.userId} -> ${info.mode}${target}`);
+    this.log(`delivery: ${pool.id} of ${tenant.userId} -> ${describeSetting(info)}`);
     this.safeEmit("delivery", { ...info });
     return info;
   }
@@ -263,21 +266,45 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
   }
 
   /**
+   * Sets a BYON App's webhook (docs/decisions/0055-emulator-app-webhooks.md): `{ mode: "webhook", url, secret? }` delivers
+   * each message to it AND to the App's sockets, in parallel, on the App's retry schedule; `{ mode: "socket" }` to the
+   * sockets only; `keepSecret: true` as in setDelivery(). Messages already on their way keep theirs. Returns the new
+   * setting, without the secret.
+   */
+  setAppDelivery(slug: string, setting: DeliveryInput): AppDeliveryInfo {
+    const app = this.appDelivery.resolve(slug);
+    this.appDelivery.set(app.userId, resolveDeliveryInput(setting, this.appDelivery.get(app.userId), `App ${slug}`));
+    const info = this.appDelivery.info(app);
+    this.log(`delivery: App ${slug} -> sockets${info.mode === "webhook" ? ` + ${describeSetting(info)}` : " only"}`);
+    this.safeEmit("app-delivery", { ...info });
+    return info;
+  }
+
+  /** One App's webhook setting (never the secret). */
+  appDeliveryOf(slug: string): AppDeliveryInfo {
+    return this.appDelivery.info(this.appDelivery.resolve(slug));
+  }
+
+  /** Every App's webhook setting (never the secrets). */
+  appDeliveries(): AppDeliveryInfo[] {
+    return this.appDelivery.list();
+  }
+
+  /**
    * Sends one test POST (docs/decisions/0046-emulator-webhook-test-call.md) to the pool number's webhook, or to `target`,
    * and resolves with its outcome; never retried, never a fallback.
    */
   async testWebhook(poolNumberId: string, options: { userId?: string; target?: WebhookTestTarget } = {}): Promise<WebhookTestResult> {
     const { tenant, pool } = this.delivery.resolve(poolNumberId, options.userId);
-    let setting: DeliverySetting;
-    if (options.target) {
-      const url = checkWebhookUrl(options.target.url);
-      const secret = checkSecret(options.target.secret);
-      setting = secret === undefined ? { mode: "webhook", url } : { mode: "webhook", url, secret };
-    } else {
-      setting = this.delivery.get(tenant.userId, pool.id);
-    }
-    if (setting.mode !== "webhook") throw new RangeError(`${pool.id} delivers by socket: set a webhook first, or give a url to test`);
+    const setting = testSetting(options.target, this.delivery.get(tenant.userId, pool.id), pool.id);
     return this.webhooks.test(tenant, pool, setting);
+  }
+
+  /** The same test call for an App's webhook (or `target`); its payload names the App's first number. */
+  async testAppWebhook(slug: string, options: { target?: WebhookTestTarget } = {}): Promise<WebhookTestResult> {
+    const app = this.appDelivery.resolve(slug);
+    const setting = testSetting(options.target, this.appDelivery.get(app.userId), `App ${slug}`);
+    return this.webhooks.test(app, app.poolNumbers[0], setting);
   }
 
   /** Webhook deliveries (pending, delivered and failed), oldest first. */
@@ -285,19 +312,21 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
     return this.webhooks.deliveries(filter);
   }
 
-  /** Webhook deliveries whose every attempt failed (each was then handed to the socket path), oldest first. */
+  /** Webhook deliveries whose every attempt failed (a pool number's was then handed to the socket path), oldest first. */
   webhookFailures(filter?: { poolNumberId?: string; conversationId?: string }): WebhookDeliveryRecord[] {
     return this.webhooks.failed(filter);
   }
 
   /**
    * Forgets conversations, media, queues (also mid-drain), the sent log, pending injected failures, webhook deliveries
-   * (those under way end) and their records; every pool number's delivery goes back to what the tenants option says.
+   * (those under way end) and their records; every pool number's and App's delivery goes back to what the tenants and
+   * apps options say.
    */
   reset(): void {
     this.gateway.forgetDrains();
     this.webhooks.reset();
     this.delivery.restore(this.options.tenants);
+    this.appDelivery.restore(this.options.apps);
     this.store.reset();
     this.rest.clearInjectedFailures();
     this.log("reset");
@@ -323,6 +352,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
         queue: this.store.queues.size(a.userId, now),
       })),
       delivery: this.delivery.list(),
+      appDelivery: this.appDelivery.list(),
       conversations: this.store.conversations.all().map((c) => ({
         conversationId: c.conversationId,
         userId: c.userId,
@@ -350,6 +380,7 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
         lastInboundAt,
       })),
       delivery: state.delivery,
+      appDelivery: state.appDelivery,
       webhooks: { recent: this.webhooks.deliveries().slice(-FEED_WEBHOOKS), failures: this.webhooks.failureCount },
     };
   }
@@ -424,6 +455,17 @@ export class PipesEmulator extends EventEmitter<EmulatorEvents> implements Contr
       this.log(`listener of "${event}" threw: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+/** A test call's setting: the `target` given, else the saved one, which must be a webhook. */
+function testSetting(target: WebhookTestTarget | undefined, saved: DeliverySetting, name: string): WebhookSetting {
+  if (target) {
+    const url = checkWebhookUrl(target.url);
+    const secret = checkSecret(target.secret);
+    return secret === undefined ? { mode: "webhook", url } : { mode: "webhook", url, secret };
+  }
+  if (saved.mode !== "webhook") throw new RangeError(`${name} delivers by socket: set a webhook first, or give a url to test`);
+  return saved;
 }
 
 /** Recent webhook deliveries in the phone page's status. */

@@ -9,6 +9,7 @@ import type {
   WhatsAppReply,
 } from "../lib/protocol";
 import type { MediaKind } from "../lib/media";
+import type { AppDeliveryInfo } from "./app-delivery";
 import type { DeliveryInfo } from "./delivery";
 
 export interface InjectInput {
@@ -176,8 +177,10 @@ export interface WebhookDeliveryRecord {
   signed: boolean;
   state: "pending" | "delivered" | "failed";
   attempts: WebhookAttempt[];
-  /** After the last failed attempt: where the socket path put the message. */
+  /** After the last failed attempt of a pool number's delivery: where the socket path put the message. */
   fallback?: "live" | "queued";
+  /** A BYON App's delivery: its sockets got the message in parallel, so a failure has no fallback. */
+  dual?: true;
   /** Emulator clock. */
   createdAt: number;
   finishedAt?: number;
@@ -209,8 +212,8 @@ export interface EmulatorEvents {
   sent: [SentRecord];
   queued: [InboundMessage];
   delivered: [{ connectionId: string; message: InboundMessage }];
-  /** Every injected inbound message, with where it went. */
-  inbound: [{ message: InboundMessage; outcome: InboundOutcome }];
+  /** Every injected inbound message, with where it went; `dual`: an App's, on its way to its webhook too. */
+  inbound: [{ message: InboundMessage; outcome: InboundOutcome; dual?: true }];
   refused: [RefusedRecord];
   /** A presigned download started or ended; `active` counts those in progress. */
   storage: [{ active: number }];
@@ -218,11 +221,13 @@ export interface EmulatorEvents {
   reset: [];
   /** A pool number's delivery setting changed (setDelivery, the control API, the phone page). */
   delivery: [DeliveryInfo];
+  /** An App's webhook setting changed (setAppDelivery, the control API, the phone page). */
+  "app-delivery": [AppDeliveryInfo];
   /** A webhook POST ended (2xx, another status, a time-out or an error). */
   "webhook-attempt": [{ delivery: WebhookDeliveryRecord; attempt: WebhookAttempt }];
   /** A webhook delivery got its 2xx. */
   "webhook-delivered": [WebhookDeliveryRecord];
-  /** Every attempt failed: recorded as failed and handed to the socket path (`fallback` says where it went). */
+  /** Every attempt failed: recorded as failed and (a pool number's) handed to the socket path (`fallback` says where it went). */
   "webhook-failed": [WebhookDeliveryRecord];
   /** A test call's one attempt ended. */
   "webhook-test": [WebhookTestResult];

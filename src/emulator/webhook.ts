@@ -4,6 +4,10 @@
  * webhookTimeScale option). A 2xx delivers it; after the last failure it is recorded as failed and handed to the socket
  * path (live socket or offline queue) exactly as a socket-mode message. Order: docs/decisions/0043-emulator-webhook-order.md;
  * timing details: docs/decisions/0042-emulator-webhook-retries.md.
+ *
+ * A BYON App's message (its sockets got it already, in parallel) follows the App's own schedule, immediately then 10 s,
+ * 60 s and 5 min after each failure, and after the last failure is only recorded as failed: nothing is handed over
+ * (docs/decisions/0055-emulator-app-webhooks.md).
  */
 import type { ClientRequest, IncomingMessage } from "node:http";
 import { request as httpRequest } from "node:http";
@@ -23,6 +27,8 @@ import { webhookPayload, webhookTestPayload } from "./webhook-payload";
 /** Documented (docs/protocol.md#webhooks): 3 attempts, the pause before each, and the time-out of one attempt. */
 export const WEBHOOK_RETRY_DELAYS_MS: readonly number[] = [0, 2_000, 8_000];
 export const WEBHOOK_ATTEMPT_TIMEOUT_MS = 10_000;
+/** A BYON App's schedule: documented "retries after 10 s, 60 s, 5 min", so 4 attempts; the time-out is the pool one (0055). */
+export const APP_WEBHOOK_RETRY_DELAYS_MS: readonly number[] = [0, 10_000, 60_000, 300_000];
 /** The same header and signature the client checks (src/lib/webhook.ts): one definition of the scheme. */
 export const WEBHOOK_SIGNATURE_HEADER = SIGNATURE_HEADER;
 
@@ -36,6 +42,8 @@ interface Job {
   message: InboundMessage;
   body: Buffer;
   headers: Record<string, string>;
+  /** The pause before each attempt. */
+  delays: readonly number[];
 }
 
 interface AttemptResult {
@@ -59,7 +67,10 @@ export class WebhookDispatcher {
     private readonly fallback: (tenant: Tenant, message: InboundMessage) => "live" | "queued",
   ) {}
 
-  /** Starts (or, behind an earlier message of its conversation, lines up) the delivery of one message; returns its record. */
+  /**
+   * Starts (or, behind an earlier message of its conversation, lines up) the delivery of one message; returns its record.
+   * An App's (`tenant.app`) is the dual kind: its own schedule, and no hand-over to the socket path after the last failure.
+   */
   deliver(tenant: Tenant, message: InboundMessage, setting: WebhookSetting, answer?: InboundAnswer): WebhookDeliveryRecord {
     // Built once: every attempt sends the same bytes with the same signature, so a receiver sees exact duplicates.
     const { body, headers } = this.request(webhookPayload(message, answer), setting);
@@ -75,8 +86,10 @@ export class WebhookDispatcher {
       attempts: [],
       createdAt: this.ctx.clock.now(),
     };
+    if (tenant.app) record.dual = true;
     this.keep(this.records, record, MAX_RECORDS);
-    const job: Job = { record, tenant, message, body, headers };
+    const delays = tenant.app ? APP_WEBHOOK_RETRY_DELAYS_MS : WEBHOOK_RETRY_DELAYS_MS;
+    const job: Job = { record, tenant, message, body, headers, delays };
     const signal = this.controller.signal;
     if (this.ctx.options().webhookOrder === "parallel") {
       void this.run(job, signal);
@@ -169,9 +182,9 @@ export class WebhookDispatcher {
     const { record } = job;
     const target = safeUrl(record.url);
     try {
-      for (let index = 0; index < WEBHOOK_RETRY_DELAYS_MS.length; index++) {
+      for (let index = 0; index < job.delays.length; index++) {
         // Each pause is read when it starts, so a configure() of webhookTimeScale applies to the next one.
-        const pause = WEBHOOK_RETRY_DELAYS_MS[index] * this.ctx.options().webhookTimeScale;
+        const pause = job.delays[index] * this.ctx.options().webhookTimeScale;
         if (pause > 0) await sleep(pause, undefined, { signal });
         if (signal.aborted) return;
         const at = this.ctx.clock.now();
@@ -181,9 +194,7 @@ export class WebhookDispatcher {
         if (result.status !== undefined) attempt.status = result.status;
         if (result.error !== undefined) attempt.error = result.error;
         record.attempts.push(attempt);
-        this.ctx.log(
-          `webhook: ${record.messageId} -> ${target} attempt ${attempt.attempt}/${WEBHOOK_RETRY_DELAYS_MS.length}: ${describe(result)}`,
-        );
+        this.ctx.log(`webhook: ${record.messageId} -> ${target} attempt ${attempt.attempt}/${job.delays.length}: ${describe(result)}`);
         this.ctx.emit("webhook-attempt", { delivery: copy(record), attempt: { ...attempt } });
         if (result.ok) {
           record.state = "delivered";
@@ -200,9 +211,14 @@ export class WebhookDispatcher {
     record.state = "failed";
     record.finishedAt = this.ctx.clock.now();
     this.keep(this.failures, record, MAX_FAILURES);
-    const fallback = this.fallback(job.tenant, job.message);
-    record.fallback = fallback;
-    this.ctx.log(`webhook: ${record.messageId} failed after ${record.attempts.length} attempt(s); handed to the socket path: ${fallback}`);
+    const failed = `webhook: ${record.messageId} failed after ${record.attempts.length} attempt(s)`;
+    if (record.dual) {
+      // The App's sockets got it when it arrived: handing it over again would deliver it twice.
+      this.ctx.log(`${failed}; the App's sockets had it already`);
+    } else {
+      record.fallback = this.fallback(job.tenant, job.message);
+      this.ctx.log(`${failed}; handed to the socket path: ${record.fallback}`);
+    }
     this.ctx.emit("webhook-failed", copy(record));
   }
 

@@ -6,11 +6,6 @@
  * A real HTTP receiver on 127.0.0.1, the emulator, and a real socket; every wait is on an event.
  */
 import * as assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
-import { EventEmitter } from "node:events";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { performance } from "node:perf_hooks";
 import {
   DEMO_API_KEY,
   EmulatorNotFoundError,
@@ -19,15 +14,13 @@ import {
   type TenantSpec,
   type WebhookDeliveryRecord,
 } from "../../src/emulator";
-import { TestSocket } from "../support/emulator-client";
 import { SseClient } from "../support/sse";
-import { useEmulator } from "../support/emulator-fixture";
-import { collect, waitFor, waitUntil } from "../support/wait";
+import { collect, waitFor } from "../support/wait";
 import { webhookBody } from "../support/webhook";
+import { messageOf, Receiver, SECRET, signature, useWebhookSuite, type Json } from "./webhook-receiver";
 
 const ANA = "+15550001111";
 const ANA_DIGITS = "15550001111";
-const SECRET = "s3cret-of-at-least-16-chars";
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
 const TENANTS: TenantSpec[] = [
   {
@@ -49,126 +42,8 @@ const DEFAULTS: Partial<EmulatorOptions> = {
 };
 const WAIT_MS = 5000;
 
-type Json = Record<string, any>;
-
-interface Received {
-  raw: Buffer;
-  headers: IncomingHttpHeaders;
-  json: Json;
-  /** performance.now() when the body was complete. */
-  at: number;
-}
-
-/** What the receiver answers the n-th request (0-based): a status, or no answer at all. */
-type Answer = number | "hang";
-
-/** A webhook receiver on 127.0.0.1 that records each request's raw bytes and answers as told. */
-class Receiver extends EventEmitter {
-  readonly requests: Received[] = [];
-  private readonly open = new Set<ServerResponse>();
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-    public answer: (received: Received, index: number) => Answer,
-  ) {
-    super();
-  }
-
-  static async start(answer: (received: Received, index: number) => Answer = () => 200): Promise<Receiver> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook?token=t1`, answer);
-    server.on("request", (req: IncomingMessage, res: ServerResponse) => receiver.onRequest(req, res));
-    return receiver;
-  }
-
-  /** The messages[0] ids of the requests so far, in arrival order. */
-  get ids(): string[] {
-    return this.requests.map((r) => String(r.json.entry?.[0]?.changes?.[0]?.value?.messages?.[0]?.id));
-  }
-
-  /** Resolves once `n` requests arrived. */
-  count(n: number): Promise<Received[]> {
-    return waitUntil(
-      `${n} webhook request(s) (got ${this.requests.length})`,
-      () => this.requests.length >= n && this.requests,
-      this,
-      ["request"],
-      WAIT_MS,
-    );
-  }
-
-  async close(): Promise<void> {
-    for (const res of this.open) res.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const raw = Buffer.concat(chunks);
-      const received: Received = { raw, headers: req.headers, json: JSON.parse(raw.toString("utf8")) as Json, at: performance.now() };
-      const index = this.requests.push(received) - 1;
-      const answer = this.answer(received, index);
-      if (answer === "hang") {
-        this.open.add(res);
-        res.on("close", () => {
-          this.open.delete(res);
-          this.emit("hung-up");
-        });
-      } else {
-        res.writeHead(answer, { "Content-Type": "text/plain" }).end(answer < 300 ? "ok" : "no");
-      }
-      this.emit("request", received);
-    });
-  }
-}
-
-const signature = (raw: Buffer, secret = SECRET): string => createHmac("sha256", secret).update(raw).digest("hex");
-const valueOf = (received: Received): Json => received.json.entry[0].changes[0].value as Json;
-const messageOf = (received: Received): Json => valueOf(received).messages[0] as Json;
-
 describe("emulator: webhook delivery", function () {
-  const receivers: Receiver[] = [];
-  const sockets: TestSocket[] = [];
-  const { emu } = useEmulator({
-    nodeRed: false,
-    settings: DEFAULTS,
-    cleanup: async () => {
-      for (const socket of sockets.splice(0)) socket.ws.terminate();
-      for (const receiver of receivers.splice(0)) await receiver.close();
-    },
-  });
-
-  async function receiver(answer?: (received: Received, index: number) => Answer): Promise<Receiver> {
-    const started = await Receiver.start(answer);
-    receivers.push(started);
-    return started;
-  }
-
-  async function connect(): Promise<TestSocket> {
-    const { socket } = await TestSocket.open(emu.url, { apiKey: DEMO_API_KEY });
-    sockets.push(socket);
-    return socket;
-  }
-
-  async function http(method: string, path: string, body?: unknown): Promise<{ status: number; text: string; body: any }> {
-    const res = await fetch(`${emu.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON
-    }
-    return { status: res.status, text, body: parsed };
-  }
+  const { emu, receiver, connect, http } = useWebhookSuite(DEFAULTS);
 
   /** The record of `messageId` once its delivery ended (delivered or failed). */
   function settled(
@@ -398,10 +273,10 @@ describe("emulator: webhook delivery", function () {
 
   it("after three refused connections hands the message to the open socket", async function () {
     emu.configure({ webhookTimeScale: 0.01 });
-    const closed = await receiver();
+    // Started on its own (not closed again after the test): its port refuses connections once it is closed.
+    const closed = await Receiver.start();
     const url = closed.url;
     await closed.close();
-    receivers.splice(receivers.indexOf(closed), 1);
     const socket = await connect();
     emu.setDelivery("pn_9", { mode: "webhook", url });
     let id = "";

@@ -16,8 +16,9 @@
  *
  * The Delivery panel switches how the bot's number hands your messages to the bot (its socket, or a webhook URL with an
  * optional secret), sends a test call, and lists the recent webhook deliveries; a message delivered by webhook says so
- * under its bubble (docs/decisions/0047-emulator-webhook-phone-page.md). The secret is never shown: the emulator only says
- * whether one is set. */
+ * under its bubble (docs/decisions/0047-emulator-webhook-phone-page.md). A BYON App is in the same panel: it always delivers to
+ * its sockets, and with a webhook set to that webhook too (docs/decisions/0055-emulator-app-webhooks.md). The secret is never
+ * shown: the emulator only says whether one is set. */
 /* global document, window, EventSource, FileReader, URL */
 "use strict";
 (function () {
@@ -75,6 +76,9 @@
         deliveryPool: $("delivery-pool"),
         deliverySocket: $("delivery-socket"),
         deliveryWebhook: $("delivery-webhook"),
+        deliverySocketLabel: $("delivery-socket-label"),
+        deliveryWebhookLabel: $("delivery-webhook-label"),
+        deliveryAppNote: $("delivery-app-note"),
         deliveryUrl: $("delivery-url"),
         deliverySecret: $("delivery-secret"),
         deliveryNote: $("delivery-note"),
@@ -85,8 +89,9 @@
         webhooks: $("webhooks"),
         webhookFailures: $("webhook-failures"),
     };
-    /** Under a bubble while its webhook delivery runs; replaced when it ends. */
+    /** Under a bubble while its webhook delivery runs (an App's: beside the socket); replaced when it ends. */
     const WEBHOOK_PENDING = " · → webhook…";
+    const DUAL_PENDING = " · + webhook…";
     const SECRET_PLACEHOLDER = "optional, 16 to 256 characters";
 
     let events = [];
@@ -483,7 +488,8 @@
             else if (!m.media && !location && !Array.isArray(m.contacts)) box.append(unsupported(m.type));
             meta.textContent =
                 when(Date.parse(m.timestamp)) +
-                (event.outcome === "queued" ? " · waiting: bot offline" : event.outcome === "webhook" ? WEBHOOK_PENDING : " · ✓✓");
+                (event.outcome === "queued" ? " · waiting: bot offline" : event.outcome === "webhook" ? WEBHOOK_PENDING : " · ✓✓") +
+                (event.dual ? DUAL_PENDING : "");
         } else if (event.type === "sent") {
             const r = event.record;
             li.classList.add("bot");
@@ -636,16 +642,18 @@
         }
     }
 
-    /** A webhook delivery ended: delivered, or failed and handed to the socket (live, or the queue). */
+    /** A webhook delivery ended: delivered, or failed and handed to the socket (live, or the queue); an App's only failed. */
     function markWebhook(event) {
-        let text = " · ✓✓ webhook";
+        let text = event.dual ? " · + webhook ✓✓" : " · ✓✓ webhook";
         if (event.result !== "delivered") {
-            text = " · webhook failed · " + (event.fallback === "queued" ? "waiting: bot offline" : "✓✓ socket");
+            text = event.dual
+                ? " · + webhook failed"
+                : " · webhook failed · " + (event.fallback === "queued" ? "waiting: bot offline" : "✓✓ socket");
         }
         for (const li of ui.messages.querySelectorAll("li.msg.me")) {
             if (li.dataset.messageId !== event.messageId) continue;
             const meta = li.querySelector(".meta");
-            if (meta) meta.textContent = meta.textContent.replace(WEBHOOK_PENDING, text);
+            if (meta) meta.textContent = meta.textContent.replace(event.dual ? DUAL_PENDING : WEBHOOK_PENDING, text);
             li.title = "webhook: " + event.result + " after " + event.attempts + " attempt" + (event.attempts === 1 ? "" : "s");
         }
     }
@@ -709,9 +717,12 @@
         const pool = botNumbers().find((b) => b.id === bot);
         const online = status.connections.length > 0;
         const byWebhook = list(status.delivery).some((d) => pool && d.poolNumberId === pool.id && d.mode === "webhook");
+        const app = list(status.apps).find((a) => list(a.numbers).some((n) => pool && n.id === pool.id));
+        const appHook = app && list(status.appDelivery).some((d) => d.slug === app.slug && d.mode === "webhook");
         ui.sub.textContent =
             (pool ? "bot " + pool.phoneNumber + " · " : "") +
-            (byWebhook ? "your messages go to its webhook" : online ? "online" : "offline: your messages wait in the queue");
+            (byWebhook ? "your messages go to its webhook" : online ? "online" : "offline: your messages wait in the queue") +
+            (appHook ? " · and to its webhook" : "");
         const conversation = status.conversations.find((c) => c.fromNumber === current && (!bot || c.poolNumberId === bot));
         ui.window.classList.remove("closed");
         if (!conversation) {
@@ -1028,20 +1039,49 @@
     ui.messages.addEventListener("scroll", closeReactBar);
     window.addEventListener("resize", closeReactBar);
 
-    // --- the Delivery panel: socket or webhook, per pool number --------------------------------
-    /** The pool number the panel shows ("userId poolNumberId"), and the saved setting last put into its form. */
+    // --- the Delivery panel: socket or webhook, per pool number; sockets (+ webhook) per App -----
+    /** The number or App the panel shows (its `key`), and the saved setting last put into its form. */
     let deliveryChoice = "";
     let deliveryShown = "";
 
-    const deliveryKey = (d) => d.userId + " " + d.poolNumberId;
+    /**
+     * What the panel can set: each pool number's setting and each App's, as { key, label, app, path, query, owns(record) }
+     * over the setting's own fields (mode, url, secretSet, privateTarget).
+     */
+    function deliveryTargets() {
+        if (!status) return [];
+        const pools = list(status.delivery).map((d) =>
+            Object.assign({}, d, {
+                key: "pool " + d.userId + " " + d.poolNumberId,
+                label: d.phoneNumber + " · " + d.poolNumberId + (d.label ? " (" + d.label + ")" : ""),
+                app: false,
+                path: "/_emulator/delivery/" + encodeURIComponent(d.poolNumberId),
+                query: "?userId=" + encodeURIComponent(d.userId),
+                owns: (r) => r.userId === d.userId && r.poolNumberId === d.poolNumberId,
+            }),
+        );
+        const apps = list(status.appDelivery).map((d) => {
+            const app = list(status.apps).find((a) => a.slug === d.slug);
+            const numbers = app ? list(app.numbers).map((n) => n.phoneNumber) : [];
+            return Object.assign({}, d, {
+                key: "app " + d.slug,
+                label: "App " + d.name + (numbers.length ? " · " + numbers.join(", ") : ""),
+                app: true,
+                path: "/_emulator/app-delivery/" + encodeURIComponent(d.slug),
+                query: "",
+                owns: (r) => r.userId === d.appId,
+            });
+        });
+        return pools.concat(apps);
+    }
 
     function chosenDelivery() {
-        const all = (status && status.delivery) || [];
-        return all.find((d) => deliveryKey(d) === deliveryChoice) || all[0];
+        const all = deliveryTargets();
+        return all.find((d) => d.key === deliveryChoice) || all[0];
     }
 
     function deliveryPath(d, suffix) {
-        return "/_emulator/delivery/" + encodeURIComponent(d.poolNumberId) + (suffix || "") + "?userId=" + encodeURIComponent(d.userId);
+        return d.path + (suffix || "") + d.query;
     }
 
     function attemptText(attempt) {
@@ -1051,27 +1091,31 @@
     function deliveryText(record) {
         const tries = list(record.attempts).map(attemptText).join(", ");
         if (record.state === "delivered") return "✓ " + tries;
+        if (record.state === "failed" && record.dual) return "✗ " + tries + " (its sockets had it)";
         if (record.state === "failed") return "✗ " + tries + " → socket" + (record.fallback === "queued" ? " (queued)" : "");
         return "sending…" + (tries ? " " + tries : "");
     }
 
     function renderDelivery() {
-        const all = list(status.delivery);
+        const all = deliveryTargets();
         const current = chosenDelivery();
         ui.delivery.hidden = !current;
         if (!current) return;
-        deliveryChoice = deliveryKey(current);
+        deliveryChoice = current.key;
         ui.deliveryPoolRow.hidden = all.length < 2;
         if (all.length > 1 && ui.deliveryPool.options.length !== all.length) {
             ui.deliveryPool.replaceChildren();
             for (const d of all) {
-                const option = el("option", "", d.phoneNumber + " · " + d.poolNumberId + (d.label ? " (" + d.label + ")" : ""));
-                option.value = deliveryKey(d);
+                const option = el("option", "", d.label);
+                option.value = d.key;
                 ui.deliveryPool.append(option);
             }
         }
         ui.deliveryPool.value = deliveryChoice;
-        ui.deliveryMode.textContent = current.mode;
+        ui.deliveryMode.textContent = current.app ? (current.mode === "webhook" ? "sockets + webhook" : "sockets") : current.mode;
+        ui.deliverySocketLabel.textContent = current.app ? "Sockets only" : "Socket";
+        ui.deliveryWebhookLabel.textContent = current.app ? "Sockets + webhook" : "Webhook";
+        ui.deliveryAppNote.hidden = !current.app;
         // The form shows the saved setting when it changed; what a person is typing stays otherwise.
         const saved = JSON.stringify([deliveryChoice, current.mode, current.url || "", current.secretSet]);
         if (saved !== deliveryShown) {
@@ -1087,10 +1131,7 @@
         ui.deliveryTest.disabled = current.mode !== "webhook";
 
         const webhooks = obj(status.webhooks) || { recent: [], failures: 0 };
-        const recent = list(webhooks.recent)
-            .filter((r) => r.userId === current.userId && r.poolNumberId === current.poolNumberId)
-            .slice(-8)
-            .reverse();
+        const recent = list(webhooks.recent).filter(current.owns).slice(-8).reverse();
         ui.webhooks.replaceChildren();
         for (const record of recent) {
             const li = el("li", record.state, when(record.createdAt) + " · " + record.messageId + " · " + deliveryText(record));
@@ -1128,14 +1169,18 @@
         const current = chosenDelivery();
         if (!current) return;
         if (!ui.deliveryWebhook.checked) {
-            void saveDelivery({ mode: "socket" }, "Saved: messages go to the bot's socket");
+            void saveDelivery(
+                { mode: "socket" },
+                current.app ? "Saved: messages go to the App's sockets only" : "Saved: messages go to the bot's socket",
+            );
             return;
         }
         const body = { mode: "webhook", url: ui.deliveryUrl.value.trim() };
         // The page cannot read the secret back: an empty field keeps the one that is set.
         if (ui.deliverySecret.value) body.secret = ui.deliverySecret.value;
         else if (current.mode === "webhook" && current.secretSet) body.keepSecret = true;
-        void saveDelivery(body, "Saved: messages go to the webhook" + (body.secret || body.keepSecret ? ", signed" : ", unsigned"));
+        const where = current.app ? "Saved: messages go to the App's sockets and its webhook" : "Saved: messages go to the webhook";
+        void saveDelivery(body, where + (body.secret || body.keepSecret ? ", signed" : ", unsigned"));
     });
 
     ui.deliveryUnsign.addEventListener("click", () => {
