@@ -1,0 +1,208 @@
+import { createHash, randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import { createClient } from "redis";
+import { redact } from "./redact";
+
+/**
+ * Several Node-RED instances running one bot, coordinated through Redis (docs/high-availability.md,
+ * docs/decisions/0056-redis-coordination.md):
+ *
+ * - **One socket per account.** Only the holder of a lease (`SET <prefix><account>:leader <token> NX
+ *   PX <leaseMs>`, renewed every third of the lease by a script that checks the token) opens the
+ *   Pipes socket; the others are standby. The token carries a fencing number (`INCR ...:fence`), so
+ *   an ex-leader that was paused cannot renew or release a lease someone else holds now.
+ * - **Each inbound message handled once.** Before a message goes into a flow its id is claimed
+ *   (`SET ...:claim:<id> <instance> NX PX <claimMs>`). A claim held elsewhere means another instance
+ *   has it; a claim left by a dead instance expires, and the next delivery is handled.
+ * - **Redis trouble is visible and safe.** Unreachable Redis: the leader keeps its socket (serving on
+ *   is better than nobody serving), standbys stay standby, and claims fall back to this instance's
+ *   own replay filter. When Redis returns, the leader re-takes or gives up its lease.
+ *
+ * Keys never hold the API key: the account part is a hash of key, scope and conversation.
+ */
+
+export type CoordinatorRole = "connecting" | "leader" | "standby";
+
+export interface CoordinatorState {
+  role: CoordinatorRole;
+  /** Redis answers (false: unreachable; the role is the last one known). */
+  redisUp: boolean;
+  /** The instance holding the lease, when known. */
+  leader?: string;
+}
+
+export interface CoordinationOptions {
+  /** redis:// or rediss:// (TLS). */
+  url: string;
+  password?: string;
+  /** Prepended to every key, so several bots share one Redis. */
+  prefix: string;
+  /** This instance's name, shown by the others ("standby (leader: <instance>)"). */
+  instance?: string;
+  /** Lease length: how long a dead leader blocks a standby. */
+  leaseMs: number;
+  /** How long a handled message's id stays claimed, so a late delivery of it is dropped (default 10 minutes). */
+  claimMs?: number;
+  logger?: { warn(message: string): void };
+}
+
+/** Compare-and-renew and compare-and-delete: only the token's holder may renew or release its lease. */
+const RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/** A stable, secret-free name for an account (API key + scope + conversation). */
+export function accountHash(apiKey: string, scope: string, conversationId = ""): string {
+  return createHash("sha256").update(`${apiKey}\n${scope}\n${conversationId}`).digest("hex").slice(0, 16);
+}
+
+export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }> {
+  readonly instance: string;
+  private readonly redis;
+  private readonly keys: { leader: string; fence: string; claim: (id: string) => string };
+  private token: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private current: CoordinatorState = { role: "connecting", redisUp: false };
+  private readonly claimMs: number;
+
+  constructor(
+    private readonly options: CoordinationOptions,
+    account: string,
+  ) {
+    super();
+    this.instance = options.instance || `${hostname()}:${process.pid}:${randomUUID().slice(0, 4)}`;
+    this.claimMs = options.claimMs ?? 600_000;
+    const base = `${options.prefix}${account}:`;
+    this.keys = { leader: `${base}leader`, fence: `${base}fence`, claim: (id) => `${base}claim:${hashId(id)}` };
+    this.redis = createClient({
+      url: options.url,
+      password: options.password || undefined,
+      socket: {
+        connectTimeout: Math.min(5000, options.leaseMs),
+        // Keep trying, never more than a lease apart: a standby must notice Redis coming back.
+        reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, Math.max(500, options.leaseMs / 2)),
+      },
+      // Commands fail at once while disconnected instead of piling up behind the reconnect.
+      disableOfflineQueue: true,
+    });
+    this.redis.on("error", (err: unknown) => this.redisDown(err));
+    this.redis.on("ready", () => {
+      this.update({ redisUp: true });
+      void this.tick();
+    });
+  }
+
+  get state(): CoordinatorState {
+    return this.current;
+  }
+
+  get isLeader(): boolean {
+    return this.current.role === "leader";
+  }
+
+  start(): void {
+    this.redis.connect().catch((err: unknown) => this.redisDown(err));
+    this.schedule();
+  }
+
+  /**
+   * Claims an inbound message for this instance for `holdMs` (default: as handled, kept for the
+   * claim time): true when it is ours to handle (or Redis cannot be asked: the local replay filter
+   * is then the only guard), false when another instance has it or handled it.
+   */
+  async claim(messageId: string, holdMs = this.claimMs): Promise<boolean> {
+    if (!this.redis.isReady) return true;
+    try {
+      const set = await this.redis.set(this.keys.claim(messageId), this.instance, { NX: true, PX: Math.max(1, Math.round(holdMs)) });
+      return set === "OK";
+    } catch (err) {
+      this.redisDown(err);
+      return true;
+    }
+  }
+
+  /** The message was handled here: its claim now lasts the claim time, so later deliveries are dropped. */
+  async handled(messageId: string): Promise<void> {
+    if (!this.redis.isReady) return;
+    await this.redis
+      .eval(RENEW, { keys: [this.keys.claim(messageId)], arguments: [this.instance, String(this.claimMs)] })
+      .catch(() => undefined);
+  }
+
+  /** A message this instance will not handle after all (its delivery answered 503): the next delivery may, anywhere. */
+  async unclaim(messageId: string): Promise<void> {
+    if (!this.redis.isReady) return;
+    await this.redis.eval(RELEASE, { keys: [this.keys.claim(messageId)], arguments: [this.instance] }).catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const token = this.token;
+    this.token = undefined;
+    try {
+      if (token && this.redis.isReady) await this.redis.eval(RELEASE, { keys: [this.keys.leader], arguments: [token] });
+    } catch {
+      // the lease expires by itself
+    }
+    if (this.redis.isOpen) this.redis.destroy();
+    this.update({ role: "standby", leader: undefined });
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule()), Math.max(50, Math.floor(this.options.leaseMs / 3)));
+  }
+
+  /** Renews our lease, or tries to take a free one; reads who leads otherwise. */
+  private async tick(): Promise<void> {
+    if (this.stopped || !this.redis.isReady) return;
+    try {
+      if (this.token) {
+        const renewed = await this.redis.eval(RENEW, { keys: [this.keys.leader], arguments: [this.token, String(this.options.leaseMs)] });
+        if (renewed === 1) return this.update({ role: "leader", leader: this.instance, redisUp: true });
+        // Lost while Redis was away (it expired, maybe someone took it): take it back if free, else step down.
+        this.token = undefined;
+      }
+      const fence = await this.redis.incr(this.keys.fence);
+      const token = `${this.instance}#${fence}`;
+      const taken = await this.redis.set(this.keys.leader, token, { NX: true, PX: this.options.leaseMs });
+      if (taken === "OK") {
+        this.token = token;
+        return this.update({ role: "leader", leader: this.instance, redisUp: true });
+      }
+      const holder = await this.redis.get(this.keys.leader);
+      this.update({ role: "standby", leader: holder ? holder.replace(/#\d+$/, "") : undefined, redisUp: true });
+    } catch (err) {
+      this.redisDown(err);
+    }
+  }
+
+  private redisDown(err: unknown): void {
+    if (this.stopped) return;
+    if (this.current.redisUp || this.current.role === "connecting") {
+      const message = err instanceof Error ? err.message : String(err);
+      this.options.logger?.warn(
+        `Redis unreachable (${redact(message, [this.options.password ?? ""]).slice(0, 200)}): ${
+          this.current.role === "leader" ? "this instance keeps the socket" : "this instance stays standby"
+        }; inbound messages are deduplicated locally until it is back`,
+      );
+    }
+    // The role stays what it was: a leader serves on, a standby waits (a connecting one is standby).
+    this.update({ redisUp: false, role: this.current.role === "connecting" ? "standby" : this.current.role });
+  }
+
+  private update(change: Partial<CoordinatorState>): void {
+    const next = { ...this.current, ...change };
+    if (next.role === this.current.role && next.redisUp === this.current.redisUp && next.leader === this.current.leader) return;
+    this.current = next;
+    this.emit("state", next);
+  }
+}
+
+/** Message ids are short, but a hostile one must not make a huge key. */
+function hashId(id: string): string {
+  return id.length <= 128 ? id : `sha256:${createHash("sha256").update(id).digest("base64")}`;
+}
