@@ -47,6 +47,8 @@ export interface PassthroughBody {
 type JsonBody = { conversationId: string } & object;
 
 const RETRYABLE_STATUS = new Set([429, 503]);
+/** Target origins whose dispatcher a client remembers (dispatcherFor). */
+const MAX_ORIGINS = 16;
 /** Errors raised before the server could have accepted the request: safe to retry. */
 const CONNECT_ERRORS = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
@@ -60,6 +62,14 @@ export class PipesRestClient {
   private readonly fixedDispatcher: Dispatcher | undefined;
   /** One dispatcher per route: "direct", or a proxy URL (NO_PROXY is decided per target host). */
   private readonly dispatchers = new Map<string, Dispatcher>();
+  /**
+   * The dispatcher decided per target origin, for this client's life (a config node's, so a changed
+   * setting or environment applies from the next deploy): the proxy rules read the environment,
+   * which cost more than the rest of a small send.
+   */
+  private readonly dispatcherByOrigin = new Map<string, Dispatcher>();
+  /** The API's send URLs by path, parsed once. */
+  private readonly apiUrls = new Map<string, URL>();
   private readonly order = new KeyedSerialQueue();
   private readonly inFlight = new Set<AbortController>();
   private closed = false;
@@ -81,6 +91,18 @@ export class PipesRestClient {
   /** The dispatcher for a target: through the proxy that applies to it, or direct; with our TLS settings. */
   private dispatcherFor(url: URL): Dispatcher {
     if (this.fixedDispatcher) return this.fixedDispatcher;
+    let dispatcher = this.dispatcherByOrigin.get(url.origin);
+    if (!dispatcher) {
+      // Bounded: the API host and the storage hosts of media downloads; an odd host per download
+      // would only cost its decision again.
+      if (this.dispatcherByOrigin.size >= MAX_ORIGINS) this.dispatcherByOrigin.clear();
+      dispatcher = this.decideDispatcher(url);
+      this.dispatcherByOrigin.set(url.origin, dispatcher);
+    }
+    return dispatcher;
+  }
+
+  private decideDispatcher(url: URL): Dispatcher {
     const proxy = proxyFor(url, this.options.proxyUrl);
     // The tls-config settings (a CA that replaces the system ones, a client certificate) are for the
     // Pipes.bot host; another host (the signed storage URL) is checked against the system CAs.
@@ -166,7 +188,9 @@ export class PipesRestClient {
     limit: number,
   ): Promise<SendMessageResponse> {
     const { payload, length } = encodeSendBody(body, data);
-    const { response, release } = await this.call(restUrl(this.options.baseUrl, path), timeoutMs, limit, {
+    let url = this.apiUrls.get(path);
+    if (!url) this.apiUrls.set(path, (url = restUrl(this.options.baseUrl, path)));
+    const { response, release } = await this.call(url, timeoutMs, limit, {
       method: "POST",
       headers: { "content-type": "application/json", "content-length": String(length), authorization: `Bearer ${this.options.apiKey}` },
       body: payload,
@@ -247,6 +271,7 @@ export class PipesRestClient {
     this.inFlight.clear();
     const owned = [...this.dispatchers.values()];
     this.dispatchers.clear();
+    this.dispatcherByOrigin.clear();
     await Promise.all(owned.map((dispatcher) => dispatcher.destroy().catch(() => undefined)));
   }
 
