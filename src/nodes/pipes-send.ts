@@ -103,14 +103,24 @@ const nodeInit = (RED: NodeAPI): void => {
       poolNumberId: field(def.poolNumberId, def.poolNumberIdType),
       toNumber: field(def.toNumber, def.toNumberType),
     } as const;
+    // Kind "msg" takes the whole message from one field: the form's fields are not read for it.
+    const msgFields = {
+      message: fields.message,
+      conversationId: fields.conversationId,
+      poolNumberId: fields.poolNumberId,
+      toNumber: fields.toNumber,
+    };
 
     sendNode(RED, node, def, {
       strings,
       uses: "socket",
       send: async (msg, { client, timeoutMs }) => {
+        if (kind === "msg") {
+          const values = await readFields(RED, node, msg, msgFields);
+          return send(client, msg, prepareMessage(values.message, { softLimits }), values, timeoutMs);
+        }
         const values = await readFields(RED, node, msg, fields);
-        const prepared = prepareMessage(kind === "msg" ? values.message : fromForm(values), { softLimits });
-        return send(client, msg, prepared, values, timeoutMs);
+        return send(client, msg, prepareMessage(fromForm(values), { softLimits }), values, timeoutMs);
       },
     });
 
@@ -140,7 +150,7 @@ const nodeInit = (RED: NodeAPI): void => {
       client: PipesClient,
       msg: NodeMessageInFlow,
       prepared: PreparedMessage,
-      v: Record<keyof typeof fields, unknown>,
+      v: Record<"conversationId" | "poolNumberId" | "toNumber", unknown>,
       timeoutMs: number,
     ): Promise<Record<string, unknown>> {
       const pipes = msgPipes(msg);
