@@ -145,14 +145,25 @@ export class PipesRestClient {
   private post(path: string, body: JsonBody, data: Buffer | undefined, timeoutMs: number | undefined): Promise<SendMessageResponse> {
     const limit = timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + limit;
-    const task = this.order.run(body.conversationId, () => this.sendWithRetry(path, body, data, deadline, limit));
-    // The deadline also covers the wait behind earlier sends to the same conversation; a send that
-    // starts after its deadline gives up at once without a request.
+    // One timer and one abort signal for the whole send. The deadline covers the wait behind
+    // earlier sends to the same conversation, every attempt (its answer's body included) and the
+    // pauses between them: at the deadline the request in flight is aborted and the send rejects at
+    // once. A send that starts after its deadline gives up without a request; close() aborts it too.
+    const controller = new AbortController();
+    this.inFlight.add(controller);
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(timeoutError(limit)), limit);
+      timer = setTimeout(() => {
+        const error = timeoutError(limit);
+        controller.abort(error);
+        reject(error);
+      }, limit);
     });
-    return Promise.race([task, expiry]).finally(() => clearTimeout(timer));
+    const task = this.order.run(body.conversationId, () => this.sendWithRetry(path, body, data, deadline, limit, controller));
+    return Promise.race([task, expiry]).finally(() => {
+      clearTimeout(timer);
+      this.inFlight.delete(controller);
+    });
   }
 
   private async sendWithRetry(
@@ -161,12 +172,12 @@ export class PipesRestClient {
     data: Buffer | undefined,
     deadline: number,
     limit: number,
+    controller: AbortController,
   ): Promise<SendMessageResponse> {
     for (let attempt = 1; ; attempt++) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw timeoutError(limit);
+      if (deadline - Date.now() <= 0) throw timeoutError(limit);
       try {
-        return await this.sendOnce(path, body, data, remaining, limit);
+        return await this.sendOnce(path, body, data, controller);
       } catch (err) {
         const error = err instanceof PipesError ? err : this.networkError(err);
         const retryable = error.retryable === true || (error.status !== undefined && RETRYABLE_STATUS.has(error.status));
@@ -180,27 +191,23 @@ export class PipesRestClient {
     }
   }
 
+  /** One attempt; `controller` (the send's deadline, or close()) aborts it. */
   private async sendOnce(
     path: string,
     body: JsonBody,
     data: Buffer | undefined,
-    timeoutMs: number,
-    limit: number,
+    controller: AbortController,
   ): Promise<SendMessageResponse> {
     const { payload, length } = encodeSendBody(body, data);
     let url = this.apiUrls.get(path);
     if (!url) this.apiUrls.set(path, (url = restUrl(this.options.baseUrl, path)));
-    const { response, release } = await this.call(url, timeoutMs, limit, {
+    const init: CallInit = {
       method: "POST",
       headers: { "content-type": "application/json", "content-length": String(length), authorization: `Bearer ${this.options.apiKey}` },
       body: payload,
-    });
-    let parsed: unknown;
-    try {
-      parsed = await readJson(response);
-    } finally {
-      release();
-    }
+    };
+    const response = await this.call(url, init, controller);
+    const parsed = await readJson(response);
     if (response.statusCode >= 200 && response.statusCode < 300) {
       // A 2xx whose body is not an object (a number, a string) still means sent, without an id.
       const result = (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed : {}) as SendMessageResponse;
@@ -225,7 +232,7 @@ export class PipesRestClient {
   private async downloadOnce(downloadUrl: string, maxBytes: number, timeoutMs?: number): Promise<DownloadedMedia> {
     const limit = timeoutMs ?? this.options.timeoutMs;
     const source = this.apiUrl(downloadUrl);
-    const first = await this.call(source, limit, limit, {
+    const first = await this.timedCall(source, limit, {
       method: "GET",
       headers: { authorization: `Bearer ${this.options.apiKey}` },
     });
@@ -249,7 +256,7 @@ export class PipesRestClient {
       if (target.protocol !== "https:" && target.protocol !== "http:")
         throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to a non-HTTP URL", "server");
       // The signed storage URL carries its own authorisation: never our key.
-      const second = await this.call(target, limit, limit, { method: "GET", headers: {} });
+      const second = await this.timedCall(target, limit, { method: "GET", headers: {} });
       response = second.response;
       try {
         return await readMedia(response, maxBytes, (body) => this.httpError(response, body));
@@ -297,29 +304,32 @@ export class PipesRestClient {
     return url;
   }
 
-  /** One HTTP request, aborted after `timeoutMs`; `limitMs` is the limit the caller asked for (for the message). */
-  private async call(
-    url: URL,
-    timeoutMs: number,
-    limitMs: number,
-    init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Readable | Buffer },
-  ): Promise<CallResult> {
+  /** One HTTP request that `controller` aborts (with a PipesError as the reason: TIMEOUT, STOPPED). */
+  private async call(url: URL, init: CallInit, controller: AbortController): Promise<Dispatcher.ResponseData> {
     if (this.closed) throw new PipesError(ERROR_CODES.STOPPED, "the node was stopped");
+    try {
+      return await request(url, { ...init, dispatcher: this.dispatcherFor(url), signal: controller.signal });
+    } catch (err) {
+      const reason: unknown = controller.signal.reason;
+      if (controller.signal.aborted && reason instanceof PipesError) throw reason;
+      throw this.networkError(err);
+    }
+  }
+
+  /** One request with a time limit of its own (downloads), to be released once its body is read. */
+  private async timedCall(url: URL, limitMs: number, init: CallInit): Promise<CallResult> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(timeoutError(limitMs)), timeoutMs);
+    const timer = setTimeout(() => controller.abort(timeoutError(limitMs)), limitMs);
     this.inFlight.add(controller);
     const release = () => {
       clearTimeout(timer);
       this.inFlight.delete(controller);
     };
     try {
-      const response = await request(url, { ...init, dispatcher: this.dispatcherFor(url), signal: controller.signal });
-      return { response, release };
+      return { response: await this.call(url, init, controller), release };
     } catch (err) {
       release();
-      const reason: unknown = controller.signal.reason;
-      if (controller.signal.aborted && reason instanceof PipesError) throw reason;
-      throw this.networkError(err);
+      throw err;
     }
   }
 
@@ -367,6 +377,13 @@ export class PipesRestClient {
       this.inFlight.add(controller);
     });
   }
+}
+
+/** What call() sends: the method, headers and body of one request. */
+interface CallInit {
+  method: "GET" | "POST";
+  headers: Record<string, string>;
+  body?: Readable | Buffer;
 }
 
 interface CallResult {
