@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { Agent, ProxyAgent, request, type Dispatcher } from "undici";
+import { Agent, ProxyAgent, type Dispatcher } from "undici";
 import { PipesError } from "./errors";
 import { ERROR_CODES, REST_PATHS, readRestError, restUrl, type SendMessageRequest, type SendMessageResponse } from "./protocol";
 import { redact } from "./redact";
@@ -308,7 +308,16 @@ export class PipesRestClient {
   private async call(url: URL, init: CallInit, controller: AbortController): Promise<Dispatcher.ResponseData> {
     if (this.closed) throw new PipesError(ERROR_CODES.STOPPED, "the node was stopped");
     try {
-      return await request(url, { ...init, dispatcher: this.dispatcherFor(url), signal: controller.signal });
+      // The dispatcher's own request(), as undici's top-level request(url, options) ends up calling
+      // it: that wrapper re-parses the URL and copies the options on every send.
+      return await this.dispatcherFor(url).request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: init.method,
+        headers: init.headers,
+        body: init.body,
+        signal: controller.signal,
+      });
     } catch (err) {
       const reason: unknown = controller.signal.reason;
       if (controller.signal.aborted && reason instanceof PipesError) throw reason;
