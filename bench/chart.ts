@@ -33,6 +33,9 @@ const COLOURS: Record<Contender, string> = {
   "ours-webhook": "#2563eb",
   "floor-webhook": "#525252",
   "core-webhook": "#d97706",
+  "ours-webhook-reply": "#2563eb",
+  "floor-webhook-reply": "#525252",
+  "core-webhook-reply": "#d97706",
 };
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -160,7 +163,7 @@ function rowOf(rows: Row[], prefix: string): Row | undefined {
 export function renderChart(report: Report): string {
   const env = report.environment;
   const cfg = report.config;
-  const groups: {
+  interface Group {
     title: string;
     kinds: Contender[];
     rows: Row[];
@@ -168,7 +171,17 @@ export function renderChart(report: Report): string {
     floor: Contender;
     throughputTarget: number;
     p99Target?: number;
-  }[] = [
+  }
+  /** A REST or webhook group: its rate and the 0.9x target. Results written before the webhook rows existed have none. */
+  const requests = (title: string, kinds: Contender[], rows: Row[] | undefined): Group => ({
+    title,
+    kinds,
+    rows: rows ?? [],
+    rate: cfg.restRate,
+    floor: SPECS[kinds[0]].floor!,
+    throughputTarget: 0.9,
+  });
+  const groups: Group[] = [
     {
       title: "Socket echo (text reply over the socket)",
       kinds: ["ours", "floor", "core", "limit"],
@@ -178,23 +191,17 @@ export function renderChart(report: Report): string {
       throughputTarget: 0.95,
       p99Target: 1.3,
     },
-    {
-      title: "REST reply (one POST per message)",
-      kinds: ["ours-buttons", "ours-rest", "floor-post", "core-http"],
-      rows: report.restRows,
-      rate: cfg.restRate,
-      floor: "floor-post",
-      throughputTarget: 0.9,
-    },
-    {
-      title: "Webhook in (one signed POST per message, answered 200; no reply)",
-      kinds: ["ours-webhook", "floor-webhook", "core-webhook"],
-      // Results written before the webhook rows existed have none.
-      rows: report.webhookRows ?? [],
-      rate: cfg.restRate,
-      floor: "floor-webhook",
-      throughputTarget: 0.9,
-    },
+    requests("REST reply (one POST per message)", ["ours-buttons", "ours-rest", "floor-post", "core-http"], report.restRows),
+    requests(
+      "Webhook in (one signed POST per message, answered 200; no reply)",
+      ["ours-webhook", "floor-webhook", "core-webhook"],
+      report.webhookRows,
+    ),
+    requests(
+      "Webhook in, text reply by REST (signed POST in → POST /v1/messages/send out)",
+      ["ours-webhook-reply", "floor-webhook-reply", "core-webhook-reply"],
+      report.webhookReplyRows,
+    ),
   ];
   const out: string[] = [];
   let y = 96;
@@ -233,13 +240,17 @@ export function renderChart(report: Report): string {
     rowOf(rows, prefix)?.ratios.find((r) => r.a === a && r.b === b)?.spread;
   const r = (s: Spread | undefined) => (s && s.n ? `${fmt(s.median, 2)} (${fmt(s.min, 2)}–${fmt(s.max, 2)})` : "n/a");
   const p99ratio = report.targets.find((t) => t.name.startsWith("p99 latency"))?.spread;
+  /** One pair's throughput and CPU ratios. Results written before the webhook rows existed have none. */
+  const pair = (title: string, rows: Row[] | undefined, a: Contender, b: Contender) =>
+    `${title}: throughput ${r(ratio(rows ?? [], "throughput", a, b))} · CPU per message ${r(ratio(rows ?? [], "client CPU per message, saturation", a, b))}`;
   const lines = [
-    `ours / floor, paired medians (range): throughput ${r(ratio(report.socketRows, "throughput", "ours", "floor"))} · CPU per message ${r(ratio(report.socketRows, "client CPU per message, saturation", "ours", "floor"))} (floor/ours) · p99 at ${cfg.costRate}/s ${r(p99ratio)} (ours/floor)`,
-    `buttons / floor POST: throughput ${r(ratio(report.restRows, "throughput", "ours-buttons", "floor-post"))} · CPU per message ${r(ratio(report.restRows, "client CPU per message, saturation", "ours-buttons", "floor-post"))}`,
-    `webhook in / floor route: throughput ${r(ratio(report.webhookRows ?? [], "throughput", "ours-webhook", "floor-webhook"))} · CPU per message ${r(ratio(report.webhookRows ?? [], "client CPU per message, saturation", "ours-webhook", "floor-webhook"))}`,
+    `${pair("ours / floor, paired medians (range)", report.socketRows, "ours", "floor")} (floor/ours) · p99 at ${cfg.costRate}/s ${r(p99ratio)} (ours/floor)`,
+    pair("buttons / floor POST", report.restRows, "ours-buttons", "floor-post"),
+    pair("webhook in / floor route", report.webhookRows, "ours-webhook", "floor-webhook"),
+    pair("webhook → REST reply / floor route → POST", report.webhookReplyRows, "ours-webhook-reply", "floor-webhook-reply"),
     `Bars: median of ${cfg.rounds} runs, each in a fresh process, interleaved; whiskers: min–max; dots: each run. Latency: server sends the message → server receives the reply.`,
   ];
-  lines.forEach((line, i) => out.push(text(16, y + i * 18, line, `class="${i < 3 ? "foot" : "note"}"`)));
+  lines.forEach((line, i) => out.push(text(16, y + i * 18, line, `class="${i < lines.length - 1 ? "foot" : "note"}"`)));
   const height = y + lines.length * 18 + 10;
   const others = env.otherCpuPct.n
     ? `; other processes ${fmt(env.otherCpuPct.median, 0)}% of a core (max ${fmt(env.otherCpuPct.max, 0)}%)`

@@ -5,7 +5,7 @@
  *   raw <wsUrl>                         a plain `ws` client answering each whatsapp_message
  *   nodered <flow kind> <baseUrl> <wsUrl> <apiKey> [pipes-config overrides as JSON]
  *                                       flow kinds: bench/flows.ts (ours, core, floor, ours-buttons,
- *                                       ours-rest, floor-post, core-http, media)
+ *                                       ours-rest, floor-post, core-http, the webhook ones, media)
  *                                       a real Node-RED runtime (RED.init/RED.start, flows and
  *                                       credentials from a temporary user dir, editor off) with our
  *                                       nodes loaded from src/ through tsx
@@ -24,8 +24,8 @@ import { constants as perfConstants, PerformanceObserver } from "node:perf_hooks
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import WebSocket from "ws";
-import { COUNTED, flowFor, USES_PIPES_CONFIG, type FlowKind } from "./flows";
-import { WEBHOOK_SECRET } from "./results";
+import { COUNTED, flowFor, type FlowKind } from "./flows";
+import { WEBHOOK_PATHS, WEBHOOK_SECRET } from "./results";
 import { wallNow, type ChildReport, type Counter, type GcTally, type MemorySample, type ParentCommand } from "./ipc";
 
 // A profiling client (BENCH_CHILD_PROFILE, set by the driver for its profile runs only) maps the
@@ -269,8 +269,6 @@ function startRaw(wsUrl: string): void {
 // ---------------------------------------------------------------------------------------------
 
 const NODE_TYPES = ["pipes-config", "pipes-in", "pipes-reply", "pipes-send-media", "pipes-send", "pipes-webhook-in"];
-/** Flows that receive webhooks: their Node-RED serves HTTP (httpNodeRoot "/") on a port of its own. */
-const SERVES_HTTP: ReadonlySet<FlowKind> = new Set(["ours-webhook", "floor-webhook", "core-webhook"]);
 
 async function startNodeRed(
   kind: FlowKind,
@@ -290,24 +288,29 @@ async function startNodeRed(
     writeFileSync(join(nodesDir, `${type}.js`), `module.exports = require(${JSON.stringify(source)});\n`);
     writeFileSync(join(nodesDir, `${type}.html`), "<!-- bench: editor disabled -->\n");
   }
-  if (kind === "floor" || kind === "floor-post" || kind === "floor-webhook") {
+  const flow = flowFor(kind, baseUrl, wsUrl, apiKey, configOverrides);
+  /** Whether the flow has a node of this type (or type prefix). */
+  const uses = (type: string) => flow.some((node) => typeof node.type === "string" && node.type.startsWith(type));
+  if (uses("bench-floor-")) {
     writeFileSync(join(nodesDir, "bench-floor.js"), `module.exports = require(${JSON.stringify(join(__dirname, "floor-nodes.ts"))});\n`);
     writeFileSync(join(nodesDir, "bench-floor.html"), "<!-- bench: editor disabled -->\n");
     (globalThis as { benchFloorReplied?: () => void }).benchFloorReplied = () => bump("replied");
   }
-  writeFileSync(join(userDir, "flows.json"), JSON.stringify(flowFor(kind, baseUrl, wsUrl, apiKey, configOverrides)));
+  writeFileSync(join(userDir, "flows.json"), JSON.stringify(flow));
+  // Our config node's key, and pipes-webhook-in's secret (the other flows carry the key in the flow, or need none).
   const credentials = {
-    ...(USES_PIPES_CONFIG.has(kind) ? { cfg: { apiKey } } : {}),
-    ...(kind === "ours-webhook" ? { hook: { secret: WEBHOOK_SECRET } } : {}),
+    ...(uses("pipes-config") ? { cfg: { apiKey } } : {}),
+    ...(uses("pipes-webhook-in") ? { hook: { secret: WEBHOOK_SECRET } } : {}),
   };
   writeFileSync(join(userDir, "flows_cred.json"), JSON.stringify(credentials));
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const RED: any = require(require.resolve("node-red", { paths: [ROOT] }));
-  // Webhook flows: an express app on 127.0.0.1 with Node-RED's node routes at "/", as Node-RED's
-  // own server would mount them (node-red-node-test-helper does the same); no editor.
+  // Flows that receive webhooks (a path in WEBHOOK_PATHS): an express app on 127.0.0.1 with
+  // Node-RED's node routes at "/", as Node-RED's own server would mount them
+  // (node-red-node-test-helper does the same); no editor.
   let http: { server: Server; port: number } | undefined;
-  if (SERVES_HTTP.has(kind)) {
+  if (kind in WEBHOOK_PATHS) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const express = require(require.resolve("express", { paths: [dirname(require.resolve("node-red/package.json", { paths: [ROOT] }))] }));
     const app = express();

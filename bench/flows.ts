@@ -10,10 +10,14 @@
  * - webhooks in (a signed POST per message, answered 200; no reply): ours-webhook
  *   (pipes-webhook-in -> function), floor-webhook (a bare POST route node -> function), core-webhook
  *   (http in -> function -> http response);
+ * - webhooks in with a text reply by REST (POST /v1/messages/send): ours-webhook-reply
+ *   (pipes-webhook-in -> function -> pipes-reply REST), floor-webhook-reply (the bare route -> a
+ *   function -> one bare undici POST), core-webhook-reply (http in -> function -> http request ->
+ *   http response);
  * - media (pipes-send-media).
  */
 
-import { WEBHOOK_PATHS } from "./results";
+import { WEBHOOK_PATHS, type Contender } from "./results";
 
 export type FlowKind =
   | "ours"
@@ -26,6 +30,9 @@ export type FlowKind =
   | "ours-webhook"
   | "floor-webhook"
   | "core-webhook"
+  | "ours-webhook-reply"
+  | "floor-webhook-reply"
+  | "core-webhook-reply"
   | "media";
 
 const FN = { type: "function", z: "tab", outputs: 1, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [] };
@@ -50,17 +57,59 @@ const META_BUTTONS = '[{ type: "reply", reply: { id: "yes", title: "Yes" } }, { 
 const META_BODY = (conversationId: string, text: string) =>
   `{ conversationId: ${conversationId}, messaging_product: "whatsapp", type: "interactive", interactive: { type: "button", body: { text: ${text} }, action: { buttons: ${META_BUTTONS} } } }`;
 
-/** What pipes-in -> "You said" -> pipes-reply looks like in examples/flows/echo-bot.json (transport "rest": the same over REST). */
-function oursFlow(baseUrl: string, config: Record<string, unknown>, transport: "ws" | "rest" = "ws"): Record<string, unknown>[] {
+/** Our config node, with `config` (e.g. outboxLimit) set as the editor would store it. */
+const CFG = (baseUrl: string, config: Record<string, unknown> = {}) => ({
+  id: "cfg",
+  type: "pipes-config",
+  name: "bench",
+  baseUrl,
+  scope: "user",
+  ...config,
+});
+/** Where our flows receive, wired to `next`: pipes-in (the socket) or pipes-webhook-in (signed POSTs on its path; its secret in child.ts). */
+type Receiver = (next: string) => Record<string, unknown>;
+const RECEIVE = { types: ["text"], downloadMedia: false, maxMediaMB: 16 };
+const PIPES_IN: Receiver = (next) => ({ id: "in", type: "pipes-in", z: "tab", connection: "cfg", ...RECEIVE, wires: [[next]] });
+const webhookIn =
+  (kind: Contender): Receiver =>
+  (next) => ({ id: "hook", type: "pipes-webhook-in", z: "tab", connection: "cfg", path: WEBHOOK_PATHS[kind], ...RECEIVE, wires: [[next]] });
+
+/**
+ * What a receiver -> "You said" -> pipes-reply looks like in examples/flows/echo-bot.json: from the
+ * socket (pipes-in) or a webhook (pipes-webhook-in), the reply over the socket or REST, or no reply.
+ */
+function oursFlow(
+  label: string,
+  baseUrl: string,
+  config: Record<string, unknown>,
+  receiver: Receiver,
+  transport?: "ws" | "rest",
+): Record<string, unknown>[] {
+  const reply = {
+    id: "reply",
+    type: "pipes-reply",
+    z: "tab",
+    connection: "cfg",
+    transport,
+    longText: "split",
+    timeout: 30,
+    wires: [[], ["failures"]],
+  };
   return [
-    { id: "tab", type: "tab", label: "bench: our nodes" },
-    { id: "cfg", type: "pipes-config", name: "bench", baseUrl, scope: "user", ...config },
-    { id: "in", type: "pipes-in", z: "tab", connection: "cfg", types: ["text"], downloadMedia: false, maxMediaMB: 16, wires: [["echo"]] },
-    { id: "echo", ...YOU_SAID, wires: [["reply"]] },
-    { id: "reply", type: "pipes-reply", z: "tab", connection: "cfg", transport, longText: "split", timeout: 30, wires: [[], ["failures"]] },
-    FAILURES,
+    { id: "tab", type: "tab", label },
+    CFG(baseUrl, config),
+    receiver("echo"),
+    { id: "echo", ...YOU_SAID, wires: [transport ? ["reply"] : []] },
+    ...(transport ? [reply, FAILURES] : []),
   ];
 }
+
+/** The first lines of a core flow's function on a webhook: Meta's message and its conversation, from http in's parsed body. */
+const READ_META = "const m = msg.payload.entry[0].changes[0].value.messages[0];\nconst conversationId = msg.payload.pipes.conversationId;";
+/** Our key and JSON, as a core flow's function sets them in msg.headers for the http request node. */
+const keyHeaders = (apiKey: string) => `{ authorization: ${JSON.stringify(`Bearer ${apiKey}`)}, "content-type": "application/json" }`;
+/** The text reply's body (POST /v1/messages/send), as a floor or core function writes it. */
+const TEXT_BODY = (conversationId: string, text: string) => `{ conversationId: ${conversationId}, text: ${text} }`;
 
 /**
  * What a user builds instead with Node-RED's own nodes: websocket-in on a websocket-client config
@@ -69,12 +118,6 @@ function oursFlow(baseUrl: string, config: Record<string, unknown>, transport: "
  * otherwise try to answer msg._session, which a client connection does not have, and drop the reply.
  */
 function coreFlow(wsUrl: string): Record<string, unknown>[] {
-  const parse = [
-    "const event = JSON.parse(msg.payload);",
-    'if (event.type !== "whatsapp_message" || event.data.type !== "text") return null;',
-    "msg.event = event.data;",
-    "return msg;",
-  ].join("\n");
   const build = [
     "const m = msg.event;",
     "return { payload: JSON.stringify({",
@@ -82,14 +125,26 @@ function coreFlow(wsUrl: string): Record<string, unknown>[] {
     '  data: { conversationId: m.conversationId, poolNumberId: m.poolNumberId, toNumber: m.fromNumber, text: "You said: " + m.text },',
     "}) };",
   ].join("\n");
-  const fn = { type: "function", z: "tab", outputs: 1, timeout: 0, noerr: 0, initialize: "", finalize: "", libs: [] };
   return [
     { id: "tab", type: "tab", label: "bench: core websocket nodes" },
+    ...coreSocketIn(wsUrl),
+    { id: "build", name: "build reply", func: build, ...FN, wires: [["wsout"]] },
+    { id: "wsout", type: "websocket out", z: "tab", name: "", server: "", client: "wsc" },
+  ];
+}
+
+/** Core websocket in on the Pipes socket and a function that parses its events, wired to "build". */
+function coreSocketIn(wsUrl: string): Record<string, unknown>[] {
+  const parse = [
+    "const event = JSON.parse(msg.payload);",
+    'if (event.type !== "whatsapp_message" || event.data.type !== "text") return null;',
+    "msg.event = event.data;",
+    "return msg;",
+  ].join("\n");
+  return [
     { id: "wsc", type: "websocket-client", path: wsUrl, tls: "", wholemsg: "false", hb: "0", subprotocol: "", headers: [] },
     { id: "wsin", type: "websocket in", z: "tab", name: "", server: "", client: "wsc", wires: [["parse"]] },
-    { id: "parse", name: "parse event", func: parse, ...fn, wires: [["build"]] },
-    { id: "build", name: "build reply", func: build, ...fn, wires: [["wsout"]] },
-    { id: "wsout", type: "websocket out", z: "tab", name: "", server: "", client: "wsc" },
+    { id: "parse", name: "parse event", func: parse, ...FN, wires: [["build"]] },
   ];
 }
 
@@ -98,122 +153,133 @@ function oursButtonsFlow(baseUrl: string, config: Record<string, unknown>): Reco
   const build = `msg.payload = { type: "buttons", body: "You said: " + msg.payload, buttons: ${BUTTONS} };\nreturn msg;`;
   return [
     { id: "tab", type: "tab", label: "bench: buttons through pipes-send" },
-    { id: "cfg", type: "pipes-config", name: "bench", baseUrl, scope: "user", ...config },
-    { id: "in", type: "pipes-in", z: "tab", connection: "cfg", types: ["text"], downloadMedia: false, maxMediaMB: 16, wires: [["build"]] },
+    CFG(baseUrl, config),
+    PIPES_IN("build"),
     { id: "build", name: "buttons", func: build, ...FN, wires: [["send"]] },
     { id: "send", type: "pipes-send", z: "tab", connection: "cfg", kind: "msg", timeout: 30, wires: [[], ["failures"]] },
     FAILURES,
   ];
 }
 
-/** The floor of a REST reply: do-nothing socket in, a function writing Meta's buttons body, one bare POST (bench/floor-nodes.ts). */
-function floorPostFlow(baseUrl: string, wsUrl: string, apiKey: string): Record<string, unknown>[] {
-  const build = `msg.payload = ${META_BODY("msg.topic", '"You said: " + msg.payload')};\nreturn msg;`;
+/**
+ * A floor flow with a reply by REST: `input` (a do-nothing node wired to "build"), a function
+ * writing the body, one bare undici POST of it to `url` (bench/floor-nodes.ts).
+ */
+function floorPostFlow(
+  label: string,
+  input: Record<string, unknown>,
+  build: string,
+  url: string,
+  apiKey: string,
+): Record<string, unknown>[] {
   return [
-    { id: "tab", type: "tab", label: "bench: Node-RED floor, REST" },
-    { id: "in", type: "bench-floor-in", z: "tab", url: wsUrl, wires: [["build"]] },
-    { id: "build", name: "buttons", func: build, ...FN, wires: [["post"]] },
-    { id: "post", type: "bench-floor-post", z: "tab", url: `${baseUrl}/v1/messages/passthrough`, apiKey, wires: [] },
+    { id: "tab", type: "tab", label },
+    input,
+    { id: "build", name: "build reply", func: `${build}\nreturn msg;`, ...FN, wires: [["post"]] },
+    { id: "post", type: "bench-floor-post", z: "tab", url, apiKey, wires: [] },
   ];
 }
 
-/**
- * The buttons reply with Node-RED's own nodes only: websocket in, the parse function of coreFlow, a
- * function that writes Meta's body and the key header, and the http request node (POST, parsed JSON
- * answer, keep-alive connections).
- */
+/** Node-RED's http request node: POST to `url` (headers from msg.headers), the JSON answer parsed, keep-alive connections. */
+function httpRequest(url: string, next: string[]): Record<string, unknown> {
+  return {
+    id: "post",
+    type: "http request",
+    z: "tab",
+    name: "",
+    method: "POST",
+    ret: "obj",
+    paytoqs: "ignore",
+    url,
+    tls: "",
+    persist: true,
+    proxy: "",
+    insecureHTTPParser: false,
+    authType: "",
+    senderr: false,
+    headers: [],
+    wires: [next],
+  };
+}
+
+/** The buttons reply with Node-RED's own nodes only: websocket in and parse (coreSocketIn), a function writing Meta's body and the key header, the http request node. */
 function coreHttpFlow(baseUrl: string, wsUrl: string, apiKey: string): Record<string, unknown>[] {
-  const parse = [
-    "const event = JSON.parse(msg.payload);",
-    'if (event.type !== "whatsapp_message" || event.data.type !== "text") return null;',
-    "msg.event = event.data;",
-    "return msg;",
-  ].join("\n");
-  const build = [
-    "const m = msg.event;",
-    `return { headers: { authorization: ${JSON.stringify(`Bearer ${apiKey}`)}, "content-type": "application/json" }, payload: ${META_BODY("m.conversationId", '"You said: " + m.text')} };`,
-  ].join("\n");
+  const build = `const m = msg.event;\nreturn { headers: ${keyHeaders(apiKey)}, payload: ${META_BODY("m.conversationId", '"You said: " + m.text')} };`;
   return [
     { id: "tab", type: "tab", label: "bench: core nodes, REST" },
-    { id: "wsc", type: "websocket-client", path: wsUrl, tls: "", wholemsg: "false", hb: "0", subprotocol: "", headers: [] },
-    { id: "wsin", type: "websocket in", z: "tab", name: "", server: "", client: "wsc", wires: [["parse"]] },
-    { id: "parse", name: "parse event", func: parse, ...FN, wires: [["build"]] },
+    ...coreSocketIn(wsUrl),
     { id: "build", name: "buttons", func: build, ...FN, wires: [["post"]] },
-    {
-      id: "post",
-      type: "http request",
-      z: "tab",
-      name: "",
-      method: "POST",
-      ret: "obj",
-      paytoqs: "ignore",
-      url: `${baseUrl}/v1/messages/passthrough`,
-      tls: "",
-      persist: true,
-      proxy: "",
-      insecureHTTPParser: false,
-      authType: "",
-      senderr: false,
-      headers: [],
-      wires: [[]],
-    },
+    httpRequest(`${baseUrl}/v1/messages/passthrough`, []),
   ];
 }
 
-/** pipes-webhook-in (signature checked, the secret in its credentials) -> "You said". */
-function oursWebhookFlow(baseUrl: string, config: Record<string, unknown>): Record<string, unknown>[] {
-  return [
-    { id: "tab", type: "tab", label: "bench: webhook in" },
-    { id: "cfg", type: "pipes-config", name: "bench", baseUrl, scope: "user", ...config },
-    {
-      id: "hook",
-      type: "pipes-webhook-in",
-      z: "tab",
-      connection: "cfg",
-      path: WEBHOOK_PATHS["ours-webhook"],
-      types: ["text"],
-      downloadMedia: false,
-      maxMediaMB: 16,
-      wires: [["echo"]],
-    },
-    { id: "echo", ...YOU_SAID, wires: [[]] },
-  ];
-}
+/** The floor of a webhook: a bare POST route (bench/floor-nodes.ts) that parses, sends and answers 200, wired to `next`. */
+const floorRoute = (kind: Contender, next: string) => ({
+  id: "hook",
+  type: "bench-floor-webhook",
+  z: "tab",
+  path: WEBHOOK_PATHS[kind],
+  wires: [[next]],
+});
 
-/** The floor of a webhook: a bare POST route (bench/floor-nodes.ts) that parses, sends and answers 200 -> "You said". */
-function floorWebhookFlow(): Record<string, unknown>[] {
+/** Node-RED's own nodes on a webhook: http in (POST, JSON parsed) -> `work` (functions, maybe an http request) -> http response 200. */
+function httpInFlow(label: string, kind: Contender, work: Record<string, unknown>[]): Record<string, unknown>[] {
   return [
-    { id: "tab", type: "tab", label: "bench: Node-RED floor, webhook" },
-    { id: "hook", type: "bench-floor-webhook", z: "tab", path: WEBHOOK_PATHS["floor-webhook"], wires: [["echo"]] },
-    { id: "echo", ...YOU_SAID, wires: [[]] },
-  ];
-}
-
-/** Node-RED's own nodes: http in (POST, JSON parsed) -> a function reading Meta's shape -> http response 200. */
-function coreWebhookFlow(): Record<string, unknown>[] {
-  const read = [
-    "const m = msg.payload.entry[0].changes[0].value.messages[0];",
-    "msg.topic = msg.payload.pipes.conversationId;",
-    'msg.text = "You said: " + m.text.body;',
-    "msg.payload = { ok: true };",
-    "return msg;",
-  ].join("\n");
-  return [
-    { id: "tab", type: "tab", label: "bench: core nodes, webhook" },
+    { id: "tab", type: "tab", label },
     {
       id: "hook",
       type: "http in",
       z: "tab",
       name: "",
-      url: WEBHOOK_PATHS["core-webhook"],
+      url: WEBHOOK_PATHS[kind],
       method: "post",
       upload: false,
       swaggerDoc: "",
-      wires: [["echo"]],
+      wires: [[work[0].id]],
     },
-    { id: "echo", name: "You said", func: read, ...FN, wires: [["answer"]] },
+    ...work,
     { id: "answer", type: "http response", z: "tab", name: "", statusCode: "200", headers: {}, wires: [] },
   ];
+}
+
+/** The floor of a REST reply: do-nothing socket in, a function writing Meta's buttons body, one bare POST. */
+function floorRestFlow(baseUrl: string, wsUrl: string, apiKey: string): Record<string, unknown>[] {
+  const input = { id: "in", type: "bench-floor-in", z: "tab", url: wsUrl, wires: [["build"]] };
+  const build = `msg.payload = ${META_BODY("msg.topic", '"You said: " + msg.payload')};`;
+  return floorPostFlow("bench: Node-RED floor, REST", input, build, `${baseUrl}/v1/messages/passthrough`, apiKey);
+}
+
+/** The floor of a webhook: the bare route -> "You said"; with `reply`, -> a function writing the text body -> one bare POST to /v1/messages/send. */
+function floorWebhookFlow(baseUrl: string, apiKey: string, reply: boolean): Record<string, unknown>[] {
+  if (reply) {
+    const build = `msg.payload = ${TEXT_BODY("msg.topic", '"You said: " + msg.payload')};`;
+    const input = floorRoute("floor-webhook-reply", "build");
+    return floorPostFlow("bench: Node-RED floor, webhook and REST reply", input, build, `${baseUrl}/v1/messages/send`, apiKey);
+  }
+  return [
+    { id: "tab", type: "tab", label: "bench: Node-RED floor, webhook" },
+    floorRoute("floor-webhook", "echo"),
+    { id: "echo", ...YOU_SAID, wires: [[]] },
+  ];
+}
+
+/**
+ * The core flows on a webhook: a function reading Meta's shape -> http response 200; with `reply`,
+ * the function writes the text body and the key header, and the http request node POSTs it to
+ * /v1/messages/send before the http response answers.
+ */
+function coreWebhookFlow(baseUrl: string, apiKey: string, reply: boolean): Record<string, unknown>[] {
+  if (reply) {
+    const build = `${READ_META}\nmsg.headers = ${keyHeaders(apiKey)};\nmsg.payload = ${TEXT_BODY("conversationId", '"You said: " + m.text.body')};\nreturn msg;`;
+    return httpInFlow("bench: core nodes, webhook and REST reply", "core-webhook-reply", [
+      { id: "build", name: "build reply", func: build, ...FN, wires: [["post"]] },
+      httpRequest(`${baseUrl}/v1/messages/send`, ["answer"]),
+    ]);
+  }
+  const read = `${READ_META}\nmsg.topic = conversationId;\nmsg.text = "You said: " + m.text.body;\nmsg.payload = { ok: true };\nreturn msg;`;
+  return httpInFlow("bench: core nodes, webhook", "core-webhook", [
+    { id: "echo", name: "You said", func: read, ...FN, wires: [["answer"]] },
+  ]);
 }
 
 /** Diagnostic: the same echo flow with do-nothing socket nodes (bench/floor-nodes.ts) in place of ours. */
@@ -229,7 +295,7 @@ function floorFlow(wsUrl: string): Record<string, unknown>[] {
 function mediaFlow(baseUrl: string): Record<string, unknown>[] {
   return [
     { id: "tab", type: "tab", label: "bench: media" },
-    { id: "cfg", type: "pipes-config", name: "bench", baseUrl, scope: "user" },
+    CFG(baseUrl),
     { id: "media", type: "pipes-send-media", z: "tab", connection: "cfg", timeout: 60, wires: [[], []] },
   ];
 }
@@ -243,23 +309,23 @@ export function flowFor(
   config: Record<string, unknown> = {},
 ): Record<string, unknown>[] {
   const flows: Record<FlowKind, () => Record<string, unknown>[]> = {
-    ours: () => oursFlow(baseUrl, config),
+    ours: () => oursFlow("bench: our nodes", baseUrl, config, PIPES_IN, "ws"),
     core: () => coreFlow(wsUrl),
     floor: () => floorFlow(wsUrl),
     "ours-buttons": () => oursButtonsFlow(baseUrl, config),
-    "ours-rest": () => oursFlow(baseUrl, config, "rest"),
-    "floor-post": () => floorPostFlow(baseUrl, wsUrl, apiKey),
+    "ours-rest": () => oursFlow("bench: our nodes, REST", baseUrl, config, PIPES_IN, "rest"),
+    "floor-post": () => floorRestFlow(baseUrl, wsUrl, apiKey),
     "core-http": () => coreHttpFlow(baseUrl, wsUrl, apiKey),
-    "ours-webhook": () => oursWebhookFlow(baseUrl, config),
-    "floor-webhook": () => floorWebhookFlow(),
-    "core-webhook": () => coreWebhookFlow(),
+    "ours-webhook": () => oursFlow("bench: webhook in", baseUrl, config, webhookIn("ours-webhook")),
+    "floor-webhook": () => floorWebhookFlow(baseUrl, apiKey, false),
+    "core-webhook": () => coreWebhookFlow(baseUrl, apiKey, false),
+    "ours-webhook-reply": () => oursFlow("bench: webhook in, REST reply", baseUrl, config, webhookIn("ours-webhook-reply"), "rest"),
+    "floor-webhook-reply": () => floorWebhookFlow(baseUrl, apiKey, true),
+    "core-webhook-reply": () => coreWebhookFlow(baseUrl, apiKey, true),
     media: () => mediaFlow(baseUrl),
   };
   return placed(flows[kind]());
 }
-
-/** Flows whose only credentials are pipes-config's (the others carry the key in the flow, or need none). */
-export const USES_PIPES_CONFIG: ReadonlySet<FlowKind> = new Set(["ours", "ours-buttons", "ours-rest", "ours-webhook", "media"]);
 
 /**
  * Positions for the nodes on the tab, as the editor saves them: Node-RED tells flow nodes from
@@ -287,5 +353,9 @@ export const COUNTED: Record<FlowKind, { received?: string; replied?: string }> 
   "ours-webhook": { received: "echo" },
   "floor-webhook": { received: "echo" },
   "core-webhook": { received: "echo" },
+  // Webhook in, REST reply: as the REST replies.
+  "ours-webhook-reply": { received: "echo", replied: "reply" },
+  "floor-webhook-reply": { received: "build", replied: "post" },
+  "core-webhook-reply": { received: "build", replied: "post" },
   media: {},
 };

@@ -81,6 +81,11 @@ const WEBHOOK_PAIRS: [Contender, Contender][] = [
   ["ours-webhook", "floor-webhook"],
   ["ours-webhook", "core-webhook"],
 ];
+const WEBHOOK_REPLY: Contender[] = ["ours-webhook-reply", "floor-webhook-reply", "core-webhook-reply"];
+const WEBHOOK_REPLY_PAIRS: [Contender, Contender][] = [
+  ["ours-webhook-reply", "floor-webhook-reply"],
+  ["ours-webhook-reply", "core-webhook-reply"],
+];
 const SHORT: Record<Contender, string> = {
   limit: "limit",
   ours: "ours",
@@ -93,6 +98,9 @@ const SHORT: Record<Contender, string> = {
   "ours-webhook": "webhook in",
   "floor-webhook": "floor route",
   "core-webhook": "core http in",
+  "ours-webhook-reply": "webhook → reply",
+  "floor-webhook-reply": "floor route → POST",
+  "core-webhook-reply": "core http in → request",
 };
 
 /** Per contender, a metric by round (undefined where that round has no run). */
@@ -157,6 +165,7 @@ export function buildReport(input: ReportInput) {
   ];
   const restRows = requestRows(REST, REST_PAIRS);
   const webhookRows = requestRows(WEBHOOK, WEBHOOK_PAIRS, "sender (server) CPU, saturation");
+  const webhookReplyRows = requestRows(WEBHOOK_REPLY, WEBHOOK_REPLY_PAIRS, "sender and Pipes server CPU, saturation");
 
   // Drain and idle, per contender.
   const drainKinds = [...new Set(input.drains.map((d) => d.kind))];
@@ -236,6 +245,7 @@ export function buildReport(input: ReportInput) {
   addPaired("pipes-send buttons", restRows, "ours-buttons", "floor-post", "floor POST");
   addPaired("pipes-reply text over REST", restRows, "ours-rest", "floor-post", "floor POST");
   addPaired("pipes-webhook-in", webhookRows, "ours-webhook", "floor-webhook", "floor route");
+  addPaired("pipes-webhook-in → pipes-reply REST", webhookReplyRows, "ours-webhook-reply", "floor-webhook-reply", "floor route → POST");
   const oursMedia = input.medias.find((m) => m.mode === "ours");
   add("media send: peak RSS over the file size", oursMedia?.ok ? spread([oursMedia.peakOverFile]) : undefined, 3, "<=");
 
@@ -264,13 +274,13 @@ export function buildReport(input: ReportInput) {
       ratios: `paired: in each round, one contender's figure over another's from the same round; the cell is the median of those ratios and their range. Over n rounds the range holds the true median ratio with ${fmt(rangeConfidence(config.rounds) * 100, 0)}% confidence (sign test, distribution-free); a range that includes 1.00 means the difference is inside the noise (marked ≈)`,
       processes:
         "the server and this driver in one process; each client in its own process (limit: node + ws; the others: a real Node-RED runtime, RED.init + RED.start with the editor off, flows and credentials from a temporary user dir)",
-      server: `echo and REST comparison: ${input.serverName} (bench/servers.ts); webhooks: a signing sender in the driver (bench/servers.ts WebhookSender) POSTing to the client's Node-RED; drain and media: the emulator (src/emulator)`,
-      throughput: `closed loop: socket contenders ${config.window} messages in flight over ${config.senders} conversations, ${config.messages} messages; REST and webhook contenders ${config.restWindow} in flight, ${config.restMessages} messages; after a ${config.warmup}-message warm-up. Counted at the client (reply_status, or the sending node's completion), except core (the server counts its replies: it ignores reply_status) and webhooks (the sender counts the POSTs answered 200)`,
-      latency: `open loop at ${config.latencyRate}/s (${config.latencyMessages} messages) and at ${config.costRate}/s (${config.costMessages}); REST and webhook contenders at ${config.restRate}/s (${config.restRateMessages}); after ${config.pacedWarmupMs} ms not counted; from the server handing the whatsapp_message to its socket to the server receiving the reply (webhooks: from the POST leaving to its 200)`,
+      server: `echo and REST comparison: ${input.serverName} (bench/servers.ts); webhooks: a signing sender in the driver (bench/servers.ts WebhookSender) POSTing to the client's Node-RED, whose REST replies (webhook-reply rows) go to the ${input.serverName}; drain and media: the emulator (src/emulator)`,
+      throughput: `closed loop: socket contenders ${config.window} messages in flight over ${config.senders} conversations, ${config.messages} messages; REST and webhook contenders ${config.restWindow} in flight, ${config.restMessages} messages; after a ${config.warmup}-message warm-up. Counted at the client (reply_status, or the sending node's completion), except core (the server counts its replies: it ignores reply_status) and webhooks without a reply (the sender counts the POSTs answered 200)`,
+      latency: `open loop at ${config.latencyRate}/s (${config.latencyMessages} messages) and at ${config.costRate}/s (${config.costMessages}); REST and webhook contenders at ${config.restRate}/s (${config.restRateMessages}); after ${config.pacedWarmupMs} ms not counted; from the server handing the whatsapp_message to its socket to the server receiving the reply (webhooks: from the POST leaving to its 200; webhooks with a REST reply: from the POST leaving to the server receiving the reply)`,
       memory:
         "process.memoryUsage() of the client: after the warm-up and two forced GCs, right after the saturation run, and after two forced GCs",
       floor:
-        "Node-RED with do-nothing nodes (bench/floor-nodes.ts), Node-RED's own per-message cost: floor = its socket in/out around the same function node; floor POST = its socket in, a function writing Meta's buttons body, one bare undici POST (keep-alive, the client our nodes use), no ordering, deadline, retries or checks; floor route = a bare POST route on Node-RED's node app that parses the body, sends the msg and answers 200 (no signature, checks or deduplication), then the same function",
+        "Node-RED with do-nothing nodes (bench/floor-nodes.ts), Node-RED's own per-message cost: floor = its socket in/out around the same function node; floor POST = its socket in, a function writing Meta's buttons body, one bare undici POST (keep-alive, the client our nodes use), no ordering, deadline, retries or checks; floor route = a bare POST route on Node-RED's node app that parses the body, sends the msg and answers 200 (no signature, checks or deduplication), then the same function; floor route → POST = that route, a function writing the text body, the floor POST's bare undici POST to /v1/messages/send. Ours answers the webhook at once (the node's default), as the floor route does; the core flow answers it after its http request",
       drain: `${config.drain} messages from ${config.drainSenders} senders queued in the emulator while a running, connected client is kept out (bench/servers.ts TcpGate), drained with pacing 0 at default settings when it reconnects; times from the socket opening; heap after GC before and after; ${config.drainRounds} drain(s) per contender`,
       idle: `after the usual warm-up (heap after GC), ${config.idle} distinct conversations send one message each (${config.window} in flight) and go quiet; 1 s later, heap after GC`,
       media:
@@ -279,6 +289,7 @@ export function buildReport(input: ReportInput) {
     socketRows,
     restRows,
     webhookRows,
+    webhookReplyRows,
     drain: { runs: input.drains, summary: drainSummary },
     idle: input.idle,
     emulatorCapacity: input.capacity,
@@ -338,38 +349,26 @@ function machineLine(report: Report): string {
   return `Node ${env.node}, ${env.cpus} cores (${env.cpuModel}); ${report.config.rounds} rounds, interleaved; ${busy}; load average ${env.loadAverageBefore.join(" ")} before, ${env.loadAverageAfter.join(" ")} after${src}`;
 }
 
+/** The tables of rows, each with its contenders and compared pairs. */
+function tables(report: Report): { header: string[]; rows: Row[]; cells: (r: Row) => string[] }[] {
+  const groups: [string, Contender[], [Contender, Contender][], Row[]][] = [
+    ["socket echo", SOCKET, SOCKET_PAIRS, report.socketRows],
+    ["REST reply", REST, REST_PAIRS, report.restRows],
+    ["webhook in", WEBHOOK, WEBHOOK_PAIRS, report.webhookRows],
+    ["webhook in, REST reply", WEBHOOK_REPLY, WEBHOOK_REPLY_PAIRS, report.webhookReplyRows],
+  ];
+  return groups.map(([title, kinds, pairs, rows]) => ({
+    header: [title, "unit", ...kinds.map((k) => SHORT[k]), ...pairs.map(([a, b]) => `${SHORT[a]}/${SHORT[b]}`)],
+    rows,
+    cells: (r: Row) => rowCells(r, kinds, pairs),
+  }));
+}
+
 export function printReport(report: Report): void {
   console.log(`\n${machineLine(report)}\n`);
-  const ran = (rows: Row[]) => rows.some((r) => Object.keys(r.values).length > 0);
-  const socketHeader = ["socket echo", "unit", ...SOCKET.map((k) => SHORT[k]), ...SOCKET_PAIRS.map(([a, b]) => `${SHORT[a]}/${SHORT[b]}`)];
-  if (ran(report.socketRows))
-    console.log(
-      `${table(
-        socketHeader,
-        report.socketRows.map((r) => rowCells(r, SOCKET, SOCKET_PAIRS)),
-      )}\n`,
-    );
-  const restHeader = ["REST reply", "unit", ...REST.map((k) => SHORT[k]), ...REST_PAIRS.map(([a, b]) => `${SHORT[a]}/${SHORT[b]}`)];
-  if (ran(report.restRows))
-    console.log(
-      `${table(
-        restHeader,
-        report.restRows.map((r) => rowCells(r, REST, REST_PAIRS)),
-      )}\n`,
-    );
-  const webhookHeader = [
-    "webhook in",
-    "unit",
-    ...WEBHOOK.map((k) => SHORT[k]),
-    ...WEBHOOK_PAIRS.map(([a, b]) => `${SHORT[a]}/${SHORT[b]}`),
-  ];
-  if (ran(report.webhookRows))
-    console.log(
-      table(
-        webhookHeader,
-        report.webhookRows.map((r) => rowCells(r, WEBHOOK, WEBHOOK_PAIRS)),
-      ),
-    );
+  for (const t of tables(report)) {
+    if (t.rows.some((r) => Object.keys(r.values).length > 0)) console.log(`${table(t.header, t.rows.map(t.cells))}\n`);
+  }
   console.log(
     `\ncells: median (min–max) over the rounds. Ratios: paired per round, > 1 means the first is better (time and CPU inverted); the range of ${report.config.rounds} paired ratios holds their true median with ${fmt(rangeConfidence(report.config.rounds) * 100, 0)}% confidence; ≈: it includes 1, the difference is inside the noise.`,
   );
@@ -467,18 +466,7 @@ export function markdown(report: Report): string {
   );
   const pick = (rows: Row[], names: string[]) => rows.filter((r) => names.some((n) => r.name.startsWith(n)));
   const socketNames = ["throughput", "client CPU per message", "latency p99", "latency p50", "GC pause", "  scavenges", "heap after"];
-  md(
-    ["socket echo", "unit", ...SOCKET.map((k) => SHORT[k]), ...SOCKET_PAIRS.map(([a, b]) => `${SHORT[a]}/${SHORT[b]}`)],
-    pick(report.socketRows, socketNames).map((r) => rowCells(r, SOCKET, SOCKET_PAIRS)),
-  );
-  md(
-    ["REST reply", "unit", ...REST.map((k) => SHORT[k]), ...REST_PAIRS.map(([a, b]) => `${SHORT[a]}/${SHORT[b]}`)],
-    pick(report.restRows, socketNames).map((r) => rowCells(r, REST, REST_PAIRS)),
-  );
-  md(
-    ["webhook in", "unit", ...WEBHOOK.map((k) => SHORT[k]), ...WEBHOOK_PAIRS.map(([a, b]) => `${SHORT[a]}/${SHORT[b]}`)],
-    pick(report.webhookRows, socketNames).map((r) => rowCells(r, WEBHOOK, WEBHOOK_PAIRS)),
-  );
+  for (const t of tables(report)) md(t.header, pick(t.rows, socketNames).map(t.cells));
   if (report.drain.summary.length) {
     md(
       [

@@ -18,13 +18,19 @@ export const CONTENDERS = [
   "ours-webhook",
   "floor-webhook",
   "core-webhook",
+  "ours-webhook-reply",
+  "floor-webhook-reply",
+  "core-webhook-reply",
 ] as const;
 export type Contender = (typeof CONTENDERS)[number];
 
 export interface ContenderSpec {
   label: string;
-  /** How the message comes and goes: socket in, reply over the socket or by a REST POST; or a signed webhook POST in (no reply). */
-  transport: "socket" | "rest" | "webhook";
+  /**
+   * How the message comes and goes: socket in, reply over the socket or by a REST POST; or a signed
+   * webhook POST in, with no reply ("webhook") or a reply by a REST POST ("webhook-reply").
+   */
+  transport: "socket" | "rest" | "webhook" | "webhook-reply";
   /** Who counts the replies at saturation: the client (reply_status, or the sending node's completion) or the server. */
   countedAt: "client" | "server";
   /** What the bench compares it with (paired ratios and targets). */
@@ -45,6 +51,20 @@ export const SPECS: Record<Contender, ContenderSpec> = {
   "ours-webhook": { label: "ours: pipes-webhook-in", transport: "webhook", countedAt: "server", floor: "floor-webhook" },
   "floor-webhook": { label: "Node-RED floor (bare route)", transport: "webhook", countedAt: "server" },
   "core-webhook": { label: "core http in → http response", transport: "webhook", countedAt: "server", floor: "floor-webhook" },
+  // Webhook in, reply by REST: the sending node's completion counts, as for the REST replies.
+  "ours-webhook-reply": {
+    label: "ours: webhook-in → pipes-reply REST",
+    transport: "webhook-reply",
+    countedAt: "client",
+    floor: "floor-webhook-reply",
+  },
+  "floor-webhook-reply": { label: "Node-RED floor (route → POST)", transport: "webhook-reply", countedAt: "client" },
+  "core-webhook-reply": {
+    label: "core http in → http request",
+    transport: "webhook-reply",
+    countedAt: "client",
+    floor: "floor-webhook-reply",
+  },
 };
 
 /** Where each webhook contender listens, under Node-RED's httpNodeRoot "/". */
@@ -52,6 +72,9 @@ export const WEBHOOK_PATHS: Partial<Record<Contender, string>> = {
   "ours-webhook": "/pipes/webhook",
   "floor-webhook": "/floor/webhook",
   "core-webhook": "/core/webhook",
+  "ours-webhook-reply": "/pipes/webhook-reply",
+  "floor-webhook-reply": "/floor/webhook-reply",
+  "core-webhook-reply": "/core/webhook-reply",
 };
 export const WEBHOOK_SECRET = "bench-webhook-secret";
 

@@ -8,6 +8,11 @@
  *   REST reply   ours-buttons (pipes-send, a buttons message via POST /v1/messages/passthrough),
  *                ours-rest (pipes-reply, text via POST /v1/messages/send), floor-post (do-nothing
  *                nodes, one bare undici POST of the same buttons body), core-http (http request node)
+ *   webhook in   ours-webhook (pipes-webhook-in), floor-webhook (a bare route), core-webhook (http in
+ *                -> http response): a signed POST per message, answered 200, no reply
+ *   webhook in, REST reply   ours-webhook-reply (pipes-webhook-in -> pipes-reply REST),
+ *                floor-webhook-reply (the bare route -> the bare POST), core-webhook-reply (http in
+ *                -> http request -> http response): the text reply POSTed to the lean server
  *
  * A round runs every contender once, each in a fresh process, interleaved (A B C D, then D C B A,
  * ...), so drift on a shared machine hits all of them alike; a row shows the median and the range
@@ -23,16 +28,16 @@
  * The server and this driver share this process; the echo comparison runs on LeanServer
  * (bench/servers.ts), the drain and media on the emulator. A full run prints a table and writes
  * bench/results.json, bench/results.md (the README's table) and bench/results.svg (the chart; also
- * docs/bench.svg when UPDATE_SCREENSHOTS=1). About 12 minutes on 2 cores.
+ * docs/bench.svg when UPDATE_SCREENSHOTS=1). About 17 minutes on 2 cores.
  *
  * Quick mode for the edit loop (`npm run bench:quick`, BENCH_QUICK=1): 2 rounds of shorter runs,
- * about 3 minutes; it writes into .run/bench/ and leaves bench/ and docs/ alone.
+ * about 4 minutes; it writes into .run/bench/ and leaves bench/ and docs/ alone.
  *
  * Knobs: BENCH_ROUNDS, BENCH_MESSAGES, BENCH_WARMUP, BENCH_WINDOW, BENCH_SENDERS, BENCH_RATE,
  * BENCH_LATENCY_MESSAGES, BENCH_COST_RATE, BENCH_COST_MESSAGES, BENCH_REST_MESSAGES,
  * BENCH_REST_WINDOW, BENCH_REST_RATE, BENCH_REST_RATE_MESSAGES, BENCH_DRAIN, BENCH_DRAIN_ROUNDS,
  * BENCH_IDLE, BENCH_MEDIA_MB; BENCH_SERVER=emulator runs the echo comparison on the emulator;
- * BENCH_ONLY=echo:ours,echo:floor,rest,drain:ours,idle,capacity,media runs some parts (written into
+ * BENCH_ONLY=echo:ours,echo:floor,rest,webhook,webhook-reply,drain:ours,idle,capacity,media runs some parts (written into
  * .run/bench/); BENCH_SRC=<checkout> loads our nodes from another checkout (before/after figures);
  * BENCH_PROFILE=ours,floor adds one run per named contender, not counted, that CPU-profiles its
  * saturation and 5,000/s phases into .run/bench/ and prints where the time went
@@ -65,6 +70,7 @@ import {
   type Capacity,
   type GcPer1000,
   type Contender,
+  type ContenderSpec,
   type DrainResult,
   type IdleResult,
   type Latency,
@@ -134,7 +140,7 @@ function clientArgs(kind: Contender | "media", endpoint: { baseUrl: string; wsUr
 async function startClient(kind: Contender, server: BenchServer, profiling = false): Promise<Client> {
   if (server instanceof WebhookSender) {
     // A webhook client opens no socket: it listens; the sender POSTs to it. Its pipes-config points
-    // at the lean server, which it never needs.
+    // at the lean server, where its REST replies go (a webhook-reply contender's).
     const client = await Client.start(SPECS[kind].label, clientArgs(kind, servers.lean), profiling);
     server.target(`http://127.0.0.1:${client.port}${WEBHOOK_PATHS[kind]}`);
     return client;
@@ -145,12 +151,26 @@ async function startClient(kind: Contender, server: BenchServer, profiling = fal
   return client;
 }
 
-/** The lean (or emulator) server for socket and REST contenders, the webhook sender for webhook ones. */
-const servers: { lean: BenchServer; webhook: WebhookSender } = {
+/**
+ * The lean (or emulator) server for socket and REST contenders, the webhook sender for webhook ones,
+ * and for webhook-reply ones a webhook sender whose replies arrive at the lean server (main sets it
+ * up; not with BENCH_SERVER=emulator).
+ */
+const servers: { lean: BenchServer; webhook: WebhookSender; webhookReply?: WebhookSender } = {
   lean: undefined as unknown as BenchServer,
   webhook: new WebhookSender(WEBHOOK_SECRET),
 };
-const sourceOf = (kind: Contender): BenchServer => (SPECS[kind].transport === "webhook" ? servers.webhook : servers.lean);
+const SOURCES: Record<ContenderSpec["transport"], () => BenchServer | undefined> = {
+  socket: () => servers.lean,
+  rest: () => servers.lean,
+  webhook: () => servers.webhook,
+  "webhook-reply": () => servers.webhookReply,
+};
+function sourceOf(kind: Contender): BenchServer {
+  const source = SOURCES[SPECS[kind].transport]();
+  if (!source) throw new Error(`${SPECS[kind].label} needs the lean server (not BENCH_SERVER=emulator)`);
+  return source;
+}
 
 /** `promise`, or a rejection after `ms` (the timer cleared either way). */
 async function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
@@ -642,6 +662,7 @@ async function main(): Promise<void> {
   await server.start();
   if (emu !== server) await emu.start();
   servers.lean = server;
+  if (server instanceof LeanServer) servers.webhookReply = new WebhookSender(WEBHOOK_SECRET, server);
   try {
     const runs: RunResult[] = [];
     const failedRuns: { kind: Contender; round: number; error: string }[] = [];
@@ -695,6 +716,7 @@ async function main(): Promise<void> {
       ["ours-buttons", "floor-post"],
       ["ours-rest", "floor-post"],
       ["ours-webhook", "floor-webhook"],
+      ["ours-webhook-reply", "floor-webhook-reply"],
     ] as const) {
       for (const phase of new Set(profiles.map((p) => p.phase))) {
         const pa = profiles.find((p) => p.kind === a && p.phase === phase);
@@ -761,6 +783,7 @@ async function main(): Promise<void> {
     await server.stop();
     if (emu !== server) await emu.stop();
     await servers.webhook.stop();
+    await servers.webhookReply?.stop();
   }
 }
 

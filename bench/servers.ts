@@ -6,7 +6,8 @@
  * - LeanServer: a minimal Pipes socket and the two REST sends (same frames, same shapes, no
  *   bookkeeping) for when the emulator's own per-message work, not the client, would set the pace.
  * - WebhookSender: Pipes.bot's webhook delivery, as a client of the bot: one signed POST per
- *   message (Meta's shape plus `pipes`) to the Node-RED under test; its 200 stands for the reply.
+ *   message (Meta's shape plus `pipes`) to the Node-RED under test; its 200 stands for the reply,
+ *   or, for a bot that replies by REST, the reply the LeanServer receives.
  * - TcpGate: a loopback TCP relay in front of a server that can be shut (every connection cut, new
  *   ones refused) and opened again: messages queue while a running client is kept out.
  */
@@ -43,6 +44,11 @@ export interface BenchServer {
 
 export function senderNumber(i: number): string {
   return `+1555${String(1_000_000 + i).slice(1)}`;
+}
+
+/** The conversation of sender i, on the lean server and in the webhook sender's `pipes` alike. */
+function conversationIdOf(i: number): string {
+  return `conv_bench${String(i).padStart(6, "0")}`;
 }
 
 export class EmulatorServer implements BenchServer {
@@ -220,10 +226,11 @@ export class LeanServer implements BenchServer {
     });
   }
 
-  private conversation(sender: number): LeanConversation {
+  /** Sender i's conversation, known from now on (REST sends into it are answered). */
+  conversation(sender: number): LeanConversation {
     let conversation = this.conversations[sender];
     if (!conversation) {
-      conversation = { conversationId: `conv_bench${String(sender).padStart(6, "0")}`, fromNumber: senderNumber(sender) };
+      conversation = { conversationId: conversationIdOf(sender), fromNumber: senderNumber(sender) };
       this.conversations[sender] = conversation;
       this.known.add(conversation.conversationId);
     }
@@ -340,12 +347,14 @@ export class TcpGate {
 /**
  * Pipes.bot's webhook delivery (docs/protocol.md#webhooks) to a Node-RED under test: each message is
  * one POST of Meta's webhook shape plus `pipes`, signed (X-Pipes-Signature: HMAC-SHA256 of the exact
- * bytes), over keep-alive connections. `reply` fires when the POST is answered 200 (with the text an
- * echo would send), `delivered` when it leaves. A webhook has no reply path: it is the inbound half.
+ * bytes), over keep-alive connections. `delivered` fires when it leaves. `reply` fires when the POST
+ * is answered 200 (with the text an echo would send): a webhook alone has no reply path. With
+ * `replies` (a lean server the bot replies to by REST), `reply` is that server's instead: the reply
+ * received there, and the conversation is known there before its message leaves.
  */
 export class WebhookSender implements BenchServer {
-  readonly name = "webhook sender";
-  hooks: ServerHooks = {};
+  readonly name: string;
+  private own: ServerHooks = {};
   /** Answers other than 200, by status. */
   readonly refused = new Map<number, number>();
   /** The last network error (status 0 in `refused`). */
@@ -354,7 +363,21 @@ export class WebhookSender implements BenchServer {
   private readonly dispatcher = new Agent({ keepAliveTimeout: 10_000 });
   private seq = 0;
 
-  constructor(private readonly secret: string) {}
+  constructor(
+    private readonly secret: string,
+    private readonly replies?: LeanServer,
+  ) {
+    this.name = replies ? "webhook sender, replies to the lean server" : "webhook sender";
+  }
+
+  get hooks(): ServerHooks {
+    return this.own;
+  }
+
+  set hooks(hooks: ServerHooks) {
+    this.own = hooks;
+    if (this.replies) this.replies.hooks = { reply: hooks.reply };
+  }
 
   get baseUrl(): string {
     return this.url ?? "";
@@ -381,6 +404,7 @@ export class WebhookSender implements BenchServer {
     const url = this.url;
     if (!url) throw new Error("webhook sender: no target");
     const from = senderNumber(sender);
+    this.replies?.conversation(sender);
     const raw = JSON.stringify({
       object: "whatsapp_business_account",
       entry: [
@@ -407,7 +431,7 @@ export class WebhookSender implements BenchServer {
           ],
         },
       ],
-      pipes: { conversationId: `conv_bench${String(sender).padStart(6, "0")}`, poolNumberId: POOL.id },
+      pipes: { conversationId: conversationIdOf(sender), poolNumberId: POOL.id },
     });
     const signature = createHmac("sha256", this.secret).update(raw).digest("hex");
     this.hooks.delivered?.(text, performance.now());
@@ -419,8 +443,8 @@ export class WebhookSender implements BenchServer {
     })
       .then(async (response) => {
         await response.body.dump();
-        if (response.statusCode === 200) this.hooks.reply?.(`You said: ${text}`, performance.now());
-        else this.refused.set(response.statusCode, (this.refused.get(response.statusCode) ?? 0) + 1);
+        if (response.statusCode !== 200) this.refused.set(response.statusCode, (this.refused.get(response.statusCode) ?? 0) + 1);
+        else if (!this.replies) this.hooks.reply?.(`You said: ${text}`, performance.now());
       })
       .catch((err: unknown) => {
         this.refused.set(0, (this.refused.get(0) ?? 0) + 1);

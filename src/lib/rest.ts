@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { Agent, ProxyAgent, request, type Dispatcher } from "undici";
+import { Agent, ProxyAgent, type Dispatcher } from "undici";
 import { PipesError } from "./errors";
 import {
   ERROR_CODES,
@@ -65,6 +65,8 @@ const orderKey = (body: JsonBody): string => body.conversationId ?? `${body.pool
 const MAX_TEMPLATE_PAGES = 10;
 
 const RETRYABLE_STATUS = new Set([429, 503]);
+/** Target origins whose dispatcher a client remembers (dispatcherFor). */
+const MAX_ORIGINS = 16;
 /** Errors raised before the server could have accepted the request: safe to retry. */
 const CONNECT_ERRORS = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
@@ -78,6 +80,14 @@ export class PipesRestClient {
   private readonly fixedDispatcher: Dispatcher | undefined;
   /** One dispatcher per route: "direct", or a proxy URL (NO_PROXY is decided per target host). */
   private readonly dispatchers = new Map<string, Dispatcher>();
+  /**
+   * The dispatcher decided per target origin, for this client's life (a config node's, so a changed
+   * setting or environment applies from the next deploy): the proxy rules read the environment,
+   * which cost more than the rest of a small send.
+   */
+  private readonly dispatcherByOrigin = new Map<string, Dispatcher>();
+  /** The API's send URLs by path, parsed once. */
+  private readonly apiUrls = new Map<string, URL>();
   private readonly order = new KeyedSerialQueue();
   private readonly inFlight = new Set<AbortController>();
   private closed = false;
@@ -99,6 +109,18 @@ export class PipesRestClient {
   /** The dispatcher for a target: through the proxy that applies to it, or direct; with our TLS settings. */
   private dispatcherFor(url: URL): Dispatcher {
     if (this.fixedDispatcher) return this.fixedDispatcher;
+    let dispatcher = this.dispatcherByOrigin.get(url.origin);
+    if (!dispatcher) {
+      // Bounded: the API host and the storage hosts of media downloads; an odd host per download
+      // would only cost its decision again.
+      if (this.dispatcherByOrigin.size >= MAX_ORIGINS) this.dispatcherByOrigin.clear();
+      dispatcher = this.decideDispatcher(url);
+      this.dispatcherByOrigin.set(url.origin, dispatcher);
+    }
+    return dispatcher;
+  }
+
+  private decideDispatcher(url: URL): Dispatcher {
     const proxy = proxyFor(url, this.options.proxyUrl);
     // The tls-config settings (a CA that replaces the system ones, a client certificate) are for the
     // Pipes.bot host; another host (the signed storage URL) is checked against the system CAs.
@@ -165,7 +187,7 @@ export class PipesRestClient {
   }
 
   private async getJson(url: URL, timeoutMs: number, limit: number): Promise<unknown> {
-    const { response, release } = await this.call(url, timeoutMs, limit, {
+    const { response, release } = await this.timedCall(url, Math.min(timeoutMs, limit), {
       method: "GET",
       headers: { accept: "application/json", authorization: `Bearer ${this.options.apiKey}` },
     });
@@ -183,14 +205,25 @@ export class PipesRestClient {
   private post(path: string, body: JsonBody, data: Buffer | undefined, timeoutMs: number | undefined): Promise<SendMessageResponse> {
     const limit = timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + limit;
-    const task = this.order.run(orderKey(body), () => this.sendWithRetry(path, body, data, deadline, limit));
-    // The deadline also covers the wait behind earlier sends to the same conversation; a send that
-    // starts after its deadline gives up at once without a request.
+    // One timer and one abort signal for the whole send. The deadline covers the wait behind
+    // earlier sends to the same conversation, every attempt (its answer's body included) and the
+    // pauses between them: at the deadline the request in flight is aborted and the send rejects at
+    // once. A send that starts after its deadline gives up without a request; close() aborts it too.
+    const controller = new AbortController();
+    this.inFlight.add(controller);
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(timeoutError(limit)), limit);
+      timer = setTimeout(() => {
+        const error = timeoutError(limit);
+        controller.abort(error);
+        reject(error);
+      }, limit);
     });
-    return Promise.race([task, expiry]).finally(() => clearTimeout(timer));
+    const task = this.order.run(orderKey(body), () => this.sendWithRetry(path, body, data, deadline, limit, controller));
+    return Promise.race([task, expiry]).finally(() => {
+      clearTimeout(timer);
+      this.inFlight.delete(controller);
+    });
   }
 
   private async sendWithRetry(
@@ -199,12 +232,12 @@ export class PipesRestClient {
     data: Buffer | undefined,
     deadline: number,
     limit: number,
+    controller: AbortController,
   ): Promise<SendMessageResponse> {
     for (let attempt = 1; ; attempt++) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw timeoutError(limit);
+      if (deadline - Date.now() <= 0) throw timeoutError(limit);
       try {
-        return await this.sendOnce(path, body, data, remaining, limit);
+        return await this.sendOnce(path, body, data, controller);
       } catch (err) {
         const error = err instanceof PipesError ? err : this.networkError(err);
         const retryable = error.retryable === true || (error.status !== undefined && RETRYABLE_STATUS.has(error.status));
@@ -218,25 +251,23 @@ export class PipesRestClient {
     }
   }
 
+  /** One attempt; `controller` (the send's deadline, or close()) aborts it. */
   private async sendOnce(
     path: string,
     body: JsonBody,
     data: Buffer | undefined,
-    timeoutMs: number,
-    limit: number,
+    controller: AbortController,
   ): Promise<SendMessageResponse> {
     const { payload, length } = encodeSendBody(body, data);
-    const { response, release } = await this.call(restUrl(this.options.baseUrl, path), timeoutMs, limit, {
+    let url = this.apiUrls.get(path);
+    if (!url) this.apiUrls.set(path, (url = restUrl(this.options.baseUrl, path)));
+    const init: CallInit = {
       method: "POST",
       headers: { "content-type": "application/json", "content-length": String(length), authorization: `Bearer ${this.options.apiKey}` },
       body: payload,
-    });
-    let parsed: unknown;
-    try {
-      parsed = await readJson(response);
-    } finally {
-      release();
-    }
+    };
+    const response = await this.call(url, init, controller);
+    const parsed = await readJson(response);
     if (response.statusCode >= 200 && response.statusCode < 300) {
       // A 2xx whose body is not an object (a number, a string) still means sent, without an id.
       const result = (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed : {}) as SendMessageResponse;
@@ -261,7 +292,7 @@ export class PipesRestClient {
   private async downloadOnce(downloadUrl: string, maxBytes: number, timeoutMs?: number): Promise<DownloadedMedia> {
     const limit = timeoutMs ?? this.options.timeoutMs;
     const source = this.apiUrl(downloadUrl);
-    const first = await this.call(source, limit, limit, {
+    const first = await this.timedCall(source, limit, {
       method: "GET",
       headers: { authorization: `Bearer ${this.options.apiKey}` },
     });
@@ -285,7 +316,7 @@ export class PipesRestClient {
       if (target.protocol !== "https:" && target.protocol !== "http:")
         throw new PipesError(ERROR_CODES.DOWNLOAD_FAILED, "media download redirected to a non-HTTP URL", "server");
       // The signed storage URL carries its own authorisation: never our key.
-      const second = await this.call(target, limit, limit, { method: "GET", headers: {} });
+      const second = await this.timedCall(target, limit, { method: "GET", headers: {} });
       response = second.response;
       try {
         return await readMedia(response, maxBytes, (body) => this.httpError(response, body));
@@ -307,6 +338,7 @@ export class PipesRestClient {
     this.inFlight.clear();
     const owned = [...this.dispatchers.values()];
     this.dispatchers.clear();
+    this.dispatcherByOrigin.clear();
     await Promise.all(owned.map((dispatcher) => dispatcher.destroy().catch(() => undefined)));
   }
 
@@ -332,29 +364,41 @@ export class PipesRestClient {
     return url;
   }
 
-  /** One HTTP request, aborted after `timeoutMs`; `limitMs` is the limit the caller asked for (for the message). */
-  private async call(
-    url: URL,
-    timeoutMs: number,
-    limitMs: number,
-    init: { method: "GET" | "POST"; headers: Record<string, string>; body?: Readable },
-  ): Promise<CallResult> {
+  /** One HTTP request that `controller` aborts (with a PipesError as the reason: TIMEOUT, STOPPED). */
+  private async call(url: URL, init: CallInit, controller: AbortController): Promise<Dispatcher.ResponseData> {
     if (this.closed) throw new PipesError(ERROR_CODES.STOPPED, "the node was stopped");
+    try {
+      // The dispatcher's own request(), as undici's top-level request(url, options) ends up calling
+      // it: that wrapper re-parses the URL and copies the options on every send.
+      return await this.dispatcherFor(url).request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: init.method,
+        headers: init.headers,
+        body: init.body,
+        signal: controller.signal,
+      });
+    } catch (err) {
+      const reason: unknown = controller.signal.reason;
+      if (controller.signal.aborted && reason instanceof PipesError) throw reason;
+      throw this.networkError(err);
+    }
+  }
+
+  /** One request with a time limit of its own (downloads), to be released once its body is read. */
+  private async timedCall(url: URL, limitMs: number, init: CallInit): Promise<CallResult> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(timeoutError(limitMs)), timeoutMs);
+    const timer = setTimeout(() => controller.abort(timeoutError(limitMs)), limitMs);
     this.inFlight.add(controller);
     const release = () => {
       clearTimeout(timer);
       this.inFlight.delete(controller);
     };
     try {
-      const response = await request(url, { ...init, dispatcher: this.dispatcherFor(url), signal: controller.signal });
-      return { response, release };
+      return { response: await this.call(url, init, controller), release };
     } catch (err) {
       release();
-      const reason: unknown = controller.signal.reason;
-      if (controller.signal.aborted && reason instanceof PipesError) throw reason;
-      throw this.networkError(err);
+      throw err;
     }
   }
 
@@ -402,6 +446,13 @@ export class PipesRestClient {
       this.inFlight.add(controller);
     });
   }
+}
+
+/** What call() sends: the method, headers and body of one request. */
+interface CallInit {
+  method: "GET" | "POST";
+  headers: Record<string, string>;
+  body?: Readable | Buffer;
 }
 
 interface CallResult {
@@ -470,14 +521,16 @@ async function readMedia(
 }
 
 /**
- * Encodes the JSON send body as a stream: the small fields through JSON.stringify, the media bytes
- * as base64 in slices (a multiple of 3 bytes, so the slices join into valid base64). This keeps a
- * 16 MB upload from existing as one 21 MB string plus copies.
+ * Encodes the JSON send body. Without media it is one small Buffer: undici writes it with the
+ * headers, where a stream costs a stream's machinery and a write of its own per request. With
+ * media, a stream: the small fields through JSON.stringify, the media bytes as base64 in slices (a
+ * multiple of 3 bytes, so the slices join into valid base64). This keeps a 16 MB upload from
+ * existing as one 21 MB string plus copies.
  */
-export function encodeSendBody(body: JsonBody | SendBody, data?: Buffer): { payload: Readable; length: number } {
+export function encodeSendBody(body: JsonBody | SendBody, data?: Buffer): { payload: Readable | Buffer; length: number } {
   if (!data) {
     const json = Buffer.from(JSON.stringify(body));
-    return { payload: Readable.from([json]), length: json.length };
+    return { payload: json, length: json.length };
   }
   const fields = JSON.stringify({ ...body, media: undefined });
   const head = Buffer.from(`${fields.slice(0, -1)}${fields === "{}" ? "" : ","}"media":"`);
