@@ -21,6 +21,7 @@ import {
 import { PipesRestClient, type DownloadedMedia, type PassthroughBody, type SendBody } from "./rest";
 import type { SendMessageResponse } from "./protocol";
 import { shortText } from "./redact";
+import { accountHash, RedisCoordinator, type ClaimResult, type CoordinationOptions, type CoordinatorState } from "./coordination";
 import { HandlingWaits } from "./handling";
 import { ReplayFilter } from "./replay-filter";
 
@@ -54,6 +55,8 @@ export interface ClientOptions extends Omit<ConnectionOptions, "logger"> {
   downloadQueueLimit?: number;
   /** How long messages left by a stopped client wait for the next client of the account. */
   handoverTtlMs?: number;
+  /** Several Node-RED instances on one account, through Redis (src/lib/coordination.ts); none: alone. */
+  coordination?: CoordinationOptions;
   logger?: ConnectionLogger & { error?(text: string): void };
 }
 
@@ -80,6 +83,8 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   /** "pool" (pk_) or "app" (ak_, BYON): what the key may do (templates and writing first need "app"). */
   readonly keyKind: KeyKind | undefined;
   private readonly templateCache = new Map<string, { at: number; list: Promise<TemplateDefinition[]> }>();
+  /** Set when several instances coordinate through Redis: only the lease holder opens the socket. */
+  private readonly coordinator: RedisCoordinator | undefined;
   private readonly options: ClientOptions;
   private readonly socketUsers = new Map<object, SocketRole>();
   private readonly receivers = new Set<InboundListener>();
@@ -134,8 +139,24 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.connection.on("connected", () => this.outbox.flush());
     this.connection.on("disconnected", () => this.outbox.connectionLost());
     this.connection.on("reply_status", (status) => this.outbox.handleStatus(status));
-    this.connection.on("message", (message, bytes) => this.dispatch(message, bytes));
+    this.connection.on("message", (message, bytes) => this.receive(message, bytes));
     this.connection.on("frame_error", (reason) => this.frameError(reason));
+
+    if (options.coordination) {
+      const coordinator = new RedisCoordinator(
+        { ...options.coordination, logger: options.coordination.logger ?? options.logger },
+        accountHash(options.apiKey, options.scope, this.conversationId),
+      );
+      this.coordinator = coordinator;
+      // Leader: open the socket when a receiver wants it; standby: close it. Statuses follow.
+      coordinator.on("state", () => {
+        if (this.stopped) return;
+        if (this.needsSocket()) this.connection.start();
+        else if (!coordinator.isLeader && this.repliesOverSocket) void this.closeSocket();
+        this.emit("state", this.connection.status);
+      });
+      coordinator.start();
+    }
 
     // Messages a previous client of this account held when it stopped (a full deploy) are ours now.
     this.account = accountKey(options);
@@ -197,8 +218,27 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   }
 
   private needsSocket(): boolean {
+    // Coordinated: only the instance holding the lease opens the account's socket.
+    if (this.coordinator && !this.coordinator.isLeader) return false;
     for (const role of this.socketUsers.values()) if (role === "receiver" || this.scope === "conversation") return true;
     return false;
+  }
+
+  /** The coordination state (leader, standby, Redis up), when several instances share the account. */
+  get coordination(): CoordinatorState | undefined {
+    return this.coordinator?.state;
+  }
+
+  /** A message from the socket: coordinated, it is claimed first so no other instance handles it too. */
+  private receive(message: InboundMessage, bytes: number): void {
+    const coordinator = this.coordinator;
+    if (!coordinator) return this.dispatch(message, bytes);
+    if (this.replayFilter.isReplay(message.messageId)) return;
+    // Claims answer in the order they were asked (one Redis connection): the order of messages stays.
+    void coordinator.claim(message.messageId).then((claim) => {
+      if (claim === "mine") this.dispatch(message, bytes, false);
+      else this.options.logger?.debug?.(`dropped ${describeId(message)}: another instance handles it`);
+    });
   }
 
   /**
@@ -233,6 +273,22 @@ export class PipesClient extends EventEmitter<ClientEvents> {
    */
   acceptInbound(message: InboundMessage): boolean {
     return !this.replayFilter.isReplay(message.messageId);
+  }
+
+  /**
+   * acceptInbound, and when several instances coordinate, a claim in Redis (a webhook answered
+   * "when handled" holds it `holdMs` while the flow works, then settleClaim). A repeat this instance
+   * saw is "handled". A promise only when coordinated.
+   */
+  claimInbound(message: InboundMessage, holdMs?: number): ClaimResult | Promise<ClaimResult> {
+    if (!this.acceptInbound(message)) return "handled";
+    return this.coordinator ? this.coordinator.claim(message.messageId, holdMs) : "mine";
+  }
+
+  /** The end of a claimed message's handling (coordinated only): kept as handled, or released for the next delivery. */
+  settleClaim(messageId: string, handled: boolean): void {
+    if (!this.coordinator) return;
+    void (handled ? this.coordinator.handled(messageId) : this.coordinator.unclaim(messageId));
   }
 
   /**
@@ -365,7 +421,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.socketUsers.clear();
     this.receivers.clear();
     this.outbox.stop();
-    await Promise.all([this.connection.stop(timeoutMs), this.rest.close()]);
+    await Promise.all([this.connection.stop(timeoutMs), this.rest.close(), this.coordinator?.stop()]);
     this.releaseHandovers();
     this.handOver();
   }

@@ -50,6 +50,13 @@ export interface CoordinationOptions {
 /** Compare-and-renew and compare-and-delete: only the token's holder may renew or release its lease. */
 const RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+const MARK_DONE =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) else return 0 end";
+/** A claim's value once its message was handled: "done:<instance>". */
+const DONE = "done:";
+
+/** Whose an inbound message is: this instance's to handle, another's (still working on it), or handled already. */
+export type ClaimResult = "mine" | "elsewhere" | "handled";
 
 /** A stable, secret-free name for an account (API key + scope + conversation). */
 export function accountHash(apiKey: string, scope: string, conversationId = ""): string {
@@ -107,26 +114,31 @@ export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }
   }
 
   /**
-   * Claims an inbound message for this instance for `holdMs` (default: as handled, kept for the
-   * claim time): true when it is ours to handle (or Redis cannot be asked: the local replay filter
-   * is then the only guard), false when another instance has it or handled it.
+   * Claims an inbound message for this instance: "mine" when it is ours to handle (also when Redis
+   * cannot be asked: the local replay filter is then the only guard), "elsewhere" when another
+   * instance is handling it, "handled" when one has. `holdMs` set: held that long while the flow
+   * works on it (then `handled()` or `unclaim()`); unset: handled at once (no answer to wait for).
    */
-  async claim(messageId: string, holdMs = this.claimMs): Promise<boolean> {
-    if (!this.redis.isReady) return true;
+  async claim(messageId: string, holdMs?: number): Promise<ClaimResult> {
+    if (!this.redis.isReady) return "mine";
+    const key = this.keys.claim(messageId);
     try {
-      const set = await this.redis.set(this.keys.claim(messageId), this.instance, { NX: true, PX: Math.max(1, Math.round(holdMs)) });
-      return set === "OK";
+      const value = holdMs === undefined ? `${DONE}${this.instance}` : this.instance;
+      const px = Math.max(1, Math.round(holdMs ?? this.claimMs));
+      if ((await this.redis.set(key, value, { NX: true, PX: px })) === "OK") return "mine";
+      const holder = await this.redis.get(key);
+      return holder?.startsWith(DONE) ? "handled" : holder === null ? "mine" : "elsewhere";
     } catch (err) {
       this.redisDown(err);
-      return true;
+      return "mine";
     }
   }
 
-  /** The message was handled here: its claim now lasts the claim time, so later deliveries are dropped. */
+  /** The message was handled here: kept as handled for the claim time, so later deliveries are dropped everywhere. */
   async handled(messageId: string): Promise<void> {
     if (!this.redis.isReady) return;
     await this.redis
-      .eval(RENEW, { keys: [this.keys.claim(messageId)], arguments: [this.instance, String(this.claimMs)] })
+      .eval(MARK_DONE, { keys: [this.keys.claim(messageId)], arguments: [this.instance, `${DONE}${this.instance}`, String(this.claimMs)] })
       .catch(() => undefined);
   }
 

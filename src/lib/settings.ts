@@ -41,6 +41,8 @@ export const NUMBER_SETTINGS = {
    * per attempt, so Pipes hears our answer rather than timing out and retrying.
    */
   answerWithin: { min: 0, minExclusive: true, max: 9, fallback: 8, editor: { min: 1 } },
+  /** pipes-config with Redis: seconds a dead leader blocks the standbys (renewed every third of it). */
+  redisLeaseSeconds: { min: 0.1, max: 300, fallback: 5, editor: { min: 1 } },
   /** pipes-in: largest media downloaded into a Buffer, megabytes. */
   maxMediaMB: { min: 0, minExclusive: true, max: 4096, fallback: 16 },
 } satisfies Record<string, NumberRule>;

@@ -18,6 +18,19 @@ import type { PipesConfigCredentials, PipesConfigDef, PipesConfigNode } from "./
 /** Config nodes per (base URL, key, user scope): two of them would steal each other's offline backlog. */
 const userScopedOwners = new Map<string, Set<string>>();
 
+/** A Redis URL we can use: redis:// or rediss://, with no password in it (it would sit in clear in flows.json). */
+function redisProblem(t: (key: string) => string, url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return t("problems.redis-invalid");
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") return t("problems.redis-invalid");
+  if (parsed.password) return t("problems.redis-password-in-url");
+  return undefined;
+}
+
 const nodeInit = (RED: NodeAPI): void => {
   const t = translator(RED, "pipes-config");
 
@@ -44,7 +57,11 @@ const nodeInit = (RED: NodeAPI): void => {
       "outboxMaxWaitSeconds",
       "downloadConcurrency",
       "downloadBufferMB",
+      "redisLeaseSeconds",
     ]);
+    const redisUrl = def.redisUrl?.trim() || undefined;
+    const redisPassword = credentialValue(RED, node, node.credentials?.redisPassword);
+    secrets.push(redisPassword);
     const tuning = readTuning(def.tuning);
     node.configError =
       problemWith(t, apiKey, baseUrl, scope, conversationId) ??
@@ -52,6 +69,7 @@ const nodeInit = (RED: NodeAPI): void => {
       (proxyHasCredentials(def.proxyUrl) ? t("problems.proxy-credentials") : undefined) ??
       (def.proxyUrl?.trim() && !proxyUrl ? t("problems.proxy-invalid") : undefined) ??
       (def.tls && !tls ? t("problems.tls-invalid") : undefined) ??
+      (redisUrl ? redisProblem(t, redisUrl) : undefined) ??
       numbers.problem ??
       (tuning.problem && settingProblemText(t, tuning.problem));
     if (node.configError) {
@@ -73,6 +91,15 @@ const nodeInit = (RED: NodeAPI): void => {
         tls,
         proxyUrl,
         logger: log,
+        coordination: redisUrl
+          ? {
+              url: redisUrl,
+              password: redisPassword,
+              prefix: def.redisPrefix?.trim() || "pipes:",
+              instance: def.redisInstance?.trim() || undefined,
+              leaseMs: values.redisLeaseSeconds * 1000,
+            }
+          : undefined,
       });
     }
 
@@ -113,7 +140,12 @@ const nodeInit = (RED: NodeAPI): void => {
   }
 
   RED.nodes.registerType<PipesConfigNode, PipesConfigDef, unknown, PipesConfigCredentials>("pipes-config", PipesConfig, {
-    credentials: { apiKey: { type: "password" }, proxyUsername: { type: "text" }, proxyPassword: { type: "password" } },
+    credentials: {
+      redisPassword: { type: "password" },
+      apiKey: { type: "password" },
+      proxyUsername: { type: "text" },
+      proxyPassword: { type: "password" },
+    },
   });
 };
 

@@ -1,4 +1,5 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
+import type { ClaimResult } from "../lib/coordination";
 import { answeredMessageId, type HandlingOutcome } from "../lib/handling";
 import type { InboundMessage } from "../lib/protocol";
 import { shortText } from "../lib/redact";
@@ -130,12 +131,16 @@ const nodeInit = (RED: NodeAPI): void => {
       counts.received++;
       show();
       const message = parsed.message;
-      if (message && answerWhenHandled) return handleThenAnswer(message, res);
-      // A delivery without a message (the dashboard's test call) and a message already delivered
-      // (a webhook retry, or the socket's fallback copy) are answered, not emitted again.
-      if (message && client.acceptInbound(message)) receive(message);
-      else if (message) node.debug(`dropped a repeated delivery of ${shortText(message.messageId)}`);
-      res.status(200).json({ ok: true });
+      // A delivery without a message: the dashboard's test call.
+      if (!message) return res.status(200).json({ ok: true });
+      if (answerWhenHandled) return handleThenAnswer(message, res);
+      // A message already delivered (a webhook retry, the socket's fallback copy, or, with several
+      // instances, one another instance took) is answered, not emitted again.
+      withClaim(client.claimInbound(message), (claim) => {
+        if (claim === "mine") receive(message);
+        else node.debug(`dropped a repeated delivery of ${shortText(message.messageId)}`);
+        res.status(200).json({ ok: true });
+      });
     };
 
     // "Answer when handled": 200 only once a send for the msg settled or the flow marked it handled
@@ -148,11 +153,13 @@ const nodeInit = (RED: NodeAPI): void => {
     const answerAfter = (wait: Promise<Outcome>, messageId: string, res: Response) => {
       void wait.then((outcome) => {
         if (outcome === "retry" || outcome === "stopped") {
-          // Pipes delivers it again; the flow must then see it as new.
+          // Pipes delivers it again; the flow (here or on another instance) must then see it as new.
           client.forgetInbound(messageId);
+          client.settleClaim(messageId, false);
           res.status(503).json({ error: "not handled: deliver it again" });
           return;
         }
+        client.settleClaim(messageId, true);
         if (outcome === "timeout") unhandled.add(messageId);
         res.status(200).json({ ok: true });
       });
@@ -163,22 +170,31 @@ const nodeInit = (RED: NodeAPI): void => {
       // A second delivery while the first is still being handled gets the first's answer.
       const running = handling.pending(messageId);
       if (running) return answerAfter(running, messageId, res);
-      if (!client.acceptInbound(message)) {
-        node.debug(`dropped a repeated delivery of ${shortText(messageId)}`);
-        res.status(200).json({ ok: true });
-        return;
-      }
-      const wait = handling.begin(messageId, node, answerWithinMs);
-      if (!wait) {
-        client.forgetInbound(messageId);
-        return refuse(res, 503, "too many deliveries are waiting for the flow: deliver it again later");
-      }
-      const emitted = receive(message, (err) => {
-        if (err) handling.settle(messageId, "retry");
+      // Held (with several instances: claimed in Redis) a little longer than the wait can last.
+      withClaim(client.claimInbound(message, answerWithinMs + 1000), (claim) => {
+        if (claim === "handled") {
+          node.debug(`dropped a repeated delivery of ${shortText(messageId)}`);
+          res.status(200).json({ ok: true });
+          return;
+        }
+        if (claim === "elsewhere") {
+          // Another instance is working on it: Pipes asks again later, and then hears how it went.
+          res.status(503).json({ error: "another instance is handling this message: deliver it again later" });
+          return;
+        }
+        const wait = handling.begin(messageId, node, answerWithinMs);
+        if (!wait) {
+          client.forgetInbound(messageId);
+          client.settleClaim(messageId, false);
+          return refuse(res, 503, "too many deliveries are waiting for the flow: deliver it again later");
+        }
+        const emitted = receive(message, (err) => {
+          if (err) handling.settle(messageId, "retry");
+        });
+        // Left out by the type filter: nothing in the flow will handle it, and nothing has to.
+        if (!emitted) handling.settle(messageId, "handled");
+        answerAfter(wait, messageId, res);
       });
-      // Left out by the type filter: nothing in the flow will handle it, and nothing has to.
-      if (!emitted) handling.settle(messageId, "handled");
-      answerAfter(wait, messageId, res);
     };
 
     // A msg wired back into this node marks its message handled (a flow that does not reply: e.g.
@@ -232,6 +248,12 @@ class UnhandledLog {
     this.node.warn(this.t("warnings.not-handled", { count: this.count, seconds: this.seconds, id: shortText(messageId) }));
     this.count = 0;
   }
+}
+
+/** Runs `then` with the claim: at once when it is known at once (one instance), else once Redis answered. */
+function withClaim(claim: ClaimResult | Promise<ClaimResult>, then: (claim: ClaimResult) => void): void {
+  if (typeof claim === "string") then(claim);
+  else void claim.then(then);
 }
 
 export = nodeInit;

@@ -92,13 +92,17 @@ describe("lib/coordination (real Redis)", function () {
     const b = coordinator("b");
     await stateIs(b, "connected", (s) => s.redisUp);
     await stateIs(a, "connected", (s) => s.redisUp);
-    assert.equal(await a.claim("msg_1"), true);
-    assert.equal(await b.claim("msg_1"), false);
+    assert.equal(await a.claim("msg_1", 5000), "mine");
+    assert.equal(await b.claim("msg_1", 5000), "elsewhere", "a is working on it");
     await a.unclaim("msg_1");
-    assert.equal(await b.claim("msg_1"), true);
+    assert.equal(await b.claim("msg_1", 5000), "mine", "released: the next delivery may be handled anywhere");
     await a.unclaim("msg_1"); // not a's: nothing happens
-    assert.equal(await a.claim("msg_1"), false);
-    assert.equal(await a.claim("x".repeat(100_000)), true, "a huge id is hashed into a short key");
+    assert.equal(await a.claim("msg_1"), "elsewhere");
+    await b.handled("msg_1");
+    assert.equal(await a.claim("msg_1"), "handled");
+    assert.equal(await a.claim("msg_2"), "mine", "without holdMs: handled at once");
+    assert.equal(await b.claim("msg_2"), "handled");
+    assert.equal(await a.claim("x".repeat(100_000)), "mine", "a huge id is hashed into a short key");
   });
 
   it("Redis down: the leader keeps leading, the standby stays standby, claims fall back to local; then it recovers", async function () {
@@ -111,7 +115,7 @@ describe("lib/coordination (real Redis)", function () {
     await stateIs(b, "standby, Redis down", (s) => !s.redisUp);
     assert.equal(a.state.role, "leader");
     assert.equal(b.state.role, "standby");
-    assert.equal(await b.claim("msg_down"), true, "no Redis: this instance's own replay filter decides");
+    assert.equal(await b.claim("msg_down"), "mine", "no Redis: this instance's own replay filter decides");
     await redis.restart(); // empty: no lease, no claims
     await stateIs(a, "leader again with Redis", (s) => s.redisUp && s.role === "leader", 10_000);
     await stateIs(b, "standby with Redis", (s) => s.redisUp && s.role === "standby", 10_000);

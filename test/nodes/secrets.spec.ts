@@ -349,7 +349,7 @@ describe("secrets: the API key never leaks", function () {
     // Passwords come back only as has_<name>; the proxy user name is a text credential (shown).
     assert.deepEqual(
       creds.body,
-      { has_apiKey: true, proxyUsername: "", has_proxyPassword: false },
+      { has_apiKey: true, proxyUsername: "", has_proxyPassword: false, has_redisPassword: false },
       `GET /credentials answered ${JSON.stringify(creds.body)}`,
     );
 
@@ -369,7 +369,7 @@ describe("secrets: the API key never leaks", function () {
       "a node in GET /flows carries credentials after a deploy",
     );
     const credsAfter = await helper.request().get("/credentials/pipes-config/cfg").expect(200);
-    assert.deepEqual(credsAfter.body, { has_apiKey: true, proxyUsername: "", has_proxyPassword: false });
+    assert.deepEqual(credsAfter.body, { has_apiKey: true, proxyUsername: "", has_proxyPassword: false, has_redisPassword: false });
 
     // The editor side declares the key as a password credential, not as a (exported) default.
     const html = readFileSync(join(__dirname, "..", "..", "src", "nodes", "pipes-config.html"), "utf8");

@@ -10,7 +10,27 @@ import type { Translate } from "./i18n";
  * catalogue, "status" and "problems": `common` is its translator (see NodeStrings).
  */
 export function connectionStatus(change: StateChange, client: PipesClient, common: Translate, sender = false): NodeStatus {
+  const status = socketStatus(change, client, common, sender);
+  // Several instances through Redis: say when Redis cannot be reached (the role stays, see coordination.ts).
+  const coordination = client.coordination;
+  return coordination && !coordination.redisUp ? { ...status, text: `${status.text ?? ""}${common("status.redis-down")}` } : status;
+}
+
+function socketStatus(change: StateChange, client: PipesClient, common: Translate, sender: boolean): NodeStatus {
   const t = common;
+  // Another instance holds the account's socket (docs/high-availability.md): this one is standby.
+  const coordination = client.coordination;
+  if (
+    coordination &&
+    coordination.role !== "leader" &&
+    (change.state === "idle" || change.state === "closed" || change.state === "closing")
+  ) {
+    return {
+      fill: "grey",
+      shape: "ring",
+      text: coordination.leader ? t("status.standby", { leader: coordination.leader }) : t("status.standby-unknown"),
+    };
+  }
   // A socket pipes-reply on a connection that no pipes-in opens: its replies go over REST.
   if (sender && !client.repliesOverSocket && (change.state === "idle" || change.state === "closed")) {
     return { fill: "green", shape: "ring", text: t("status.replies-rest") };

@@ -21,6 +21,14 @@ export interface PipesConfigDef extends NodeDef {
   /** Media downloads at once, and megabytes being downloaded at once, per connection. */
   downloadConcurrency?: number | string;
   downloadBufferMB?: number | string;
+  /** Several Node-RED instances on this account, through Redis (docs/high-availability.md): redis:// or rediss://. */
+  redisUrl?: string;
+  /** Prepended to every Redis key (several bots share one Redis). Default "pipes:". */
+  redisPrefix?: string;
+  /** This instance's name in "standby (leader: …)"; default host:pid. */
+  redisInstance?: string;
+  /** Seconds a dead leader blocks the standbys. */
+  redisLeaseSeconds?: number | string;
   /**
    * Timing knobs not shown in the editor; flows (and our tests) may set them to shorten
    * the handshake, heartbeat and backoff timings. Milliseconds.
@@ -41,6 +49,7 @@ export interface PipesConfigCredentials {
   apiKey?: string;
   proxyUsername?: string;
   proxyPassword?: string;
+  redisPassword?: string;
 }
 
 export interface PipesConfigNode extends Node<PipesConfigCredentials> {
