@@ -63,6 +63,12 @@ export interface ClientOptions extends Omit<ConnectionOptions, "logger"> {
 /** A node that uses the socket: receivers (pipes-in) read from it; senders only write replies. */
 export type SocketRole = "receiver" | "sender";
 
+/**
+ * A socket message another instance holds (its webhook copy, "answer when handled") is asked about
+ * again after this long: longer than such a hold (the 9 s wait limit plus 1 s).
+ */
+const RECHECK_AFTER_MS = 10_500;
+
 /** Held messages cover a redeploy (seconds of traffic): 4 MB is thousands of ordinary messages. */
 const DEFAULT_HOLD_BYTES = 4 * 1024 * 1024;
 
@@ -85,6 +91,7 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   private readonly templateCache = new Map<string, { at: number; list: Promise<TemplateDefinition[]> }>();
   /** Set when several instances coordinate through Redis: only the lease holder opens the socket. */
   private readonly coordinator: RedisCoordinator | undefined;
+  private readonly rechecks = new Set<NodeJS.Timeout>();
   private readonly options: ClientOptions;
   private readonly socketUsers = new Map<object, SocketRole>();
   private readonly receivers = new Set<InboundListener>();
@@ -237,8 +244,29 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     // Claims answer in the order they were asked (one Redis connection): the order of messages stays.
     void coordinator.claim(message.messageId).then((claim) => {
       if (claim === "mine") this.dispatch(message, bytes, false);
-      else this.options.logger?.debug?.(`dropped ${describeId(message)}: another instance handles it`);
+      else if (claim === "elsewhere") this.recheckLater(message, bytes);
+      else this.options.logger?.debug?.(`dropped ${describeId(message)}: another instance handled it`);
     });
+  }
+
+  /**
+   * A socket message another instance is still working on (its webhook copy): the socket will not
+   * bring it again, so it is asked about once more when that instance's hold has run out. If the
+   * other instance died meanwhile, this one handles it. Bounded: past 1,000 waiting, it is logged.
+   */
+  private recheckLater(message: InboundMessage, bytes: number): void {
+    if (this.rechecks.size >= 1000) {
+      this.options.logger?.warn(`could not wait to re-check ${describeId(message)}: too many messages held by other instances`);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.rechecks.delete(timer);
+      if (this.stopped || !this.coordinator) return;
+      void this.coordinator.claim(message.messageId).then((claim) => {
+        if (claim === "mine") this.dispatch(message, bytes, false);
+      });
+    }, RECHECK_AFTER_MS);
+    this.rechecks.add(timer);
   }
 
   /**
@@ -282,13 +310,19 @@ export class PipesClient extends EventEmitter<ClientEvents> {
    */
   claimInbound(message: InboundMessage, holdMs?: number): ClaimResult | Promise<ClaimResult> {
     if (!this.acceptInbound(message)) return "handled";
-    return this.coordinator ? this.coordinator.claim(message.messageId, holdMs) : "mine";
+    if (!this.coordinator) return "mine";
+    return this.coordinator.claim(message.messageId, holdMs).then((claim) => {
+      // Another instance is working on it: its next delivery here must be asked about again, not
+      // taken for a repeat (that instance may die, and then this one must handle it).
+      if (claim === "elsewhere") this.replayFilter.forget(message.messageId);
+      return claim;
+    });
   }
 
   /** The end of a claimed message's handling (coordinated only): kept as handled, or released for the next delivery. */
-  settleClaim(messageId: string, handled: boolean): void {
-    if (!this.coordinator) return;
-    void (handled ? this.coordinator.handled(messageId) : this.coordinator.unclaim(messageId));
+  settleClaim(messageId: string, handled: boolean): Promise<void> {
+    if (!this.coordinator) return Promise.resolve();
+    return handled ? this.coordinator.handled(messageId) : this.coordinator.unclaim(messageId);
   }
 
   /**
@@ -421,6 +455,8 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     this.socketUsers.clear();
     this.receivers.clear();
     this.outbox.stop();
+    for (const timer of this.rechecks) clearTimeout(timer);
+    this.rechecks.clear();
     await Promise.all([this.connection.stop(timeoutMs), this.rest.close(), this.coordinator?.stop()]);
     this.releaseHandovers();
     this.handOver();

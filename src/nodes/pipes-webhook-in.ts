@@ -155,11 +155,11 @@ const nodeInit = (RED: NodeAPI): void => {
         if (outcome === "retry" || outcome === "stopped") {
           // Pipes delivers it again; the flow (here or on another instance) must then see it as new.
           client.forgetInbound(messageId);
-          client.settleClaim(messageId, false);
+          void client.settleClaim(messageId, false);
           res.status(503).json({ error: "not handled: deliver it again" });
           return;
         }
-        client.settleClaim(messageId, true);
+        void client.settleClaim(messageId, true);
         if (outcome === "timeout") unhandled.add(messageId);
         res.status(200).json({ ok: true });
       });
@@ -185,7 +185,7 @@ const nodeInit = (RED: NodeAPI): void => {
         const wait = handling.begin(messageId, node, answerWithinMs);
         if (!wait) {
           client.forgetInbound(messageId);
-          client.settleClaim(messageId, false);
+          void client.settleClaim(messageId, false);
           return refuse(res, 503, "too many deliveries are waiting for the flow: deliver it again later");
         }
         const emitted = receive(message, (err) => {

@@ -90,4 +90,35 @@ describe("PipesClient coordinated through Redis", function () {
     assert.deepEqual(got, [`${standby === a ? "a" : "b"}:after failover`]);
     assert.ok(failover < LEASE * 4, `failover took ${failover} ms`);
   });
+
+  it("a webhook copy another instance holds is asked about again on its next delivery, not taken for a repeat", async function () {
+    const prefix = `h${Date.now()}:`;
+    const make = (name: string) => {
+      const client = new PipesClient({
+        baseUrl: emu.url,
+        apiKey: KEY,
+        scope: "user",
+        coordination: { url: redis.url, prefix, instance: name, leaseMs: LEASE },
+      });
+      clients.push(client);
+      return client;
+    };
+    const a = make("a");
+    const b = make("b");
+    await Promise.all([a, b].map((c) => waitUntil("Redis up", () => c.coordination?.redisUp || undefined, c, ["state"])));
+    const message = {
+      messageId: "msg_held",
+      conversationId: "conv_h",
+      poolNumberId: "pn",
+      fromNumber: "+1555",
+      timestamp: "",
+      type: "text",
+    };
+    assert.equal(await a.claimInbound(message, 5000), "mine");
+    assert.equal(await b.claimInbound(message, 5000), "elsewhere", "a is working on it");
+    await a.settleClaim("msg_held", false); // a answered 503: the next delivery may run anywhere
+    assert.equal(await b.claimInbound(message, 5000), "mine", "b's earlier look did not mark it as a repeat");
+    await b.settleClaim("msg_held", true);
+    assert.equal(await a.claimInbound(message, 5000), "handled");
+  });
 });
