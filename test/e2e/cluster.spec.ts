@@ -20,6 +20,7 @@ import { prepareUserDir, startNodeRed, type NodeRedProcess } from "../support/no
 import { freePort } from "../support/ports";
 import { requireRedis, startRedis, type RedisServer } from "../support/redis";
 import { poll, waitFor, waitUntil } from "../support/wait";
+import { WEBHOOK_BOT_PATH, webhookBotFlow } from "../support/webhook-bot";
 
 const KEY = "pk_test_cluster_000000000000000000";
 const SECRET = "whsec_cluster_0123456789abcdef";
@@ -31,46 +32,21 @@ const MESSAGES = FULL ? 3000 : 450;
 /** Paced, bounded traffic: one message every this many ms. */
 const PACE_MS = FULL ? 10 : 20;
 
-function botFlow(emulatorUrl: string, redisUrl: string, instance: string): Record<string, unknown>[] {
-  return [
-    { id: "tab", type: "tab", label: "bot" },
-    {
-      id: "cfg",
-      type: "pipes-config",
-      name: "cluster",
-      baseUrl: emulatorUrl,
-      scope: "user",
+const botFlow = (emulatorUrl: string, redisUrl: string, instance: string) =>
+  webhookBotFlow({
+    emulatorUrl,
+    apiKey: KEY,
+    secret: SECRET,
+    answer: "handled",
+    withSocket: true,
+    config: {
       redisUrl,
       redisPrefix: PREFIX,
       redisInstance: instance,
       redisLeaseSeconds: 1,
       tuning: { backoffBaseMs: 50, handshakeTimeoutMs: 2000 },
-      credentials: { apiKey: KEY },
     },
-    {
-      id: "hook",
-      type: "pipes-webhook-in",
-      z: "tab",
-      connection: "cfg",
-      path: "/pipes/hook",
-      answer: "handled",
-      credentials: { secret: SECRET },
-      wires: [["work"]],
-    },
-    // What the socket brings (the webhook's fallback, the offline queue) reaches the same flow.
-    { id: "in", type: "pipes-in", z: "tab", connection: "cfg", wires: [["work"]] },
-    {
-      id: "work",
-      type: "function",
-      z: "tab",
-      // 20 ms of "work" before the reply: a kill lands between receiving and replying.
-      func: `msg.payload = "ok " + msg.payload + " (" + env.get("INSTANCE") + ")";\nsetTimeout(() => { node.send(msg); node.done(); }, 20);\nreturn null;`,
-      outputs: 1,
-      wires: [["reply"]],
-    },
-    { id: "reply", type: "pipes-reply", z: "tab", connection: "cfg", wires: [[], []] },
-  ];
-}
+  });
 
 /** nginx balancing over the instances; POSTs are not retried by nginx itself (Pipes retries). */
 async function startNginx(dir: string, ports: number[]): Promise<{ port: number; child: ChildProcess }> {
@@ -167,9 +143,9 @@ describe("a bot on three Node-RED instances (Redis + nginx)", function () {
         const userDir = join(work, name);
         mkdirSync(userDir);
         prepareUserDir(userDir, ports[i]);
-        const nodeRed = await startNodeRed(userDir, ports[i], { INSTANCE: name });
+        const nodeRed = await startNodeRed(userDir, ports[i], { INSTANCE: name, WORK_MS: "20" });
         await nodeRed.deploy(botFlow(emu.url, redis!.url, name));
-        await nodeRed.waitForWebhookRoute("/pipes/hook");
+        await nodeRed.waitForWebhookRoute(WEBHOOK_BOT_PATH);
         instances.set(name, nodeRed);
       }),
     );
@@ -177,7 +153,7 @@ describe("a bot on three Node-RED instances (Redis + nginx)", function () {
       throw err;
     });
     nginx = lb.child;
-    emu.setDelivery(POOL, { mode: "webhook", url: `http://127.0.0.1:${lb.port}/pipes/hook`, secret: SECRET });
+    emu.setDelivery(POOL, { mode: "webhook", url: `http://127.0.0.1:${lb.port}${WEBHOOK_BOT_PATH}`, secret: SECRET });
     await waitUntil("one socket (the leader's)", () => emu.connections().length === 1 || undefined, emu, ["connection"], 15_000);
 
     const raw = createClient({ url: redis!.url });
@@ -218,12 +194,19 @@ describe("a bot on three Node-RED instances (Redis + nginx)", function () {
       }
       if (i === Math.floor((2 * MESSAGES) / 3)) {
         const leader = await leaderName();
+        const oldSockets = new Set(emu.connections().map((c) => c.connectionId));
         const killedAt = Date.now();
         await instances.get(leader)!.kill("SIGKILL");
         instances.delete(leader);
         figures["killed socket leader"] = leader;
-        // The survivor takes the lease and opens the socket: measured while traffic goes on.
-        void waitUntil("a new socket", () => emu.connections().length === 1 || undefined, emu, ["connection", "disconnect"], 30_000).then(
+        // The survivor takes the lease and opens a socket of its own: measured while traffic goes on.
+        void waitUntil(
+          "a new socket",
+          () => emu.connections().some((c) => !oldSockets.has(c.connectionId)) || undefined,
+          emu,
+          ["connection"],
+          30_000,
+        ).then(
           () => (failoverMs = Date.now() - killedAt),
           () => undefined,
         );

@@ -14,50 +14,14 @@ import { prepareUserDir, startNodeRed, type NodeRedProcess } from "../support/no
 import { freePort } from "../support/ports";
 import { reportFigures } from "../support/figures";
 import { waitUntil } from "../support/wait";
+import { WEBHOOK_BOT_PATH, webhookBotFlow } from "../support/webhook-bot";
 
 const KEY = "pk_test_webhook_kill_0000000000000";
 const SECRET = "whsec_kill_test_0123456789";
 const POOL = "pn_kill";
 
-/** The bot: webhook in -> (holds the msg when HOLD=1, as if the flow were still working) -> reply. */
-function botFlow(emulatorUrl: string, answer: "handled" | "accepted"): Record<string, unknown>[] {
-  return [
-    { id: "tab", type: "tab", label: "bot" },
-    {
-      id: "cfg",
-      type: "pipes-config",
-      name: "kill test",
-      baseUrl: emulatorUrl,
-      scope: "user",
-      credentials: { apiKey: KEY },
-    },
-    {
-      id: "hook",
-      type: "pipes-webhook-in",
-      z: "tab",
-      connection: "cfg",
-      path: "/pipes/hook",
-      answer,
-      credentials: { secret: SECRET },
-      wires: [["work"]],
-    },
-    {
-      id: "work",
-      type: "function",
-      z: "tab",
-      // HOLD=1: the flow never gets to reply (killed meanwhile). WORK_MS: time the "work" takes before the reply.
-      func: [
-        'if (env.get("HOLD") === "1") { node.warn("holding " + msg.pipes.messageId); return null; }',
-        'msg.payload = "Confirmed: " + msg.payload;',
-        'setTimeout(() => { node.send(msg); node.done(); }, Number(env.get("WORK_MS") || 0));',
-        "return null;",
-      ].join("\n"),
-      outputs: 1,
-      wires: [["reply"]],
-    },
-    { id: "reply", type: "pipes-reply", z: "tab", connection: "cfg", wires: [[], []] },
-  ];
-}
+const botFlow = (emulatorUrl: string, answer: "handled" | "accepted") =>
+  webhookBotFlow({ emulatorUrl, apiKey: KEY, secret: SECRET, answer });
 
 describe("webhook delivery survives a Node-RED killed between receiving and replying", function () {
   this.timeout(90_000);
@@ -82,8 +46,8 @@ describe("webhook delivery survives a Node-RED killed between receiving and repl
     const first = await startNodeRed(userDir, port, { HOLD: "1" });
     running.push(first);
     await first.deploy(botFlow(emu.url, answer));
-    await first.waitForWebhookRoute("/pipes/hook");
-    emu.setDelivery(POOL, { mode: "webhook", url: `${first.url}/pipes/hook`, secret: SECRET });
+    await first.waitForWebhookRoute(WEBHOOK_BOT_PATH);
+    emu.setDelivery(POOL, { mode: "webhook", url: `${first.url}${WEBHOOK_BOT_PATH}`, secret: SECRET });
 
     const inbound = emu.inject({ fromNumber: "+15550001234", fromName: "Ana", text: "see you at 10" });
     await first.waitForLog("the flow holding the message", new RegExp(`holding ${inbound.messageId}`));
@@ -105,7 +69,7 @@ describe("webhook delivery survives a Node-RED killed between receiving and repl
     await waitUntil("the reply", () => emu.sent({ conversationId: inbound.conversationId })[0], emu, ["sent"], 10_000);
     assert.deepEqual(
       emu.sent({ conversationId: inbound.conversationId }).map((m) => m.text),
-      ["Confirmed: see you at 10"],
+      ["ok see you at 10"],
     );
     assert.equal(delivery.state, "delivered");
     const attempts = delivery.attempts.map((a) => ({ ok: a.ok, status: a.status }));
@@ -133,8 +97,8 @@ describe("webhook delivery survives a Node-RED killed between receiving and repl
     const first = await startNodeRed(userDir, port, env);
     running.push(first);
     await first.deploy(botFlow(emu.url, "handled"));
-    await first.waitForWebhookRoute("/pipes/hook");
-    emu.setDelivery(POOL, { mode: "webhook", url: `${first.url}/pipes/hook`, secret: SECRET });
+    await first.waitForWebhookRoute(WEBHOOK_BOT_PATH);
+    emu.setDelivery(POOL, { mode: "webhook", url: `${first.url}${WEBHOOK_BOT_PATH}`, secret: SECRET });
 
     const SENDERS = 20;
     const TOTAL = 100;
@@ -157,7 +121,7 @@ describe("webhook delivery survives a Node-RED killed between receiving and repl
       const counts = new Map<string, number>();
       for (const conversationId of conversations)
         for (const sent of emu.sent({ conversationId })) {
-          const text = String(sent.text).replace("Confirmed: ", "");
+          const text = String(sent.text).replace("ok ", "");
           counts.set(text, (counts.get(text) ?? 0) + 1);
         }
       return counts;

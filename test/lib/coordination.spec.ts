@@ -121,4 +121,29 @@ describe("lib/coordination (real Redis)", function () {
     await stateIs(b, "standby with Redis", (s) => s.redisUp && s.role === "standby", 10_000);
     assert.equal(b.state.leader, "a");
   });
+
+  it("uses the Redis password; a wrong one is a Redis outage whose warning never shows the password", async function () {
+    const guarded = await startRedis(requireRedis(this), "s3cret-redis-password");
+    const warnings: string[] = [];
+    const make = (password: string, instance: string) => {
+      const c = new RedisCoordinator(
+        { url: guarded.url, password, prefix: "pw:", instance, leaseMs: LEASE, logger: { warn: (m) => warnings.push(m) } },
+        account,
+      );
+      started.push(c);
+      c.start();
+      return c;
+    };
+    try {
+      const right = make("s3cret-redis-password", "right");
+      await stateIs(right, "leader with the password", (s) => s.role === "leader");
+      const wrong = make("not-the-password", "wrong");
+      await stateIs(wrong, "refused by Redis", (s) => !s.redisUp && s.role === "standby");
+      assert.ok(warnings.length > 0, "the outage is logged");
+      assert.ok(!warnings.join("\n").includes("not-the-password"), warnings.join("\n"));
+    } finally {
+      for (const c of started.splice(0)) await c.stop();
+      await guarded.stop();
+    }
+  });
 });
