@@ -59,12 +59,13 @@ describe("PipesClient coordinated through Redis", function () {
     const a = make("a");
     const b = make("b");
     await sockets(1);
-    await waitUntil(
-      "one leader, one standby",
-      () => [a, b].filter((c) => c.coordination?.role === "standby").length === 1 || undefined,
-      emu,
-      ["connection"],
+    // Each settles on a role (its client says so with a "state" event): exactly one leads.
+    await Promise.all(
+      [a, b].map((c) =>
+        waitUntil("a role", () => c.coordination?.role === "leader" || c.coordination?.role === "standby" || undefined, c, ["state"]),
+      ),
     );
+    assert.equal([a, b].filter((c) => c.coordination?.role === "leader").length, 1);
     const [leader, standby] = a.coordination?.role === "leader" ? [a, b] : [b, a];
     assert.equal(standby.coordination?.role, "standby");
     assert.equal(standby.repliesOverSocket, false, "the standby replies over REST");
