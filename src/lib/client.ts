@@ -68,6 +68,8 @@ export type SocketRole = "receiver" | "sender";
  * again after this long: longer than such a hold (the 9 s wait limit plus 1 s).
  */
 const RECHECK_AFTER_MS = 10_500;
+/** How many times (about a minute): long enough for Pipes' webhook retries to settle elsewhere. */
+const RECHECK_ATTEMPTS = 6;
 
 /** Held messages cover a redeploy (seconds of traffic): 4 MB is thousands of ordinary messages. */
 const DEFAULT_HOLD_BYTES = 4 * 1024 * 1024;
@@ -92,6 +94,8 @@ export class PipesClient extends EventEmitter<ClientEvents> {
   /** Set when several instances coordinate through Redis: only the lease holder opens the socket. */
   private readonly coordinator: RedisCoordinator | undefined;
   private readonly rechecks = new Set<NodeJS.Timeout>();
+  /** Coordinated socket messages are acted on in the order they came, whatever order Redis answers in. */
+  private claimsInOrder: Promise<void> = Promise.resolve();
   private readonly options: ClientOptions;
   private readonly socketUsers = new Map<object, SocketRole>();
   private readonly receivers = new Set<InboundListener>();
@@ -241,30 +245,45 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     const coordinator = this.coordinator;
     if (!coordinator) return this.dispatch(message, bytes);
     if (this.replayFilter.isReplay(message.messageId)) return;
-    // Claims answer in the order they were asked (one Redis connection): the order of messages stays.
-    void coordinator.claim(message.messageId).then((claim) => {
-      if (claim === "mine") this.dispatch(message, bytes, false);
-      else if (claim === "elsewhere") this.recheckLater(message, bytes);
-      else this.options.logger?.debug?.(`dropped ${describeId(message)}: another instance handled it`);
-    });
+    // Claims run at once, one per message; they are acted on in the order the messages came.
+    const claimed = coordinator.claim(message.messageId);
+    this.claimsInOrder = this.claimsInOrder
+      .then(() => claimed)
+      .then((claim) => {
+        if (claim === "mine") return this.dispatch(message, bytes, false);
+        if (claim === "elsewhere") {
+          // Not a repeat for this instance: another one holds it, and may yet give it up.
+          this.replayFilter.forget(message.messageId);
+          return this.recheckLater(message, bytes, 1);
+        }
+        this.options.logger?.debug?.(`dropped ${describeId(message)}: another instance handled it`);
+      })
+      .catch((err: unknown) => this.options.logger?.error?.(`could not dispatch ${describeId(message)}: ${String(err)}`));
   }
 
   /**
    * A socket message another instance is still working on (its webhook copy): the socket will not
-   * bring it again, so it is asked about once more when that instance's hold has run out. If the
-   * other instance died meanwhile, this one handles it. Bounded: past 1,000 waiting, it is logged.
+   * bring it again, so it is asked about again once that instance's hold has run out, a few times
+   * (the other instance may answer 503 and a third take it). If nobody handled it, this one does.
+   * Bounded: past 1,000 waiting, or after the last try, it is logged.
    */
-  private recheckLater(message: InboundMessage, bytes: number): void {
-    if (this.rechecks.size >= 1000) {
-      this.options.logger?.warn(`could not wait to re-check ${describeId(message)}: too many messages held by other instances`);
+  private recheckLater(message: InboundMessage, bytes: number, attempt: number): void {
+    if (this.stopped) return;
+    if (this.rechecks.size >= 1000 || attempt > RECHECK_ATTEMPTS) {
+      const why = attempt > RECHECK_ATTEMPTS ? "it still holds it" : "too many messages are held elsewhere";
+      this.options.logger?.warn(`${describeId(message)} stays with another instance (${why}): this instance will not handle it`);
       return;
     }
     const timer = setTimeout(() => {
       this.rechecks.delete(timer);
       if (this.stopped || !this.coordinator) return;
-      void this.coordinator.claim(message.messageId).then((claim) => {
-        if (claim === "mine") this.dispatch(message, bytes, false);
-      });
+      void this.coordinator
+        .claim(message.messageId)
+        .then((claim) => {
+          if (claim === "mine") this.dispatch(message, bytes, false);
+          else if (claim === "elsewhere") this.recheckLater(message, bytes, attempt + 1);
+        })
+        .catch((err: unknown) => this.options.logger?.error?.(`could not re-check ${describeId(message)}: ${String(err)}`));
     }, RECHECK_AFTER_MS);
     this.rechecks.add(timer);
   }

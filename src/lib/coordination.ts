@@ -72,6 +72,15 @@ export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }
   private stopped = false;
   private current: CoordinatorState = { role: "connecting", redisUp: false };
   private readonly claimMs: number;
+  /** Longest any Redis command may take: a Redis that stops answering must not hang a message. */
+  private readonly commandMs: number;
+  /** The tick running now: ticks never overlap (a reconnect may ask for one while a scheduled one runs). */
+  private ticking: Promise<void> | undefined;
+  /**
+   * A standby that just saw Redis come back lets one tick pass before taking a free lease: the
+   * leader, which kept the socket meanwhile, re-takes it first (no socket moved for nothing).
+   */
+  private yieldOnce = false;
 
   constructor(
     private readonly options: CoordinationOptions,
@@ -80,6 +89,7 @@ export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }
     super();
     this.instance = options.instance || `${hostname()}:${process.pid}:${randomUUID().slice(0, 4)}`;
     this.claimMs = options.claimMs ?? 600_000;
+    this.commandMs = Math.max(200, Math.floor(options.leaseMs / 3));
     const base = `${options.prefix}${account}:`;
     this.keys = { leader: `${base}leader`, fence: `${base}fence`, claim: (id) => `${base}claim:${hashId(id)}` };
     this.redis = createClient({
@@ -89,15 +99,14 @@ export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }
         connectTimeout: Math.min(5000, options.leaseMs),
         // Keep trying, never more than a lease apart: a standby must notice Redis coming back.
         reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, Math.max(500, options.leaseMs / 2)),
+        // A connection that stays silent this long is dropped and reconnected (a paused VM, a partition).
+        socketTimeout: Math.max(1000, options.leaseMs),
       },
       // Commands fail at once while disconnected instead of piling up behind the reconnect.
       disableOfflineQueue: true,
     });
     this.redis.on("error", (err: unknown) => this.redisDown(err));
-    this.redis.on("ready", () => {
-      this.update({ redisUp: true });
-      void this.tick();
-    });
+    this.redis.on("ready", () => void this.tick());
   }
 
   get state(): CoordinatorState {
@@ -120,13 +129,13 @@ export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }
    * works on it (then `handled()` or `unclaim()`); unset: handled at once (no answer to wait for).
    */
   async claim(messageId: string, holdMs?: number): Promise<ClaimResult> {
-    if (!this.redis.isReady) return "mine";
+    if (!this.usable) return "mine";
     const key = this.keys.claim(messageId);
     try {
       const value = holdMs === undefined ? `${DONE}${this.instance}` : this.instance;
       const px = Math.max(1, Math.round(holdMs ?? this.claimMs));
-      if ((await this.redis.set(key, value, { NX: true, PX: px })) === "OK") return "mine";
-      const holder = await this.redis.get(key);
+      if ((await this.command(this.redis.set(key, value, { NX: true, PX: px }))) === "OK") return "mine";
+      const holder = await this.command(this.redis.get(key));
       return holder?.startsWith(DONE) ? "handled" : holder === null ? "mine" : "elsewhere";
     } catch (err) {
       this.redisDown(err);
@@ -136,16 +145,31 @@ export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }
 
   /** The message was handled here: kept as handled for the claim time, so later deliveries are dropped everywhere. */
   async handled(messageId: string): Promise<void> {
-    if (!this.redis.isReady) return;
-    await this.redis
-      .eval(MARK_DONE, { keys: [this.keys.claim(messageId)], arguments: [this.instance, `${DONE}${this.instance}`, String(this.claimMs)] })
-      .catch(() => undefined);
+    if (!this.usable) return;
+    const args = [this.instance, `${DONE}${this.instance}`, String(this.claimMs)];
+    await this.command(this.redis.eval(MARK_DONE, { keys: [this.keys.claim(messageId)], arguments: args })).catch(() => undefined);
   }
 
   /** A message this instance will not handle after all (its delivery answered 503): the next delivery may, anywhere. */
   async unclaim(messageId: string): Promise<void> {
-    if (!this.redis.isReady) return;
-    await this.redis.eval(RELEASE, { keys: [this.keys.claim(messageId)], arguments: [this.instance] }).catch(() => undefined);
+    if (!this.usable) return;
+    await this.command(this.redis.eval(RELEASE, { keys: [this.keys.claim(messageId)], arguments: [this.instance] })).catch(() => undefined);
+  }
+
+  /** Redis connected and answering (a command that timed out marks it down until the next tick gets an answer). */
+  private get usable(): boolean {
+    return this.redis.isReady && this.current.redisUp;
+  }
+
+  /** A Redis command with a deadline: past it, it rejects (and Redis counts as down). */
+  private command<T>(pending: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.commandMs} ms`)), this.commandMs);
+    });
+    // The command's own late rejection has no listener but this one: never an unhandled rejection.
+    pending.catch(() => undefined);
+    return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
   }
 
   async stop(): Promise<void> {
@@ -155,7 +179,8 @@ export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }
     const token = this.token;
     this.token = undefined;
     try {
-      if (token && this.redis.isReady) await this.redis.eval(RELEASE, { keys: [this.keys.leader], arguments: [token] });
+      // Released at once for a quick failover; bounded, as the lease expires by itself anyway.
+      if (token && this.redis.isReady) await this.command(this.redis.eval(RELEASE, { keys: [this.keys.leader], arguments: [token] }));
     } catch {
       // the lease expires by itself
     }
@@ -168,24 +193,35 @@ export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }
     this.timer = setTimeout(() => void this.tick().finally(() => this.schedule()), Math.max(50, Math.floor(this.options.leaseMs / 3)));
   }
 
-  /** Renews our lease, or tries to take a free one; reads who leads otherwise. */
-  private async tick(): Promise<void> {
+  /** Renews our lease, or tries to take a free one; reads who leads otherwise. One at a time. */
+  private tick(): Promise<void> {
+    this.ticking ??= this.leaseStep().finally(() => (this.ticking = undefined));
+    return this.ticking;
+  }
+
+  private async leaseStep(): Promise<void> {
     if (this.stopped || !this.redis.isReady) return;
     try {
       if (this.token) {
-        const renewed = await this.redis.eval(RENEW, { keys: [this.keys.leader], arguments: [this.token, String(this.options.leaseMs)] });
+        const args = [this.token, String(this.options.leaseMs)];
+        const renewed = await this.command(this.redis.eval(RENEW, { keys: [this.keys.leader], arguments: args }));
         if (renewed === 1) return this.update({ role: "leader", leader: this.instance, redisUp: true });
         // Lost while Redis was away (it expired, maybe someone took it): take it back if free, else step down.
         this.token = undefined;
       }
-      const fence = await this.redis.incr(this.keys.fence);
+      if (this.yieldOnce) {
+        this.yieldOnce = false;
+        const holder = await this.command(this.redis.get(this.keys.leader));
+        return this.update({ role: "standby", leader: holder ? holder.replace(/#\d+$/, "") : this.current.leader, redisUp: true });
+      }
+      const fence = await this.command(this.redis.incr(this.keys.fence));
       const token = `${this.instance}#${fence}`;
-      const taken = await this.redis.set(this.keys.leader, token, { NX: true, PX: this.options.leaseMs });
+      const taken = await this.command(this.redis.set(this.keys.leader, token, { NX: true, PX: this.options.leaseMs }));
       if (taken === "OK") {
         this.token = token;
         return this.update({ role: "leader", leader: this.instance, redisUp: true });
       }
-      const holder = await this.redis.get(this.keys.leader);
+      const holder = await this.command(this.redis.get(this.keys.leader));
       this.update({ role: "standby", leader: holder ? holder.replace(/#\d+$/, "") : undefined, redisUp: true });
     } catch (err) {
       this.redisDown(err);
@@ -202,6 +238,7 @@ export class RedisCoordinator extends EventEmitter<{ state: [CoordinatorState] }
         }; inbound messages are deduplicated locally until it is back`,
       );
     }
+    if (this.current.role !== "leader") this.yieldOnce = true;
     // The role stays what it was: a leader serves on, a standby waits (a connecting one is standby).
     this.update({ redisUp: false, role: this.current.role === "connecting" ? "standby" : this.current.role });
   }

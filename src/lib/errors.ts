@@ -13,12 +13,14 @@ export class PipesError extends Error {
   readonly retryAfterMs?: number;
   /** The request never reached the server (connection refused, DNS): safe to try again. */
   readonly retryable?: boolean;
+  /** Part of the message went out before this failure (a long text split in parts): never safe to send again whole. */
+  readonly partial?: boolean;
 
   constructor(
     code: string,
     message: string,
     source: ErrorSource = "client",
-    extra: { status?: number; retryAfterMs?: number; retryable?: boolean } = {},
+    extra: { status?: number; retryAfterMs?: number; retryable?: boolean; partial?: boolean } = {},
   ) {
     super(message);
     this.name = "PipesError";
@@ -27,6 +29,7 @@ export class PipesError extends Error {
     this.status = extra.status;
     this.retryAfterMs = extra.retryAfterMs;
     this.retryable = extra.retryable;
+    this.partial = extra.partial;
   }
 
   /** The shape put on `msg.error`: plain data, JSON-serialisable. */
@@ -45,7 +48,7 @@ export function partFailure(err: unknown, sentBefore: number, total: number): un
     err.code,
     `${err.message} (part ${sentBefore + 1} of ${total}; ${sentBefore} sent before it, the rest not sent)`,
     err.source,
-    { status: err.status },
+    { status: err.status, partial: sentBefore > 0 },
   );
 }
 

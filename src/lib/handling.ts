@@ -74,6 +74,15 @@ export class HandlingWaits {
     this.settle(messageId, error && mayPassOnRetry(error) ? "retry" : "handled");
   }
 
+  /** Resolves when `owner` has no open wait left, or after `maxMs` (waits end by themselves within their time-out). */
+  ownerIdle(owner: object, maxMs: number): Promise<void> {
+    const mine = [...this.open.values()].filter((wait) => wait.owner === owner).map((wait) => wait.promise);
+    if (mine.length === 0) return Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxMs)));
+    return Promise.race([Promise.all(mine).then(() => undefined), limit]).finally(() => clearTimeout(timer));
+  }
+
   /** The receiving node closed: its waits end now. */
   closeOwner(owner: object): void {
     for (const wait of [...this.open.values()]) if (wait.owner === owner) wait.settle("stopped");
@@ -83,8 +92,8 @@ export class HandlingWaits {
 /**
  * Failures after which nothing was sent and a later delivery of the same message may succeed.
  * Everything else is "handled": a time-out or an unknown outcome may have reached WhatsApp (a new
- * delivery would risk a second reply), and a refused message (bad input, window closed) would be
- * refused again.
+ * delivery would risk a second reply), a long text whose first parts went out would send them
+ * again, and a refused message (bad input, window closed) would be refused again.
  */
 const PASSING_CODES: ReadonlySet<string> = new Set([
   ERROR_CODES.NOT_CONNECTED,
@@ -95,6 +104,8 @@ const PASSING_CODES: ReadonlySet<string> = new Set([
 ]);
 
 export function mayPassOnRetry(error: PipesError): boolean {
+  // Some parts already went out: a new delivery would send them again.
+  if (error.partial) return false;
   return PASSING_CODES.has(error.code) || error.retryable === true || error.status === 429 || error.status === 503;
 }
 

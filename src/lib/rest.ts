@@ -169,6 +169,8 @@ export class PipesRestClient {
 
   /** The templates of an App's number (GET /v1/pool-numbers/:id/templates, every page up to a bound). */
   async listTemplates(poolNumberId: string, timeoutMs?: number): Promise<TemplateDefinition[]> {
+    // "." and ".." would survive encodeURIComponent and walk up the path.
+    if (/^\.{1,2}$/.test(poolNumberId)) throw new PipesError(ERROR_CODES.BAD_INPUT, `'${poolNumberId}' is not a number id`);
     const limit = timeoutMs ?? this.options.timeoutMs;
     const deadline = Date.now() + limit;
     const templates: TemplateDefinition[] = [];

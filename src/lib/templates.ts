@@ -47,6 +47,8 @@ export interface TemplateInput {
 }
 
 const VARIABLE = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
+/** Longest definition text read (WhatsApp's own limits are 1,024 for a body, 60 for a header). */
+const MAX_DEFINITION_TEXT = 4096;
 const MEDIA_FORMATS = ["image", "video", "document"] as const;
 /** Meta: lowercase letters, digits and underscores, up to 512 characters. */
 const NAME_PATTERN = /^[a-z0-9_]{1,512}$/;
@@ -55,26 +57,32 @@ const LANGUAGE_PATTERN = /^[a-z]{2,3}(_[A-Za-z0-9]{2,4})?$/;
 
 /** The variables of a text, in order of first appearance ("1", "2", or names). */
 export function variablesOf(text: string): string[] {
-  const seen: string[] = [];
-  for (const [, name] of text.matchAll(VARIABLE)) if (!seen.includes(name)) seen.push(name);
-  return seen;
+  // A definition comes from the server: bounded work whatever its size (a body is 1,024 at most).
+  const seen = new Set<string>();
+  for (const [, name] of text.slice(0, MAX_DEFINITION_TEXT).matchAll(VARIABLE)) seen.add(name);
+  return [...seen];
 }
 
-/** What a send of this template must fill. */
+/**
+ * What a send of this template must fill. The definition comes from the server: anything malformed
+ * in it (a component that is not an object, a text that is not text) is read as absent, never thrown.
+ */
 export function templateSlots(definition: TemplateDefinition): TemplateSlots {
-  const components = Array.isArray(definition.components) ? definition.components : [];
+  const components = (Array.isArray(definition.components) ? definition.components : []).filter(isObject);
   const find = (type: string) => components.find((c) => String(c.type).toUpperCase() === type);
+  const textOf = (value: unknown) => (typeof value === "string" ? value.slice(0, MAX_DEFINITION_TEXT) : undefined);
   const header = find("HEADER");
-  const body = find("BODY");
-  const footer = find("FOOTER");
-  const buttons = find("BUTTONS")?.buttons ?? [];
+  const bodyText = textOf(find("BODY")?.text) ?? "";
+  const footer = textOf(find("FOOTER")?.text);
+  const buttonList: unknown = find("BUTTONS")?.buttons;
+  const buttons = (Array.isArray(buttonList) ? buttonList : []).filter(isObject) as unknown as TemplateButtonDefinition[];
   return {
-    name: definition.name,
-    language: definition.language,
-    status: definition.status,
-    header: headerSlot(header?.format, header?.text),
-    body: { text: body?.text ?? "", variables: variablesOf(body?.text ?? "") },
-    ...(footer?.text ? { footer: footer.text } : {}),
+    name: String(definition.name),
+    language: String(definition.language),
+    status: String(definition.status),
+    header: headerSlot(typeof header?.format === "string" ? header.format : undefined, textOf(header?.text)),
+    body: { text: bodyText, variables: variablesOf(bodyText) },
+    ...(footer ? { footer } : {}),
     buttons: buttons.map(buttonSlot),
   };
 }
@@ -89,9 +97,10 @@ function headerSlot(format: string | undefined, text: string | undefined): Heade
 
 function buttonSlot(button: TemplateButtonDefinition, index: number): ButtonSlot {
   const type = String(button.type).toUpperCase();
-  if (type === "QUICK_REPLY") return { index, type: "quick_reply", text: button.text ?? "", needsValue: false };
-  if (type === "URL") return { index, type: "url", text: button.text ?? "", needsValue: variablesOf(button.url ?? "").length > 0 };
-  return { index, type: "other", text: button.text ?? "", needsValue: false };
+  const text = typeof button.text === "string" ? button.text.slice(0, 200) : "";
+  if (type === "QUICK_REPLY") return { index, type: "quick_reply", text, needsValue: false };
+  if (type === "URL") return { index, type: "url", text, needsValue: typeof button.url === "string" && variablesOf(button.url).length > 0 };
+  return { index, type: "other", text, needsValue: false };
 }
 
 /** The definition of `name` in `language` among a number's templates, or why it cannot be sent. */
@@ -151,7 +160,8 @@ function headerComponent(value: unknown, slots: TemplateSlots | undefined, where
   if (!given) throw invalid(`header is missing: ${where} needs ${describeHeader(slot)}`);
   const parameter = headerParameter(value, slot);
   if (slot.kind === "text") {
-    const filled = slot.text.replace(VARIABLE, String(parameter.text));
+    // A function, not a string: a "$&" in the value is text, not a replacement pattern.
+    const filled = slot.text.replace(VARIABLE, () => String(parameter.text));
     if (filled.length > MESSAGE_LIMITS.headerText)
       throw invalid(`header is ${filled.length} characters once filled in; WhatsApp allows ${MESSAGE_LIMITS.headerText}`);
   }

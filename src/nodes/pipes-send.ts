@@ -192,6 +192,8 @@ const nodeInit = (RED: NodeAPI): void => {
     sendNode(RED, node, def, {
       strings,
       uses: "socket",
+      // Listing templates is a read: the message is not handled until something is sent for it.
+      settlesHandling: kind !== "templates",
       send: async (msg, { client, timeoutMs }) => {
         const values = await readFields(RED, node, msg, specs);
         if (kind === "text") return writeFirst(client, msg, values, timeoutMs);

@@ -136,7 +136,14 @@ const nodeInit = (RED: NodeAPI): void => {
       if (answerWhenHandled) return handleThenAnswer(message, res);
       // A message already delivered (a webhook retry, the socket's fallback copy, or, with several
       // instances, one another instance took) is answered, not emitted again.
-      withClaim(client.claimInbound(message), (claim) => {
+      withClaim(node, client.claimInbound(message), (claim) => {
+        // Arrived while the node was closing (a redeploy): the next delivery reaches the new flow.
+        if (closing) return again(res, message.messageId, claim);
+        if (claim === "elsewhere") {
+          // Another instance holds it "until handled" and may give it up: ask Pipes to come back.
+          res.status(503).json({ error: "another instance is handling this message: deliver it again later" });
+          return;
+        }
         if (claim === "mine") receive(message);
         else node.debug(`dropped a repeated delivery of ${shortText(message.messageId)}`);
         res.status(200).json({ ok: true });
@@ -171,7 +178,8 @@ const nodeInit = (RED: NodeAPI): void => {
       const running = handling.pending(messageId);
       if (running) return answerAfter(running, messageId, res);
       // Held (with several instances: claimed in Redis) a little longer than the wait can last.
-      withClaim(client.claimInbound(message, answerWithinMs + 1000), (claim) => {
+      withClaim(node, client.claimInbound(message, answerWithinMs + 1000), (claim) => {
+        if (closing) return again(res, messageId, claim);
         if (claim === "handled") {
           node.debug(`dropped a repeated delivery of ${shortText(messageId)}`);
           res.status(200).json({ ok: true });
@@ -213,11 +221,33 @@ const nodeInit = (RED: NodeAPI): void => {
     };
     RED.events.on("flows:started", onStarted);
 
+    // A message claimed for this node after it started closing is given back: 503, not emitted.
+    let closing = false;
+    const again = (res: Response, messageId: string, claim: ClaimResult) => {
+      if (claim === "mine") {
+        client.forgetInbound(messageId);
+        void client.settleClaim(messageId, false);
+      }
+      res.status(503).json({ error: "this flow is being redeployed: deliver it again" });
+    };
+
+    // A full deploy stops every node: open waits are answered 503 at once (their msgs' flow is going).
+    // A partial one may leave the send nodes running: their waits get a moment to end as usual.
+    let deployType = "full";
+    const onStopping = (event: { type?: string }) => (deployType = event?.type ?? "full");
+    RED.events.on("flows:stopping", onStopping);
+
     node.on("close", (_removed: boolean, done: () => void) => {
+      closing = true;
       RED.events.removeListener("flows:started", onStarted);
-      handling.closeOwner(node);
-      route.remove();
-      done();
+      RED.events.removeListener("flows:stopping", onStopping);
+      // Bounded below the waits' own time-out, so what is still open is answered 503, not 200.
+      const grace = deployType === "full" ? 0 : Math.max(0, answerWithinMs - 500);
+      void handling.ownerIdle(node, grace).then(() => {
+        handling.closeOwner(node);
+        route.remove();
+        done();
+      });
     });
   }
 
@@ -251,9 +281,9 @@ class UnhandledLog {
 }
 
 /** Runs `then` with the claim: at once when it is known at once (one instance), else once Redis answered. */
-function withClaim(claim: ClaimResult | Promise<ClaimResult>, then: (claim: ClaimResult) => void): void {
+function withClaim(node: Node, claim: ClaimResult | Promise<ClaimResult>, then: (claim: ClaimResult) => void): void {
   if (typeof claim === "string") then(claim);
-  else void claim.then(then);
+  else void claim.then(then).catch((err: unknown) => node.error(`webhook delivery not answered: ${String(err)}`));
 }
 
 export = nodeInit;

@@ -4,6 +4,7 @@
  * defined behaviour while Redis is down and after it restarts (empty).
  */
 import * as assert from "node:assert/strict";
+import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import { createClient } from "redis";
 import { accountHash, RedisCoordinator, type CoordinatorState } from "../../src/lib/coordination";
 import { requireRedis, startRedis, type RedisServer } from "../support/redis";
@@ -144,6 +145,36 @@ describe("lib/coordination (real Redis)", function () {
     } finally {
       for (const c of started.splice(0)) await c.stop();
       await guarded.stop();
+    }
+  });
+
+  it("a Redis that stops answering (a black hole) cannot hang a claim or stop(): Redis counts as down", async function () {
+    // A proxy that can freeze: the connection stays open, nothing gets through either way.
+    let frozen = false;
+    const links: Socket[] = [];
+    const proxy = createServer((client) => {
+      const upstream = connect(redis.port, "127.0.0.1");
+      links.push(client, upstream);
+      client.on("data", (data) => frozen || upstream.write(data));
+      upstream.on("data", (data) => frozen || client.write(data));
+      client.on("error", () => undefined);
+      upstream.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const c = new RedisCoordinator({ url, prefix: "hole:", instance: "h", leaseMs: LEASE }, account);
+      started.push(c);
+      c.start();
+      await stateIs(c, "leader through the proxy", (s) => s.role === "leader");
+      frozen = true;
+      assert.equal(await c.claim("msg_in_the_hole", 9000), "mine", "past its deadline a claim falls back to local");
+      await stateIs(c, "Redis counted as down", (s) => !s.redisUp);
+      assert.equal(c.state.role, "leader", "the leader serves on");
+      await c.stop(); // bounded: it returns although Redis never answers
+    } finally {
+      for (const link of links) link.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });

@@ -48,6 +48,11 @@ describe("HandlingWaits (answer a webhook delivery when its msg is handled)", fu
     for (const code of passing) assert.equal(mayPassOnRetry(new PipesError(code, "x")), true, code);
     assert.equal(mayPassOnRetry(new PipesError("NETWORK_ERROR", "refused", "client", { retryable: true })), true);
     assert.equal(mayPassOnRetry(new PipesError("HTTP_ERROR", "busy", "server", { status: 503 })), true);
+    assert.equal(
+      mayPassOnRetry(new PipesError("RATE_LIMITED", "part 2 of 2", "server", { status: 429, partial: true })),
+      false,
+      "part 1 went out",
+    );
     for (const code of ["TIMEOUT", "OUTCOME_UNKNOWN", "BAD_INPUT", "SERVICE_WINDOW_EXPIRED", "NETWORK_ERROR", "INTERNAL_ERROR"])
       assert.equal(mayPassOnRetry(new PipesError(code, "x")), false, code);
   });

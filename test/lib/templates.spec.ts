@@ -216,4 +216,32 @@ describe("lib/templates", function () {
     );
     refused(() => findTemplate(all, "nope", "en_US"), "TEMPLATE_NOT_USABLE", /no template named 'nope'/);
   });
+
+  it("reads a malformed or huge definition from the server without throwing, in bounded time", function () {
+    const hostile = {
+      name: "odd",
+      language: "en",
+      status: "APPROVED",
+      components: [null, { type: "BODY", text: 42 }, { type: "BUTTONS", buttons: "x" }, { type: "HEADER", format: 7 }],
+    } as unknown as TemplateDefinition;
+    assert.deepEqual(templateSlots(hostile).body, { text: "", variables: [] });
+    assert.deepEqual(templateSlots(hostile).buttons, []);
+    const nullButton = {
+      ...REMINDER,
+      components: [{ type: "BUTTONS", buttons: [null, { type: "QUICK_REPLY", text: "Ok" }] }],
+    } as unknown as TemplateDefinition;
+    assert.deepEqual(
+      templateSlots(nullButton).buttons.map((b) => b.text),
+      ["Ok"],
+    );
+    const huge = { ...REMINDER, components: [{ type: "BODY", text: "{{1}} ".repeat(100_000) }] };
+    const started = process.hrtime.bigint();
+    assert.deepEqual(templateSlots(huge).body.variables, ["1"]);
+    assert.ok(process.hrtime.bigint() - started < 1_000_000_000n, "well under a second");
+  });
+
+  it("a '$&' in a value is text when the header is measured", function () {
+    // "Delivery {{1}}" with "$&$&$&…": as a replacement pattern it would repeat "{{1}}" and overflow 60.
+    assert.ok(prepareTemplate({ name: "delivery_window", language: "en_US", header: "$&".repeat(20), body: ["9", "11"] }, DELIVERY));
+  });
 });

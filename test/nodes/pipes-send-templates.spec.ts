@@ -7,6 +7,7 @@
  */
 import * as assert from "node:assert/strict";
 import { DEFAULT_APP_NUMBER, DEMO_APP_KEY } from "../../src/emulator";
+import type { HandlingWaits } from "../../src/lib/handling";
 import { useEmulator } from "../support/emulator-fixture";
 import { configNode, firstInput, helper, loadFlow } from "../support/nodered";
 
@@ -151,5 +152,22 @@ describe("pipes-send: templates and writing first (App keys)", function () {
     const refused = await helper.request().get(`/pipes-bot/templates/cfg?poolNumberId=${APP_NUMBER}`).expect(409);
     assert.equal(refused.body.error, "APP_KEY_REQUIRED");
     assert.ok(!JSON.stringify(refused.body).includes(POOL_KEY));
+  });
+
+  it("listing templates does not answer a webhook delivery waiting 'until handled'; sending the template does", async function () {
+    await load({ kind: "templates", poolNumberId: APP_NUMBER, poolNumberIdType: "str" });
+    const handling = (helper.getNode("cfg") as unknown as { client: { handling: HandlingWaits } }).client.handling;
+    const wait = handling.begin("msg_waiting", {}, 10_000)!;
+    const { output } = await outcome({ pipes: { messageId: "msg_waiting", poolNumberId: APP_NUMBER } });
+    assert.equal(output, "ok");
+    assert.ok(handling.pending("msg_waiting"), "still waiting after a read");
+    handling.settle("msg_waiting", "handled");
+    assert.equal(await wait, "handled");
+  });
+
+  it("a number id of '.' or '..' is refused before any request", async function () {
+    await load({ kind: "template" });
+    const refused = await helper.request().get("/pipes-bot/templates/cfg?poolNumberId=..").expect(502);
+    assert.equal(refused.body.error, "BAD_INPUT");
   });
 });

@@ -366,6 +366,37 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
       assert.match(String((await warnings)[0].args[0]), /1 delivery\(ies\) not marked handled within 0.3 s \(last: msg_nobody_marks\)/);
     });
 
+    it("a deploy of the webhook node alone lets a msg in flight finish: its reply still answers 200", async function () {
+      await load({ ...HANDLED, wires: [["out"]] }, replyNodes());
+      emu.setDelivery("pn_9", { mode: "webhook", url: `${base}/pipes/webhook`, secret: SECRET });
+      const received = nextInput("out");
+      const inbound = emu.inject({ fromNumber: "+15550004545", text: "still there?" });
+      const msg = await received;
+      const flow = [
+        configNode(emu.url),
+        { id: "hook", type: "pipes-webhook-in", connection: "cfg", path: "/pipes/webhook", name: "changed", ...HANDLED, wires: [["out"]] },
+        { id: "out", type: "helper" },
+        { id: "capture", type: "capture-node-app" },
+        ...replyNodes(),
+      ];
+      // Only the webhook node changes; the reply node keeps running and answers meanwhile.
+      const deployed = helper.setFlows(flow as never, "nodes", { cfg: { apiKey: KEY }, hook: { secret: SECRET } });
+      const sent = nextInput("sent");
+      helper.getNode("reply").receive({ ...msg, payload: "yes" });
+      await sent;
+      await deployed;
+      const done = await waitUntil(
+        "the delivery answered",
+        () => emu.webhookDeliveries({ conversationId: inbound.conversationId }).find((d) => d.state !== "pending"),
+        emu,
+        ["webhook-delivered", "webhook-attempt", "webhook-failed"],
+      );
+      assert.deepEqual(
+        done.attempts.map((a) => a.status),
+        [200],
+      );
+    });
+
     it("a redeploy while waiting answers 503, and the next delivery runs the new flow", async function () {
       await load({ ...HANDLED, wires: [["out"]] });
       const raw = JSON.stringify(webhookBody({ id: "msg_redeployed", type: "text", text: { body: "x" } }));

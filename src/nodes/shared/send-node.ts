@@ -41,6 +41,11 @@ export interface SendNodeSpec {
   send(msg: NodeMessageInFlow, context: SendContext): Promise<Record<string, unknown>>;
   /** For "rest" nodes: how the status names a sent msg ("sent image"). */
   describeSent?(sent: Record<string, unknown>): string;
+  /**
+   * Whether this node's outcome decides a webhook delivery's answer ("answer when handled"). Default
+   * true; false for a node that only reads (pipes-send listing templates): the flow goes on after it.
+   */
+  settlesHandling?: boolean;
 }
 
 export function sendNode(RED: NodeAPI, node: Node, def: SendNodeDef, spec: SendNodeSpec): void {
@@ -73,6 +78,7 @@ export function sendNode(RED: NodeAPI, node: Node, def: SendNodeDef, spec: SendN
         ? undefined
         : new PipesError(ERROR_CODES.NOT_CONNECTED, `not sent: ${problem ?? "no connection configured"}`),
     send: (msg) => spec.send(msg, { client: client!, timeoutMs }),
+    settlesHandling: spec.settlesHandling !== false,
     started: requests && (() => requests.started()),
     settled: requests && ((outcome) => requests.settled(outcome)),
   });
@@ -136,6 +142,7 @@ interface HandleSendsSpec {
   /** Set when every msg must fail before sending (no usable connection, a setting out of range). */
   refusal?: PipesError;
   send(msg: NodeMessageInFlow): Promise<Record<string, unknown>>;
+  settlesHandling: boolean;
   started?(): void;
   settled?(outcome: Outcome): void;
 }
@@ -150,7 +157,7 @@ function handleSends(spec: HandleSendsSpec): { closing(): void } {
     const failed = (err: unknown, started: boolean) => {
       const error = toPipesError(err);
       if (started) spec.settled?.({ error });
-      handlingEnded(spec.client, msg, error);
+      if (spec.settlesHandling) handlingEnded(spec.client, msg, error);
       // While the flow stops, output 2 and Catch nodes may be stopping too: the log always hears it.
       if (closing || spec.client?.isStopped) stopLosses.add(msg, error);
       fail(msg, error, failureWired, send, done);
@@ -171,7 +178,7 @@ function handleSends(spec: HandleSendsSpec): { closing(): void } {
       .then(
         (sent) => {
           spec.settled?.({ sent });
-          handlingEnded(spec.client, msg);
+          if (spec.settlesHandling) handlingEnded(spec.client, msg);
           succeed(msg, sent, send, done);
         },
         (err: unknown) => failed(err, true),
