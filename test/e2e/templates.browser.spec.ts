@@ -13,7 +13,7 @@ import { launchBrowser, requireChromium, type BrowserSession } from "../support/
 import { useEmulator } from "../support/emulator-fixture";
 import { prepareUserDir, startNodeRed, type NodeRedProcess } from "../support/nodered-process";
 import { freePort } from "../support/ports";
-import { waitUntil } from "../support/wait";
+import { poll, waitUntil } from "../support/wait";
 
 const CUSTOMER = "+15550009876";
 
@@ -126,8 +126,16 @@ describe("template picker in Chromium", function () {
         throw new Error(`${err.message} (screenshot: ${join(tmpdir(), "pipes-picker-failure.png")})`);
       });
 
-    const pressed = await fetch(`${nodeRed!.url}/inject/go`, { method: "POST" });
-    assert.equal(pressed.status, 200);
+    // The editor is told "deployed" before the new flows have started: until then the inject is not
+    // there (404, nothing injected). Pressed once it is.
+    await poll(
+      "the deployed inject to be pressed",
+      async () => (await fetch(`${nodeRed!.url}/inject/go`, { method: "POST" })).status === 200,
+      {
+        everyMs: 100,
+        timeoutMs: 10_000,
+      },
+    );
     const sent = await waitUntil("the template", () => emu.sent().find((s) => s.kind === "template"), emu, ["sent"], 10_000);
     assert.equal(sent.template?.rendered.body, "Hi Ana, your appointment is on Monday 10:00.");
 
