@@ -361,7 +361,7 @@ async function main() {
     const online = await botOnline(emulator, 10_000);
     console.log("");
     console.log(
-      `Node-RED editor: ${editorUrl}  (tabs: echo bot, menu bot, send media back, follow-up; Node-RED PID ${child.pid}, log ${path.join(runDir, "node-red.log")})`,
+      `Node-RED editor: ${editorUrl}  (tabs: echo bot, menu bot, send media back, follow-up, appointment reminder; Node-RED PID ${child.pid}, log ${path.join(runDir, "node-red.log")})`,
     );
     console.log(`Phone page:      ${baseUrl}/phone  (chat with the bot as a WhatsApp user)`);
     console.log(`Pipes emulator:  ${baseUrl}  (demo API key ${DEMO_API_KEY})${online ? "" : "  warning: the bot has not connected yet"}`);
