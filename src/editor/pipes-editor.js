@@ -1,8 +1,10 @@
 /*
  * Editor code shared by every node of @pipes.bot/node-red. Node-RED serves this package's
- * resources/ folder at resources/@pipes.bot/node-red/; each node's .html loads this file (and
- * pipes-constants.js, generated from src/lib at build time, before it) with a <script src>, which
- * the editor runs before the node's own script. Loaded once: a second <script> tag finds it ready.
+ * resources/ folder at resources/@pipes.bot/node-red/; each node's .html loads this file and
+ * pipes-constants.js (generated from src/lib at build time) with a <script src> each, which the
+ * editor runs before the node's own script, but not always in the order written: a node type whose
+ * constants have not arrived yet is registered when they do. Loaded once: a second <script> tag
+ * finds it ready.
  *
  * It knows nothing about a particular node: validators, typedInput set-up, labels.
  */
@@ -12,7 +14,23 @@
     if (editor.ready) {
         return;
     }
-    const constants = editor.constants || {};
+    /**
+     * The constants from pipes-constants.js, read when used: the editor may run the two <script src>
+     * files in either order (Node-RED 5 was seen running this one first), so nothing here may keep
+     * a copy taken at load time.
+     */
+    function constants() {
+        return editor.constants || {};
+    }
+
+    /** Called by pipes-constants.js once it has set editor.constants: registers what waited for them. */
+    editor.constantsLoaded = function () {
+        const waiting = editor.waiting || [];
+        editor.waiting = [];
+        waiting.forEach(function (register) {
+            register();
+        });
+    };
 
     /** The typedInput types our fields accept. */
     editor.FIELD_TYPES = ["msg", "flow", "global", "str", "env"];
@@ -70,7 +88,7 @@
 
     /** The rule of a numeric setting as the editor applies it (runtime rule + editor bounds). */
     editor.rule = function (setting) {
-        const base = (constants.numberSettings || {})[setting];
+        const base = (constants().numberSettings || {})[setting];
         if (!base) {
             throw new Error("unknown setting " + setting);
         }
@@ -164,6 +182,13 @@
      * used as it is for a config node ({ config: true }).
      */
     editor.register = function (set, build, options) {
+        if (!editor.constants) {
+            // pipes-constants.js has not run yet: register when it has (it calls constantsLoaded).
+            (editor.waiting = editor.waiting || []).push(function () {
+                editor.register(set, build, options);
+            });
+            return;
+        }
         const config = Boolean(options && options.config);
         const t = editor.translator(set);
         editor.expandRows(set, { config: config });
@@ -337,7 +362,7 @@
     editor.typeFilter = {
         validator: function (t) {
             return function (v, opt) {
-                const types = constants.messageTypes;
+                const types = constants().messageTypes;
                 if (v === undefined || (Array.isArray(v) && v.every((x) => types.indexOf(x) !== -1))) {
                     return true;
                 }
@@ -346,7 +371,7 @@
         },
         /** Fills #pipes-types-list for the node's current selection. */
         prepare: function (t, selected) {
-            const types = constants.messageTypes;
+            const types = constants().messageTypes;
             const list = $("#pipes-types-list");
             types.forEach(function (type) {
                 const row = $("<label/>", { style: "width: auto; display: block; margin: 2px 0;" }).appendTo(list);
@@ -379,15 +404,15 @@
                     return $(this).val();
                 })
                 .get();
-            return ticked.length === constants.messageTypes.length ? [] : ticked;
+            return ticked.length === constants().messageTypes.length ? [] : ticked;
         },
         /** "whatsapp in", "whatsapp in: media", "whatsapp in: text, image", "whatsapp in: text +3". */
         label: function (prefix, types) {
             const list = Array.isArray(types) ? types : [];
-            if (list.length === 0 || list.length === constants.messageTypes.length) {
+            if (list.length === 0 || list.length === constants().messageTypes.length) {
                 return prefix;
             }
-            const media = constants.mediaMessageTypes;
+            const media = constants().mediaMessageTypes;
             if (list.length === media.length && media.every((m) => list.indexOf(m) !== -1)) {
                 return prefix + ": media";
             }
@@ -396,4 +421,8 @@
     };
 
     editor.ready = true;
+    // Node types whose script ran before this file (pipes-constants.js queued them): register them now.
+    if (editor.constants) {
+        editor.constantsLoaded();
+    }
 })();

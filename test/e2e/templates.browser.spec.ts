@@ -5,7 +5,7 @@
  * shows the filled template to the customer, who never wrote. The key is never sent to the browser.
  */
 import * as assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_APP_NUMBER, DEMO_APP_KEY } from "../../src/emulator";
@@ -16,6 +16,7 @@ import { freePort } from "../support/ports";
 import { poll, waitUntil } from "../support/wait";
 
 const CUSTOMER = "+15550009876";
+const ROOT = join(__dirname, "..", "..");
 
 describe("template picker in Chromium", function () {
   this.timeout(90_000);
@@ -91,17 +92,23 @@ describe("template picker in Chromium", function () {
       if (response.url().startsWith(nodeRed!.url)) bodies.push(response.text().catch(() => ""));
     });
     await page.goto(nodeRed!.url);
-    const node = page.locator('g.red-ui-flow-node-group[id="send"] rect.red-ui-flow-node');
-    await node.waitFor({ timeout: 30_000 });
-    await node.dblclick();
-    await page.waitForSelector("#node-dialog-ok", { state: "visible" });
+    // Any step that times out leaves a picture of the editor in test-results/ (CI keeps it).
+    const shot = async (err: Error): Promise<never> => {
+      mkdirSync(join(ROOT, "test-results"), { recursive: true });
+      await page.screenshot({ path: join(ROOT, "test-results", "picker-failure.png") }).catch(() => undefined);
+      throw new Error(`${err.message}\nbrowser console: ${consoleErrors.join("\n")}\nNode-RED:\n${nodeRed!.log().slice(-3000)}`);
+    };
+    await page.locator('g.red-ui-flow-node-group[id="send"] rect.red-ui-flow-node').waitFor({ timeout: 30_000 });
+    // The node's edit dialog, opened as a double-click does, without depending on where the canvas is.
+    await page.waitForFunction(() => Boolean((window as any).RED?.nodes?.node("send"))).catch(shot);
+    // Our node types registered in the editor (not shown as "unknown: pipes-send").
+    await page.waitForFunction(() => Boolean((window as any).RED.nodes.getType("pipes-send"))).catch(shot);
+    await page.evaluate(() => (window as any).RED.editor.edit((window as any).RED.nodes.node("send")));
+    await page.waitForSelector("#node-dialog-ok", { state: "visible" }).catch(shot);
     // The pipes-send dialog, prepared: its kind select shows the template form.
-    await page.waitForFunction(() => document.querySelector<HTMLSelectElement>("#node-input-kind")?.value === "template");
+    await page.waitForFunction(() => document.querySelector<HTMLSelectElement>("#node-input-kind")?.value === "template").catch(shot);
 
-    await page.click("#pipes-send-template-load").catch(async (err: Error) => {
-      await page.screenshot({ path: join(tmpdir(), "pipes-picker-failure.png") });
-      throw err;
-    });
+    await page.click("#pipes-send-template-load").catch(shot);
     const option = page.locator("#pipes-send-template-picker option", { hasText: "appointment_reminder (en_US)" });
     await option.waitFor({ state: "attached" });
     assert.equal(
@@ -119,12 +126,7 @@ describe("template picker in Chromium", function () {
     await slots.nth(2).fill("CONFIRM");
     await page.click("#node-dialog-ok");
     await page.click("#red-ui-header-button-deploy");
-    await page
-      .waitForFunction(() => !(window as any).RED.nodes.dirty(), undefined, { timeout: 10_000 })
-      .catch(async (err: Error) => {
-        await page.screenshot({ path: join(tmpdir(), "pipes-picker-failure.png") });
-        throw new Error(`${err.message} (screenshot: ${join(tmpdir(), "pipes-picker-failure.png")})`);
-      });
+    await page.waitForFunction(() => !(window as any).RED.nodes.dirty(), undefined, { timeout: 10_000 }).catch(shot);
 
     // The editor is told "deployed" before the new flows have started: until then the inject is not
     // there (404, nothing injected). Pressed once it is.
