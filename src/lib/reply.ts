@@ -66,7 +66,7 @@ export function resolveRoute(node: Partial<Record<keyof Route, unknown>>, pipes:
 }
 
 /** The routing fields of msg.pipes; a msg.pipes whose properties throw when read is BAD_INPUT. */
-function readRouting(pipes: unknown): { conversationId?: unknown; poolNumberId?: unknown; fromNumber?: unknown } {
+export function readRouting(pipes: unknown): { conversationId?: unknown; poolNumberId?: unknown; fromNumber?: unknown } {
   try {
     if (typeof pipes !== "object" || pipes === null) return {};
     const fields = pipes as Record<string, unknown>;
@@ -76,7 +76,8 @@ function readRouting(pipes: unknown): { conversationId?: unknown; poolNumberId?:
   }
 }
 
-function pick(fromNode: unknown, fromMsg: unknown, what: string): string | undefined {
+/** The node's value if set, else the msg's: text (numbers as text, trimmed) or undefined; anything else is BAD_INPUT. */
+export function pick(fromNode: unknown, fromMsg: unknown, what: string): string | undefined {
   for (const value of [fromNode, fromMsg]) {
     if (value === undefined || value === null || value === "") continue;
     if (typeof value === "number") {

@@ -177,8 +177,8 @@ const nodeInit = (RED: NodeAPI): void => {
           buttons: slotNames("button").map((name) => v[name]),
         }),
       },
-      // Writing first with text: the node's body, else msg.payload (read by writeFirst).
-      text: { fields: ["body"], build: (v) => v.body },
+      // Writing first with text: the node's body, else its message (msg.payload by default; read by writeFirst).
+      text: { fields: ["body", "message"], build: (v) => v.body ?? v.message },
       templates: { fields: [], build: () => undefined },
     };
     const form = forms[kind] ?? forms.msg;

@@ -2,7 +2,7 @@ import type { NodeMessageInFlow } from "node-red";
 import type { PipesClient } from "../../lib/client";
 import { badInput, PipesError } from "../../lib/errors";
 import { ERROR_CODES, type TemplateDefinition } from "../../lib/protocol";
-import { prepareReplyParts } from "../../lib/reply";
+import { pick, prepareReplyParts, readRouting } from "../../lib/reply";
 import { findTemplate, prepareTemplate, templateSlots } from "../../lib/templates";
 import { msgPipes } from "./fields";
 
@@ -33,20 +33,19 @@ interface AppTarget {
  * them the msg's own conversation (msg.pipes from a receiving node) is answered.
  */
 function appTarget(v: Values, pipes: unknown, needsNumber: boolean): AppTarget {
-  const fromMsg = readPipes(pipes);
-  const poolNumberId = text(v.poolNumberId, "poolNumberId") ?? fromMsg.poolNumberId;
-  const toNumber = text(v.toNumber, "toNumber");
-  const conversationId = text(v.conversationId, "conversationId");
+  const fromMsg = readRouting(pipes);
+  const poolNumberId = pick(v.poolNumberId, fromMsg.poolNumberId, "poolNumberId");
+  const toNumber = pick(v.toNumber, undefined, "toNumber");
+  const conversationId = pick(v.conversationId, undefined, "conversationId");
   if (toNumber) return { poolNumberId: required(poolNumberId, "poolNumberId (the App's number to send from)"), toNumber: digits(toNumber) };
   if (conversationId && !needsNumber) return { conversationId, poolNumberId };
   if (needsNumber) {
     // Writing first by app/send has no conversation form: the msg's sender is the recipient.
-    return {
-      poolNumberId: required(poolNumberId, "poolNumberId"),
-      toNumber: digits(required(fromMsg.fromNumber, "toNumber (msg.pipes.fromNumber)")),
-    };
+    const sender = pick(undefined, fromMsg.fromNumber, "msg.pipes.fromNumber");
+    return { poolNumberId: required(poolNumberId, "poolNumberId"), toNumber: digits(required(sender, "toNumber (msg.pipes.fromNumber)")) };
   }
-  if (fromMsg.conversationId) return { conversationId: fromMsg.conversationId, poolNumberId };
+  const conversation = pick(undefined, fromMsg.conversationId, "msg.pipes.conversationId");
+  if (conversation) return { conversationId: conversation, poolNumberId };
   throw new PipesError(
     ERROR_CODES.MISSING_ROUTING,
     "cannot tell where to send: set the node's phone number and the App's number (poolNumberId), or wire a msg from a receiving node (msg.pipes)",
@@ -96,7 +95,7 @@ async function knownDefinition(client: PipesClient, poolNumberId: string, timeou
   }
 }
 
-/** Text to any WhatsApp user from the App's number (POST /v1/messages/app/send): the node's body, else msg.payload. */
+/** Text to any WhatsApp user from the App's number (POST /v1/messages/app/send): the node's body, else its message (msg.payload). */
 export async function writeFirst(
   client: PipesClient,
   msg: NodeMessageInFlow,
@@ -105,7 +104,7 @@ export async function writeFirst(
 ): Promise<Record<string, unknown>> {
   const refusal = client.appKeyRefusal("writing first to a number");
   if (refusal) throw refusal;
-  const [body] = prepareReplyParts(v.body ?? readPayload(msg), "reject");
+  const [body] = prepareReplyParts(v.body ?? v.message, "reject");
   const target = appTarget(v, msgPipes(msg), true);
   const result = await client.appSend({ poolNumberId: target.poolNumberId!, toNumber: target.toNumber!, text: body }, timeoutMs);
   return { messageId: result.messageId, kind: "text", ...describeTarget(target), transport: "rest" };
@@ -120,7 +119,7 @@ export async function listTemplates(
 ): Promise<Record<string, unknown>> {
   const refusal = client.appKeyRefusal("listing templates");
   if (refusal) throw refusal;
-  const poolNumberId = required(text(v.poolNumberId, "poolNumberId") ?? readPipes(msgPipes(msg)).poolNumberId, "poolNumberId");
+  const poolNumberId = required(pick(v.poolNumberId, readRouting(msgPipes(msg)).poolNumberId, "poolNumberId"), "poolNumberId");
   const templates = await client.templates(poolNumberId, { maxAgeMs: 0, timeoutMs });
   return {
     kind: "templates",
@@ -135,32 +134,6 @@ function describeTarget(target: AppTarget): Record<string, string> {
   if (target.poolNumberId) out.poolNumberId = target.poolNumberId;
   if (target.toNumber) out.toNumber = `+${target.toNumber}`;
   return out;
-}
-
-function readPipes(pipes: unknown): { conversationId?: string; poolNumberId?: string; fromNumber?: string } {
-  try {
-    if (typeof pipes !== "object" || pipes === null) return {};
-    const p = pipes as Record<string, unknown>;
-    const str = (x: unknown) => (typeof x === "string" && x.trim() ? x.trim() : undefined);
-    return { conversationId: str(p.conversationId), poolNumberId: str(p.poolNumberId), fromNumber: str(p.fromNumber) };
-  } catch (err) {
-    throw badInput(`cannot read msg.pipes: ${err instanceof Error ? err.message : "it throws when read"}`);
-  }
-}
-
-function readPayload(msg: NodeMessageInFlow): unknown {
-  try {
-    return msg.payload;
-  } catch (err) {
-    throw badInput(`cannot read msg.payload: ${err instanceof Error ? err.message : "it throws when read"}`);
-  }
-}
-
-function text(value: unknown, what: string): string | undefined {
-  if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
-  if (typeof value !== "string") throw badInput(`${what} must be text, got ${typeof value}`);
-  return value.trim() || undefined;
 }
 
 function required(value: string | undefined, what: string): string {
