@@ -108,6 +108,16 @@
         $(selector).spinner({ min: rule.integer || rule.min >= 1 ? Math.max(rule.min, 1) : rule.min, max: rule.max });
     };
 
+    /** A receiving node's media rows: the size limit spins within its rule and shows only when media is downloaded. */
+    editor.mediaRows = function (sizeRowId) {
+        editor.spinner("#node-input-maxMediaMB", "maxMediaMB");
+        $("#node-input-downloadMedia")
+            .on("change", function () {
+                $("#" + sizeRowId).toggle($(this).prop("checked"));
+            })
+            .trigger("change");
+    };
+
     /** Turns `#node-input-<name>` into a typedInput of our types, its type kept in `#node-input-<name>Type`. */
     editor.typedInputs = function (defaultsByField) {
         Object.keys(defaultsByField).forEach(function (field) {

@@ -141,6 +141,12 @@ describe("editor in Chromium", function () {
 
     // 3. pipes-in dialog -> edit its connection: key in a password field, emulator base URL.
     await openNode(page, ids.in);
+    // The media size row shows only while "download media" is ticked.
+    assert.equal(await page.isVisible("#pipes-in-row-maxMediaMB"), false);
+    await page.check("#node-input-downloadMedia");
+    await page.waitForSelector("#pipes-in-row-maxMediaMB", { state: "visible" });
+    await page.uncheck("#node-input-downloadMedia");
+    await page.waitForSelector("#pipes-in-row-maxMediaMB", { state: "hidden" });
     await page.click(CONFIG_EDIT_BUTTON);
     await page.waitForSelector("#node-config-input-apiKey", { state: "visible" });
     assert.equal(await page.getAttribute("#node-config-input-apiKey", "type"), "password");
