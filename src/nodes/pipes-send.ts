@@ -105,6 +105,8 @@ const nodeInit = (RED: NodeAPI): void => {
     const softLimits = def.softLimits !== false;
     const field = (value: string | undefined, type: PipesSendDef["bodyType"], fallback?: FieldSpec): FieldSpec =>
       value === undefined && fallback ? fallback : [value, type];
+    const bodySlots = slotFields("body", def.templateBody);
+    const buttonSlots = slotFields("button", def.templateButtons);
     /** Every typedInput of the form; a kind reads only the ones it names below (plus the routing). */
     const allFields: Record<string, FieldSpec> = {
       message: field(def.message, def.messageType, ["payload", "msg"]),
@@ -125,14 +127,15 @@ const nodeInit = (RED: NodeAPI): void => {
       templateName: field(def.templateName, def.templateNameType),
       templateLanguage: field(def.templateLanguage, def.templateLanguageType),
       templateHeader: field(def.templateHeader?.value, def.templateHeader?.type),
-      // A template's body and button values, one field each (body0, body1, ..., button0, ...).
-      ...slotFields("body", def.templateBody),
-      ...slotFields("button", def.templateButtons),
+      ...bodySlots,
+      ...buttonSlots,
     };
+    // A template's body and button values, one field each (body0, body1, ..., button0, ...), named once.
     function slotFields(prefix: string, values: TypedValue[] | undefined): Record<string, FieldSpec> {
       return Object.fromEntries((Array.isArray(values) ? values : []).map((v, i) => [`${prefix}${i}`, field(v?.value, v?.type)]));
     }
-    const slotNames = (prefix: string) => Object.keys(allFields).filter((name) => new RegExp(`^${prefix}\\d+$`).test(name));
+    const bodyNames = Object.keys(bodySlots);
+    const buttonNames = Object.keys(buttonSlots);
     const frame = (v: Values) => ({ body: v.body, header: v.header, footer: v.footer });
 
     /**
@@ -167,18 +170,19 @@ const nodeInit = (RED: NodeAPI): void => {
       },
       reaction: { fields: ["messageId", "emoji"], build: (v) => ({ type: "reaction", messageId: v.messageId, emoji: v.emoji ?? "" }) },
       template: {
-        fields: ["templateName", "templateLanguage", "templateHeader", ...slotNames("body"), ...slotNames("button")],
+        fields: ["templateName", "templateLanguage", "templateHeader", ...bodyNames, ...buttonNames],
         build: (v) => ({
           type: "template",
           name: v.templateName,
           language: v.templateLanguage,
           header: v.templateHeader,
-          body: slotNames("body").map((name) => v[name]),
-          buttons: slotNames("button").map((name) => v[name]),
+          body: bodyNames.map((name) => v[name]),
+          buttons: buttonNames.map((name) => v[name]),
         }),
       },
-      // Writing first with text: the node's body, else its message (msg.payload by default; read by writeFirst).
+      // Writing first: the text is the node's body, else its message (msg.payload by default).
       text: { fields: ["body", "message"], build: (v) => v.body ?? v.message },
+      // Listing templates builds nothing: it reads only the number (routing).
       templates: { fields: [], build: () => undefined },
     };
     const form = forms[kind] ?? forms.msg;
@@ -196,7 +200,7 @@ const nodeInit = (RED: NodeAPI): void => {
       settlesHandling: kind !== "templates",
       send: async (msg, { client, timeoutMs }) => {
         const values = await readFields(RED, node, msg, specs);
-        if (kind === "text") return writeFirst(client, msg, values, timeoutMs);
+        if (kind === "text") return writeFirst(client, msg, form.build(values), values, timeoutMs);
         if (kind === "templates") return listTemplates(client, msg, values, timeoutMs);
         const input = form.build(values);
         if (isTemplate(input)) return sendTemplate(client, msg, input, values, timeoutMs);

@@ -95,16 +95,17 @@ async function knownDefinition(client: PipesClient, poolNumberId: string, timeou
   }
 }
 
-/** Text to any WhatsApp user from the App's number (POST /v1/messages/app/send): the node's body, else its message (msg.payload). */
+/** `text` to any WhatsApp user from the App's number (POST /v1/messages/app/send). */
 export async function writeFirst(
   client: PipesClient,
   msg: NodeMessageInFlow,
+  text: unknown,
   v: Values,
   timeoutMs: number,
 ): Promise<Record<string, unknown>> {
   const refusal = client.appKeyRefusal("writing first to a number");
   if (refusal) throw refusal;
-  const [body] = prepareReplyParts(v.body ?? v.message, "reject");
+  const [body] = prepareReplyParts(text, "reject");
   const target = appTarget(v, msgPipes(msg), true);
   const result = await client.appSend({ poolNumberId: target.poolNumberId!, toNumber: target.toNumber!, text: body }, timeoutMs);
   return { messageId: result.messageId, kind: "text", ...describeTarget(target), transport: "rest" };
