@@ -338,18 +338,15 @@ export class PipesClient extends EventEmitter<ClientEvents> {
     });
   }
 
-  /** The end of a claimed message's handling (coordinated only): kept as handled, or released for the next delivery. */
+  /**
+   * The end of a claimed delivery: handled (its claim kept, so later deliveries are dropped
+   * everywhere), or given back (answered 503) so Pipes' next delivery runs the flow again, here (the
+   * replay filter forgets it) or on another instance (the claim is released).
+   */
   settleClaim(messageId: string, handled: boolean): Promise<void> {
+    if (!handled) this.replayFilter.forget(messageId);
     if (!this.coordinator) return Promise.resolve();
     return handled ? this.coordinator.handled(messageId) : this.coordinator.unclaim(messageId);
-  }
-
-  /**
-   * Forgets that a message was delivered, so its next delivery runs the flow again: a webhook
-   * delivery answered 503 (its handling failed in a way that may pass) will be retried by Pipes.
-   */
-  forgetInbound(messageId: string): void {
-    this.replayFilter.forget(messageId);
   }
 
   /**

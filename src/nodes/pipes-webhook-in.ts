@@ -134,20 +134,32 @@ const nodeInit = (RED: NodeAPI): void => {
       // A delivery without a message: the dashboard's test call.
       if (!message) return res.status(200).json({ ok: true });
       if (answerWhenHandled) return handleThenAnswer(message, res);
-      // A message already delivered (a webhook retry, the socket's fallback copy, or, with several
-      // instances, one another instance took) is answered, not emitted again.
       withClaim(node, client.claimInbound(message), (claim) => {
-        // Arrived while the node was closing (a redeploy): the next delivery reaches the new flow.
-        if (closing) return again(res, message.messageId, claim);
-        if (claim === "elsewhere") {
-          // Another instance holds it "until handled" and may give it up: ask Pipes to come back.
-          res.status(503).json({ error: "another instance is handling this message: deliver it again later" });
-          return;
-        }
-        if (claim === "mine") receive(message);
-        else node.debug(`dropped a repeated delivery of ${shortText(message.messageId)}`);
+        if (answeredWithoutRunning(claim, message.messageId, res)) return;
+        receive(message);
         res.status(200).json({ ok: true });
       });
+    };
+
+    /**
+     * A delivery this node does not run, answered now: one already handled (a webhook retry, the
+     * socket's fallback copy, or one another instance handled) gets 200; one another instance is
+     * still working on "until handled" gets 503 (Pipes asks again later, and then hears how it went);
+     * one that arrived while this node was closing (a redeploy) is given back with 503 for the new flow.
+     */
+    const answeredWithoutRunning = (claim: ClaimResult, messageId: string, res: Response): boolean => {
+      if (closing) {
+        if (claim === "mine") void client.settleClaim(messageId, false);
+        res.status(503).json({ error: "this flow is being redeployed: deliver it again" });
+      } else if (claim === "elsewhere") {
+        res.status(503).json({ error: "another instance is handling this message: deliver it again later" });
+      } else if (claim === "handled") {
+        node.debug(`dropped a repeated delivery of ${shortText(messageId)}`);
+        res.status(200).json({ ok: true });
+      } else {
+        return false;
+      }
+      return true;
     };
 
     // "Answer when handled": 200 only once a send for the msg settled or the flow marked it handled
@@ -161,7 +173,6 @@ const nodeInit = (RED: NodeAPI): void => {
       void wait.then((outcome) => {
         if (outcome === "retry" || outcome === "stopped") {
           // Pipes delivers it again; the flow (here or on another instance) must then see it as new.
-          client.forgetInbound(messageId);
           void client.settleClaim(messageId, false);
           res.status(503).json({ error: "not handled: deliver it again" });
           return;
@@ -179,20 +190,9 @@ const nodeInit = (RED: NodeAPI): void => {
       if (running) return answerAfter(running, messageId, res);
       // Held (with several instances: claimed in Redis) a little longer than the wait can last.
       withClaim(node, client.claimInbound(message, answerWithinMs + 1000), (claim) => {
-        if (closing) return again(res, messageId, claim);
-        if (claim === "handled") {
-          node.debug(`dropped a repeated delivery of ${shortText(messageId)}`);
-          res.status(200).json({ ok: true });
-          return;
-        }
-        if (claim === "elsewhere") {
-          // Another instance is working on it: Pipes asks again later, and then hears how it went.
-          res.status(503).json({ error: "another instance is handling this message: deliver it again later" });
-          return;
-        }
+        if (answeredWithoutRunning(claim, messageId, res)) return;
         const wait = handling.begin(messageId, node, answerWithinMs);
         if (!wait) {
-          client.forgetInbound(messageId);
           void client.settleClaim(messageId, false);
           return refuse(res, 503, "too many deliveries are waiting for the flow: deliver it again later");
         }
@@ -221,15 +221,8 @@ const nodeInit = (RED: NodeAPI): void => {
     };
     RED.events.on("flows:started", onStarted);
 
-    // A message claimed for this node after it started closing is given back: 503, not emitted.
+    // Set on close: a delivery claimed after it is given back (answeredWithoutRunning).
     let closing = false;
-    const again = (res: Response, messageId: string, claim: ClaimResult) => {
-      if (claim === "mine") {
-        client.forgetInbound(messageId);
-        void client.settleClaim(messageId, false);
-      }
-      res.status(503).json({ error: "this flow is being redeployed: deliver it again" });
-    };
 
     // A full deploy stops every node: open waits are answered 503 at once (their msgs' flow is going).
     // A partial one may leave the send nodes running: their waits get a moment to end as usual.
