@@ -6,13 +6,13 @@
  * goes through; a screenshot for the README. Any console error fails the test.
  */
 import * as assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { launchBrowser, requireChromium, type BrowserSession } from "../support/browser";
 import { useEmulator } from "../support/emulator-fixture";
+import { prepareUserDir, startNodeRed, type NodeRedProcess } from "../support/nodered-process";
 import { freePort } from "../support/ports";
 import { waitUntil } from "../support/wait";
 
@@ -23,7 +23,7 @@ const CONFIG_EDIT_BUTTON = "#node-input-btn-connection-edit, #node-input-lookup-
 
 describe("editor in Chromium", function () {
   this.timeout(90_000);
-  let nodeRed: ChildProcess | undefined;
+  let nodeRed: NodeRedProcess | undefined;
   let session: BrowserSession | undefined;
   let work: string;
   let base: string;
@@ -31,13 +31,7 @@ describe("editor in Chromium", function () {
   // Registered before useEmulator(): the browser and Node-RED stop before the emulator does.
   after(async function () {
     await session?.close();
-    if (nodeRed && nodeRed.exitCode === null) {
-      const exited = new Promise((resolve) => nodeRed!.once("exit", resolve));
-      nodeRed.kill("SIGINT");
-      const force = setTimeout(() => nodeRed?.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(force);
-    }
+    await nodeRed?.kill("SIGINT").catch(() => nodeRed?.kill("SIGKILL"));
     if (work) rmSync(work, { recursive: true, force: true });
   });
   const { emu } = useEmulator({ nodeRed: false, awaitSocketsClosed: false, tenants: [{ userId: "user_e", apiKey: KEY }] });
@@ -45,44 +39,10 @@ describe("editor in Chromium", function () {
   before(async function () {
     requireChromium(this); // CI installs it (.ci/run); a developer machine without it skips, and says so
     work = mkdtempSync(join(tmpdir(), "pipes-editor-"));
-    mkdirSync(join(work, "node_modules", "@pipes.bot"), { recursive: true });
-    symlinkSync(root, join(work, "node_modules", "@pipes.bot", "node-red"), "dir");
     const port = await freePort();
-    writeFileSync(
-      join(work, "settings.js"),
-      `module.exports = ${JSON.stringify({
-        uiHost: "127.0.0.1",
-        uiPort: port,
-        flowFile: "flows.json",
-        credentialSecret: "editor-test",
-        telemetry: { enabled: false },
-        diagnostics: { enabled: false },
-        // No palette catalogue: it lives on the internet, which this machine cannot reach.
-        editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
-      })};`,
-    );
-    const redJs = require.resolve("node-red/red.js", { paths: [process.env.NODE_RED_FROM ?? root] });
-    // The editor loads our nodes from dist/: say so clearly when it is not built.
-    for (const file of ["pipes-in.js", "pipes-in.html", "pipes-config.html"]) {
-      if (!existsSync(join(root, "dist", "nodes", file)))
-        throw new Error(`dist/nodes/${file} is missing: run \`npm run build\` (npm test does)`);
-    }
-    nodeRed = spawn(process.execPath, [redJs, "-u", work, "-s", join(work, "settings.js")], { stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    nodeRed.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    nodeRed.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString())); // drained, or it could block
-    nodeRed.once("exit", () => nodeRed!.stdout!.emit("data", Buffer.alloc(0)));
-    await waitUntil(
-      "Node-RED",
-      () => {
-        if (nodeRed!.exitCode !== null) throw new Error(`Node-RED exited early:\n${log}`);
-        return log.includes("Server now running");
-      },
-      nodeRed.stdout!,
-      ["data"],
-      30_000,
-    );
-    base = `http://127.0.0.1:${port}`;
+    prepareUserDir(work, port);
+    nodeRed = await startNodeRed(work, port);
+    base = nodeRed.url;
     session = await launchBrowser({ viewport: { width: 1400, height: 850 }, timeoutMs: 20_000 });
   });
 

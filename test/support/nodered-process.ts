@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { poll, waitFor, waitUntil } from "./wait";
 
@@ -19,6 +19,11 @@ export function redJsPath(): string {
 
 /** A user dir with this package linked in and a settings file on `port` (127.0.0.1 only). */
 export function prepareUserDir(userDir: string, port: number, extraSettings: Record<string, unknown> = {}): void {
+  // Node-RED loads our nodes from dist/: say so clearly when it is not built.
+  for (const file of ["pipes-in.js", "pipes-in.html", "pipes-config.html"]) {
+    if (!existsSync(join(ROOT, "dist", "nodes", file)))
+      throw new Error(`dist/nodes/${file} is missing: run \`npm run build\` (npm test does)`);
+  }
   mkdirSync(join(userDir, "node_modules", "@pipes.bot"), { recursive: true });
   const link = join(userDir, "node_modules", "@pipes.bot", "node-red");
   rmSync(link, { recursive: true, force: true });
