@@ -28,13 +28,17 @@ import { COUNTED, flowFor, type FlowKind } from "./flows";
 import { WEBHOOK_PATHS, WEBHOOK_SECRET } from "./results";
 import { wallNow, type ChildReport, type Counter, type GcTally, type MemorySample, type ParentCommand } from "./ipc";
 
-// A profiling client (BENCH_CHILD_PROFILE, set by the driver for its profile runs only) maps the
-// positions in its profiles back to the TypeScript lines through tsx's source maps.
+// A profiling client (BENCH_CHILD_PROFILE, set by the driver for its profile runs only) names
+// TypeScript lines in the stack traces of its errors. Its profiles name our compiled .js files
+// (.run/bench/nodes-js/) and their function names.
 if (process.env.BENCH_CHILD_PROFILE === "1") process.setSourceMapsEnabled(true);
 
 const ROOT = resolve(__dirname, "..");
-/** Where our nodes are loaded from: this checkout, or BENCH_SRC (another checkout, for before/after figures). */
-const SOURCES = resolve(process.env.BENCH_SRC ?? ROOT);
+/**
+ * Where our nodes are loaded from: compiled by the driver (bench/run.ts, compileNodes) from this
+ * checkout or BENCH_SRC (another checkout, for before/after figures).
+ */
+const NODES_JS = resolve(process.env.BENCH_NODES_JS ?? join(ROOT, ".run", "bench", "nodes-js"));
 const [mode, ...args] = process.argv.slice(2);
 
 const counters: Record<Counter, number> = { received: 0, replied: 0, failed: 0, outcomes: 0 };
@@ -278,12 +282,12 @@ async function startNodeRed(
   configOverrides: Record<string, unknown>,
 ): Promise<void> {
   const userDir = mkdtempSync(join(tmpdir(), "pipes-bench-"));
-  // Our nodes from src/ (this process runs under tsx): a .js shim per node and a stub .html, which
-  // the registry needs to see a node file; the editor is off, so its content does not matter.
+  // Our compiled nodes: a .js shim per node and a stub .html, which the registry needs to see a
+  // node file; the editor is off, so its content does not matter.
   const nodesDir = join(userDir, "pipes-nodes");
   mkdirSync(nodesDir);
   for (const type of NODE_TYPES) {
-    const source = join(SOURCES, "src", "nodes", `${type}.ts`);
+    const source = join(NODES_JS, "nodes", `${type}.js`);
     if (!existsSync(source)) continue; // an older checkout (BENCH_SRC) without this node
     writeFileSync(join(nodesDir, `${type}.js`), `module.exports = require(${JSON.stringify(source)});\n`);
     writeFileSync(join(nodesDir, `${type}.html`), "<!-- bench: editor disabled -->\n");

@@ -63,7 +63,8 @@ export function ownerOf(url: string, functionName: string): string {
     return "native";
   }
   const path = url.replace(/^file:\/\//, "");
-  if (/\/src\/(lib|nodes)\//.test(path) && !path.includes("node_modules")) return "ours (src/)";
+  // Our nodes: src/ itself, or as the bench runs them, compiled into .run/bench/nodes-js/.
+  if (/\/(src|nodes-js)\/(lib|nodes)\//.test(path) && !path.includes("node_modules")) return "ours (src/)";
   if (/\/bench\//.test(path) && !path.includes("node_modules")) return "bench (floor nodes, driver hooks)";
   if (path.startsWith("node:") || !path.includes("/")) return path.startsWith("Function node") ? "function node code" : "Node.js core";
   const module = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
