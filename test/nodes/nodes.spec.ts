@@ -3,12 +3,14 @@
  * 127.0.0.1: every node, every message type, every failure path of the core contract.
  */
 import * as assert from "node:assert/strict";
+import type { EventEmitter } from "node:events";
 import { useEmulator } from "../support/emulator-fixture";
-import { configNode, helper, loadFlow, nextError, nextInput, statuses, waitForStatus } from "../support/nodered";
+import { configNode, coreNodes, helper, loadFlow, nextError, nextInput, statuses, waitForStatus } from "../support/nodered";
 import { collect } from "../support/wait";
 
 const KEY_A = "pk_test_tenant_a_000000000000000000";
 const KEY_B = "pk_test_tenant_b_000000000000000000";
+const [COMPLETE_NODE] = coreNodes("common/24-complete.js");
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), Buffer.alloc(64, 1)]);
 
 describe("nodes against the emulator", function () {
@@ -236,6 +238,28 @@ describe("nodes against the emulator", function () {
       assert.equal(sent[0].text, "You said: hello");
       assert.equal(sent[0].toNumber, "+15557654321");
       assert.equal(sent[0].via, "ws");
+    });
+
+    it("with output 1 unwired, ends the msg (a Complete node sees it with msg.sent) without sending it on", async function () {
+      const flow = echoFlow();
+      const reply = flow.find((node) => node.id === "reply")!;
+      reply.wires = [[], ["failed"]];
+      flow.push({ id: "completed", type: "complete", scope: ["reply"], wires: [["done"]] }, { id: "done", type: "helper" });
+      await loadFlow(flow, KEY_A, [COMPLETE_NODE]);
+      await sockets(1);
+      const echoed = nextInput("echo");
+      const inbound = emu.inject({ fromNumber: "+15557654321", text: "hello" });
+      const msg = await echoed;
+      const completed = nextInput("done");
+      let sentOn = 0;
+      (helper.getNode("reply") as unknown as EventEmitter).on("call:send", () => sentOn++);
+      msg.payload = `You said: ${msg.payload}`;
+      helper.getNode("reply").receive(msg);
+      const result = await completed;
+      assert.match(result.sent.messageId, /^wamid\./);
+      assert.equal(result.sent.conversationId, inbound.conversationId);
+      assert.equal(sentOn, 0);
+      assert.equal(emu.sent({ conversationId: inbound.conversationId }).length, 1);
     });
 
     it("routes SERVICE_WINDOW_EXPIRED to output 2 with the server's code", async function () {

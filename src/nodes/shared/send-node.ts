@@ -5,7 +5,7 @@ import { answeredMessageId } from "../../lib/handling";
 import { ERROR_CODES } from "../../lib/protocol";
 import { configFor } from "./connection";
 import type { NodeStrings, Translate } from "./i18n";
-import { fail, hasFailureWires, succeed, type Done, type Send } from "./outputs";
+import { fail, hasFailureWires, hasSuccessWires, succeed, type Done, type Send } from "./outputs";
 import { nodeNumbers } from "./settings";
 import { misconfiguredStatus, showConnectionStatus } from "./status";
 
@@ -70,6 +70,7 @@ export function sendNode(RED: NodeAPI, node: Node, def: SendNodeDef, spec: SendN
   const sends = handleSends({
     node,
     failureWired: hasFailureWires(def.wires),
+    successWired: hasSuccessWires(def.wires),
     client,
     common,
     refusal: settingProblem
@@ -137,6 +138,7 @@ type Outcome = { sent: Record<string, unknown> } | { error: PipesError };
 interface HandleSendsSpec {
   node: Node;
   failureWired: boolean;
+  successWired: boolean;
   client: PipesClient | undefined;
   common: Translate;
   /** Set when every msg must fail before sending (no usable connection, a setting out of range). */
@@ -148,7 +150,7 @@ interface HandleSendsSpec {
 }
 
 function handleSends(spec: HandleSendsSpec): { closing(): void } {
-  const { node, failureWired } = spec;
+  const { node, failureWired, successWired } = spec;
   let closing = false;
   const stopLosses = new StopLossLog(node, spec.common, failureWired);
 
@@ -179,7 +181,7 @@ function handleSends(spec: HandleSendsSpec): { closing(): void } {
         (sent) => {
           spec.settled?.({ sent });
           if (spec.settlesHandling) handlingEnded(spec.client, msg);
-          succeed(msg, sent, send, done);
+          succeed(msg, sent, successWired, send, done);
         },
         (err: unknown) => failed(err, true),
       )
