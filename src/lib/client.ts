@@ -306,8 +306,10 @@ export class PipesClient extends EventEmitter<ClientEvents> {
    */
   reply(parts: WhatsAppReply[], options: { timeoutMs: number; owner?: object }): Promise<ReplyStatus[]> {
     if (this.stopped) return Promise.reject(new PipesError(ERROR_CODES.STOPPED, "the connection is closed"));
-    const refusal = parts.map((part) => this.scopeRefusal(part.conversationId)).find(Boolean);
-    if (refusal) return Promise.reject(refusal);
+    for (const part of parts) {
+      const refusal = this.scopeRefusal(part.conversationId);
+      if (refusal) return Promise.reject(refusal);
+    }
     const terminal = this.terminalState();
     if (terminal) return Promise.reject(terminal);
     return this.outbox.enqueueAll(parts, options);

@@ -136,13 +136,22 @@ export class Outbox {
   enqueueFrame(conversationId: string, frame: string, options: EnqueueOptions): Promise<ReplyStatus> {
     const full = this.queueFull(1);
     if (full) return Promise.reject(full);
-    return new Promise<ReplyStatus>((resolve, reject) => {
-      const conversation = this.conversation(conversationId);
-      conversation.queue.push({ conversationId, frame, options, enqueuedAt: Date.now(), resolve, reject });
-      this.count++;
-      this.pump(conversationId, conversation);
-      this.ensureSweeper();
-    });
+    return new Promise<ReplyStatus>((resolve, reject) => this.push(conversationId, frame, options, resolve, reject));
+  }
+
+  /** Queues one frame whose outcome goes to `resolve` / `reject` (the caller checked the limit). */
+  private push(
+    conversationId: string,
+    frame: string,
+    options: EnqueueOptions,
+    resolve: (status: ReplyStatus) => void,
+    reject: (error: PipesError) => void,
+  ): void {
+    const conversation = this.conversation(conversationId);
+    conversation.queue.push({ conversationId, frame, options, enqueuedAt: Date.now(), resolve, reject });
+    this.count++;
+    this.pump(conversationId, conversation);
+    this.ensureSweeper();
   }
 
   /** Routes a `reply_status` to the reply waiting in its conversation. */
@@ -176,8 +185,14 @@ export class Outbox {
     const full = this.queueFull(replies.length);
     if (full) return Promise.reject(full);
     // One part (nearly every reply): no group to cancel and no part count to add to an error, so
-    // skip the bookkeeping below; the reply is queued exactly as it would be there.
-    if (replies.length === 1) return this.enqueue(replies[0], options).then(asList);
+    // skip the bookkeeping below; the reply is queued exactly as it would be there, and one promise
+    // (not two) per reply settles with its status as a list.
+    if (replies.length === 1) {
+      const reply = replies[0];
+      return new Promise<ReplyStatus[]>((resolve, reject) =>
+        this.push(reply.conversationId, buildReplyFrame(reply), options, (status) => resolve([status]), reject),
+      );
+    }
     return this.enqueueParts(replies, options);
   }
 
@@ -385,10 +400,6 @@ export class Outbox {
       }
     }, every);
   }
-}
-
-function asList(status: ReplyStatus): ReplyStatus[] {
-  return [status];
 }
 
 function statusError(status: ReplyStatus): PipesError {

@@ -51,18 +51,18 @@ export function resolveRoute(node: Partial<Record<keyof Route, unknown>>, pipes:
   const conversationId = pick(node.conversationId, fromMsg.conversationId, "conversationId");
   const poolNumberId = pick(node.poolNumberId, fromMsg.poolNumberId, "poolNumberId");
   const toNumber = pick(node.toNumber, fromMsg.fromNumber, "toNumber");
-  const missing = [
-    conversationId ? undefined : "conversationId",
-    needsNumbers && !poolNumberId ? "poolNumberId" : undefined,
-    needsNumbers && !toNumber ? "toNumber (msg.pipes.fromNumber)" : undefined,
-  ].filter(Boolean);
-  if (missing.length) {
+  if (!conversationId || (needsNumbers && (!poolNumberId || !toNumber))) {
+    const missing = [
+      conversationId ? undefined : "conversationId",
+      needsNumbers && !poolNumberId ? "poolNumberId" : undefined,
+      needsNumbers && !toNumber ? "toNumber (msg.pipes.fromNumber)" : undefined,
+    ].filter(Boolean);
     throw new PipesError(
       ERROR_CODES.MISSING_ROUTING,
       `cannot tell where to send: no ${missing.join(", ")} on the node or in msg.pipes (wire the msg from a pipes-in node, or set the node's fields)`,
     );
   }
-  return { conversationId: conversationId!, poolNumberId, toNumber };
+  return { conversationId, poolNumberId, toNumber };
 }
 
 /** The routing fields of msg.pipes; a msg.pipes whose properties throw when read is BAD_INPUT. */

@@ -49,9 +49,8 @@ const nodeInit = (RED: NodeAPI): void => {
       // A user-scoped socket that no pipes-in reads is never opened (it would collect the offline
       // queue for nobody): socket replies then go over REST, and msg.sent.transport says so.
       const overSocket = transport === "ws" && client.repliesOverSocket;
-      const { text, ...routing } = values;
-      const route = resolveRoute(routing, msgPipes(msg), overSocket);
-      const parts = prepareReplyParts(text, longText);
+      const route = resolveRoute(values, msgPipes(msg), overSocket);
+      const parts = prepareReplyParts(values.text, longText);
       if (!overSocket) return sendRest(client, route, parts, timeoutMs);
       // All parts are queued at once so no other reply into this conversation lands between them.
       const replies = parts.map((part) => ({

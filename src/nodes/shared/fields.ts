@@ -61,8 +61,14 @@ export function readFields<K extends string>(
   specs: Record<K, FieldSpec>,
 ): Record<K, unknown> | Promise<Record<K, unknown>> {
   const names = Object.keys(specs) as K[];
-  const fields = names.map((name) => readField(RED, node, msg, specs[name][0], specs[name][1]));
-  if (fields.every((field) => !(field instanceof Promise))) return toRecord(names, fields as Settled[]);
+  const fields: Field[] = [];
+  let waits = false;
+  for (const name of names) {
+    const field = readField(RED, node, msg, specs[name][0], specs[name][1]);
+    if (field instanceof Promise) waits = true;
+    fields.push(field);
+  }
+  if (!waits) return toRecord(names, fields as Settled[]);
   return Promise.all(fields.map((field) => (field instanceof Promise ? field : Promise.resolve(field)))).then((settled) =>
     toRecord(names, settled),
   );
@@ -79,10 +85,11 @@ export function msgPipes(msg: NodeMessageInFlow): unknown {
 
 function toRecord<K extends string>(names: K[], settled: Settled[]): Record<K, unknown> {
   const record = {} as Record<K, unknown>;
-  settled.forEach((field, i) => {
+  for (let i = 0; i < names.length; i++) {
+    const field = settled[i];
     if (!field.ok) throw field.error;
     record[names[i]] = field.value;
-  });
+  }
   return record;
 }
 

@@ -67,6 +67,7 @@ export function sendNode(RED: NodeAPI, node: Node, def: SendNodeDef, spec: SendN
     requests = new RequestStatus(node, common, (sent) => spec.describeSent?.(sent) ?? "");
   }
 
+  const context: SendContext = { client: client!, timeoutMs };
   const sends = handleSends({
     node,
     failureWired: hasFailureWires(def.wires),
@@ -78,7 +79,7 @@ export function sendNode(RED: NodeAPI, node: Node, def: SendNodeDef, spec: SendN
       : client
         ? undefined
         : new PipesError(ERROR_CODES.NOT_CONNECTED, `not sent: ${problem ?? "no connection configured"}`),
-    send: (msg) => spec.send(msg, { client: client!, timeoutMs }),
+    send: (msg) => spec.send(msg, context),
     settlesHandling: spec.settlesHandling !== false,
     started: requests && (() => requests.started()),
     settled: requests && ((outcome) => requests.settled(outcome)),
