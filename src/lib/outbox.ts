@@ -58,6 +58,8 @@ interface Entry {
   enqueuedAt: number;
   resolve: (status: ReplyStatus) => void;
   reject: (error: PipesError) => void;
+  /** Once written: when its status is overdue (Date.now() time). */
+  deadline?: number;
   /** A status arrived while this reply was in flight and was taken as an earlier reply's late one. */
   sawLateStatus?: boolean;
 }
@@ -65,7 +67,6 @@ interface Entry {
 interface Conversation {
   queue: Entry[];
   inFlight?: Entry;
-  statusTimer?: NodeJS.Timeout;
   /** Statuses still owed for replies that timed out, expected until `lateUntil`. */
   lateExpected: number;
   lateUntil: number;
@@ -81,12 +82,24 @@ interface Conversation {
  */
 export const CONNECTED_LIMIT_FACTOR = 20;
 
+/**
+ * Replies awaiting their status are timed out by one clock per outbox, not a timer each: a timer
+ * set and cleared per reply cost 0.4 µs of the ~1.2 µs the outbox spends on a reply (measured with
+ * 200,000 replies), and one more object per reply for the GC. The clock ticks while anything is
+ * written and unanswered, every tenth of the shortest time-out in flight (at most 100 ms, at least
+ * 5 ms), so a time-out is noticed at most that much late: 30 s become at most 30.1 s.
+ */
+const STATUS_CLOCK_MAX_MS = 100;
+const STATUS_CLOCK_MIN_MS = 5;
+
 export class Outbox {
   private readonly conversations = new Map<string, Conversation>();
   private count = 0;
   /** Of those, written and awaiting their status (at most one per conversation). */
   private written = 0;
   private sweeper: NodeJS.Timeout | undefined;
+  private statusClock: NodeJS.Timeout | undefined;
+  private statusClockMs = 0;
 
   constructor(
     private readonly transport: OutboxTransport,
@@ -166,8 +179,6 @@ export class Outbox {
       this.options.onUnmatchedStatus?.(status);
       return;
     }
-    clearTimeout(conversation.statusTimer);
-    conversation.statusTimer = undefined;
     conversation.inFlight = undefined;
     this.written--;
     this.count--;
@@ -225,8 +236,6 @@ export class Outbox {
       conversation.lateExpected = 0; // statuses belong to the socket that is gone
       const entry = conversation.inFlight;
       if (entry) {
-        clearTimeout(conversation.statusTimer);
-        conversation.statusTimer = undefined;
         conversation.inFlight = undefined;
         this.written--;
         this.count--;
@@ -272,8 +281,8 @@ export class Outbox {
   stop(): void {
     clearInterval(this.sweeper);
     this.sweeper = undefined;
+    this.stopStatusClock();
     for (const conversation of this.conversations.values()) {
-      clearTimeout(conversation.statusTimer);
       clearTimeout(conversation.graceTimer);
       conversation.inFlight?.reject(
         new PipesError(ERROR_CODES.OUTCOME_UNKNOWN, "the connection closed before Pipes.bot confirmed this reply"),
@@ -322,14 +331,41 @@ export class Outbox {
     conversation.queue.shift();
     conversation.inFlight = entry;
     this.written++;
-    conversation.statusTimer = setTimeout(() => this.timedOut(id, conversation, entry), entry.options.timeoutMs);
+    entry.deadline = Date.now() + entry.options.timeoutMs;
+    this.runStatusClock(entry.options.timeoutMs);
+  }
+
+  /** Starts the clock, or makes it tick faster for a shorter time-out; it stops when nothing is in flight. */
+  private runStatusClock(timeoutMs: number): void {
+    const every = Math.max(STATUS_CLOCK_MIN_MS, Math.min(STATUS_CLOCK_MAX_MS, Math.floor(timeoutMs / 10)));
+    if (this.statusClock && this.statusClockMs <= every) return;
+    clearInterval(this.statusClock);
+    this.statusClockMs = every;
+    this.statusClock = setInterval(() => this.checkDeadlines(), every);
+  }
+
+  private stopStatusClock(): void {
+    clearInterval(this.statusClock);
+    this.statusClock = undefined;
+    this.statusClockMs = 0;
+  }
+
+  /** Times out every written reply whose status is overdue. */
+  private checkDeadlines(): void {
+    if (this.written === 0) {
+      this.stopStatusClock();
+      return;
+    }
+    const now = Date.now();
+    for (const [id, conversation] of this.conversations) {
+      const entry = conversation.inFlight;
+      if (entry && entry.deadline !== undefined && entry.deadline <= now) this.timedOut(id, conversation, entry);
+    }
   }
 
   private timedOut(id: string, conversation: Conversation, entry: Entry): void {
-    if (conversation.inFlight !== entry) return;
     conversation.inFlight = undefined;
     this.written--;
-    conversation.statusTimer = undefined;
     this.count--;
     // Mark the conversation as owing a late status before anything else looks at it. Not when this
     // reply's own status may already have been taken as an earlier one's late status: then nothing
