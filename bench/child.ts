@@ -166,10 +166,12 @@ async function profile(on: boolean, file?: string, what: "cpu" | "heap" = "cpu")
       await post("Profiler.start");
     } else {
       // Objects the GC has collected since are kept in the profile: it shows allocation volume.
+      // BENCH_HEAP_LIVE=1 leaves them out: what the phase allocated and still holds at its end.
+      const volume = process.env.BENCH_HEAP_LIVE !== "1";
       await post("HeapProfiler.startSampling", {
         samplingInterval: 4096,
-        includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
+        includeObjectsCollectedByMajorGC: volume,
+        includeObjectsCollectedByMinorGC: volume,
       });
     }
     return;

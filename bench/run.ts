@@ -147,7 +147,14 @@ async function startClient(kind: Contender, server: BenchServer, profiling = fal
   }
   const connected = waitFor(() => server.connections() >= 1, 30_000, `${SPECS[kind].label} to connect`);
   const client = await Client.start(SPECS[kind].label, clientArgs(kind, server), profiling);
-  await connected;
+  try {
+    await connected;
+  } catch (err) {
+    // A client that never connects (a node that failed to start) must not outlive the run: its
+    // IPC channel would keep this driver, and it, alive after the error.
+    await client.stop();
+    throw err;
+  }
   return client;
 }
 
