@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { PipesError } from "../../src/lib/errors";
 import { CONNECTED_LIMIT_FACTOR, Outbox, type OutboxTransport } from "../../src/lib/outbox";
 import type { ReplyStatus, WhatsAppReply } from "../../src/lib/protocol";
-import { waitUntil } from "../support/wait";
+import { poll, waitUntil } from "../support/wait";
 
 /** A transport that records written frames and can be opened and closed by the test. */
 class FakeTransport extends EventEmitter implements OutboxTransport {
@@ -62,6 +62,24 @@ describe("outbox: stop-and-wait per conversation", function () {
     outbox.handleStatus(ok("b", "wamid.2"));
     assert.equal((await b1).messageId, "wamid.2");
     assert.equal(outbox.size, 0);
+  });
+
+  it("forgets an idle conversation after a quiet sweep period, not at once, and keeps a busy one", async function () {
+    const first = outbox.enqueue(reply("a", "1"), { timeoutMs: 5000 });
+    outbox.handleStatus(ok("a", "wamid.1"));
+    await first;
+    // Kept a moment: a conversation that is answered again soon reuses its state.
+    assert.equal(outbox.conversationsKnown, 1);
+    const again = outbox.enqueue(reply("a", "2"), { timeoutMs: 5000 });
+    assert.equal(outbox.conversationsKnown, 1);
+    outbox.handleStatus(ok("a", "wamid.2"));
+    await again;
+    const busy = outbox.enqueue(reply("b", "1"), { timeoutMs: 5000 });
+    // The sweeper runs every 400 ms at most; "a" goes within two periods, "b" (awaiting its status) stays.
+    await poll("the idle conversation to be forgotten", () => outbox.conversationsKnown === 1, { everyMs: 50, timeoutMs: 3000 });
+    outbox.handleStatus(ok("b", "wamid.3"));
+    await busy;
+    await poll("the last conversation to be forgotten", () => outbox.conversationsKnown === 0, { everyMs: 50, timeoutMs: 3000 });
   });
 
   it("holds replies while disconnected and sends them in order on flush", async function () {
