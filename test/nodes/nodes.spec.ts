@@ -262,6 +262,21 @@ describe("nodes against the emulator", function () {
       assert.equal(emu.sent({ conversationId: inbound.conversationId }).length, 1);
     });
 
+    it("wired later by a 'modified nodes' deploy (the node keeps running), sends on output 1 from then on", async function () {
+      const flow = echoFlow();
+      flow.find((node) => node.id === "reply")!.wires = [[], []];
+      await loadFlow(flow, KEY_A);
+      await sockets(1);
+      // What Node-RED does to a node whose only change is its wiring (Flow.start, diff.rewired).
+      (helper.getNode("reply") as unknown as { updateWires(wires: string[][]): void }).updateWires([["ok"], ["failed"]]);
+      const echoed = nextInput("echo");
+      emu.inject({ fromNumber: "+15557654321", text: "hello" });
+      const msg = await echoed;
+      const ok = nextInput("ok");
+      helper.getNode("reply").receive(msg);
+      assert.match((await ok).sent.messageId, /^wamid\./);
+    });
+
     it("routes SERVICE_WINDOW_EXPIRED to output 2 with the server's code", async function () {
       await loadFlow(echoFlow(), KEY_A);
       await sockets(1);

@@ -35,9 +35,10 @@ export function fail(msg: NodeMessageInFlow, err: unknown, failureWired: boolean
 }
 
 /**
- * msg.sent is set either way (a Complete node watching this node sees it). With output 1 unwired
- * the msg is not sent at all: Node-RED would still make up a message id, log a metric event and
- * route an empty list for it, about a microsecond and a half per msg of a flow that only replies.
+ * With output 1 unwired the msg is not sent at all (only done()): Node-RED would still make up a
+ * message id, log a metric event and route an empty list for it, about a microsecond and a half per
+ * msg of a flow that only replies. msg.sent is set either way, so a Complete node watching this node
+ * sees it (except on a msg that refuses new properties: its copy with msg.sent goes to output 1 only).
  */
 export function succeed(msg: NodeMessageInFlow, sent: Record<string, unknown>, successWired: boolean, send: Send, done: Done): void {
   const out = withProperty(msg, "sent", sent);

@@ -70,8 +70,6 @@ export function sendNode(RED: NodeAPI, node: Node, def: SendNodeDef, spec: SendN
   const context: SendContext = { client: client!, timeoutMs };
   const sends = handleSends({
     node,
-    failureWired: hasFailureWires(def.wires),
-    successWired: hasSuccessWires(def.wires),
     client,
     common,
     refusal: settingProblem
@@ -138,8 +136,6 @@ type Outcome = { sent: Record<string, unknown> } | { error: PipesError };
 
 interface HandleSendsSpec {
   node: Node;
-  failureWired: boolean;
-  successWired: boolean;
   client: PipesClient | undefined;
   common: Translate;
   /** Set when every msg must fail before sending (no usable connection, a setting out of range). */
@@ -151,9 +147,12 @@ interface HandleSendsSpec {
 }
 
 function handleSends(spec: HandleSendsSpec): { closing(): void } {
-  const { node, failureWired, successWired } = spec;
+  const { node } = spec;
   let closing = false;
-  const stopLosses = new StopLossLog(node, spec.common, failureWired);
+  // Read per msg, not at deploy: a "modified nodes" deploy that only rewires a node keeps it
+  // running and gives it its new wires (Node-RED's updateWires).
+  const wires = () => (node as unknown as { wires?: string[][] }).wires;
+  const stopLosses = new StopLossLog(node, spec.common, () => hasFailureWires(wires()));
 
   node.on("input", (msg: NodeMessageInFlow, send: Send, nodeDone: Done) => {
     const done = guardDone(node, nodeDone);
@@ -163,7 +162,7 @@ function handleSends(spec: HandleSendsSpec): { closing(): void } {
       if (spec.settlesHandling) handlingEnded(spec.client, msg, error);
       // While the flow stops, output 2 and Catch nodes may be stopping too: the log always hears it.
       if (closing || spec.client?.isStopped) stopLosses.add(msg, error);
-      fail(msg, error, failureWired, send, done);
+      fail(msg, error, hasFailureWires(wires()), send, done);
     };
     if (spec.refusal) {
       failed(spec.refusal, false);
@@ -182,7 +181,7 @@ function handleSends(spec: HandleSendsSpec): { closing(): void } {
         (sent) => {
           spec.settled?.({ sent });
           if (spec.settlesHandling) handlingEnded(spec.client, msg);
-          succeed(msg, sent, successWired, send, done);
+          succeed(msg, sent, hasSuccessWires(wires()), send, done);
         },
         (err: unknown) => failed(err, true),
       )
@@ -231,7 +230,7 @@ class StopLossLog {
   constructor(
     private readonly node: Node,
     private readonly common: Translate,
-    private readonly failureWired: boolean,
+    private readonly failureWired: () => boolean,
   ) {}
 
   add(msg: NodeMessageInFlow, error: PipesError): void {
@@ -252,7 +251,7 @@ class StopLossLog {
       this.common("warnings.stopped-unsent", {
         count: lost.length,
         codes: [...counts].map(([code, n]) => `${code} ×${n}`).join(", "),
-        output: this.failureWired ? this.common("warnings.output-2") : "done(err)",
+        output: this.failureWired() ? this.common("warnings.output-2") : "done(err)",
         ids: lost.length > 10 ? `${ids}, …` : ids,
       }),
     );
