@@ -58,7 +58,7 @@ interface Entry {
   enqueuedAt: number;
   resolve: (status: ReplyStatus) => void;
   reject: (error: PipesError) => void;
-  /** Once written: when its status is overdue (Date.now() time). */
+  /** Once written: when its status is overdue (performance.now() time). */
   deadline?: number;
   /** A status arrived while this reply was in flight and was taken as an earlier reply's late one. */
   sawLateStatus?: boolean;
@@ -88,13 +88,15 @@ export const CONNECTED_LIMIT_FACTOR = 20;
  * Replies awaiting their status are timed out by one clock per outbox, not a timer each: a timer
  * set and cleared per reply cost 0.4 µs of the ~1.2 µs the outbox spends on a reply (measured with
  * 200,000 replies), and one more object per reply for the GC. The clock ticks while anything is
- * written and unanswered, every tenth of the shortest time-out in flight (at most 100 ms, at least
- * 5 ms), so a time-out is noticed at most that much late: 30 s become at most 30.1 s.
+ * written and unanswered, every tenth of the shortest time-out written since it started (at most
+ * 100 ms, at least 5 ms), so a time-out is noticed at most that much late: 30 s become at most
+ * 30.1 s. Deadlines are on the monotonic clock (performance.now()): a wall-clock step must not
+ * time out every reply at once.
  */
 const STATUS_CLOCK_MAX_MS = 100;
+const STATUS_CLOCK_MIN_MS = 5;
 /** The sweeper's longest period: an idle conversation is forgotten within two. */
 const SWEEP_MAX_MS = 400;
-const STATUS_CLOCK_MIN_MS = 5;
 
 export class Outbox {
   private readonly conversations = new Map<string, Conversation>();
@@ -336,7 +338,7 @@ export class Outbox {
     }
     const entry = conversation.queue[0];
     if (!entry) {
-      // Idle: the sweeper forgets it after one quiet sweep period (0.4-0.8 s). Not at once: a
+      // Idle: the sweeper forgets it after one quiet sweep period (0.4-0.8 s by default). Not at once: a
       // conversation made and deleted per reply (a Map entry in and out per message) measured
       // ~200 KB promoted per young GC on the echo at 5,000 msg/s, against ~30 KB when conversations
       // linger (and 3 KB for the floor); the young GCs' pauses are the latency tail.
@@ -347,7 +349,7 @@ export class Outbox {
     conversation.queue.shift();
     conversation.inFlight = entry;
     this.written++;
-    entry.deadline = Date.now() + entry.options.timeoutMs;
+    entry.deadline = performance.now() + entry.options.timeoutMs;
     this.runStatusClock(entry.options.timeoutMs);
   }
 
@@ -357,7 +359,8 @@ export class Outbox {
     if (this.statusClock && this.statusClockMs <= every) return;
     clearInterval(this.statusClock);
     this.statusClockMs = every;
-    this.statusClock = setInterval(() => this.checkDeadlines(), every);
+    // unref: a clock alone must not keep a process alive (stop() clears it anyway).
+    this.statusClock = setInterval(() => this.checkDeadlines(), every).unref();
   }
 
   private stopStatusClock(): void {
@@ -372,7 +375,7 @@ export class Outbox {
       this.stopStatusClock();
       return;
     }
-    const now = Date.now();
+    const now = performance.now();
     for (const [id, conversation] of this.conversations) {
       const entry = conversation.inFlight;
       if (entry && entry.deadline !== undefined && entry.deadline <= now) this.timedOut(id, conversation, entry);
@@ -454,7 +457,7 @@ export class Outbox {
         clearInterval(this.sweeper);
         this.sweeper = undefined;
       }
-    }, every);
+    }, every).unref();
   }
 }
 
