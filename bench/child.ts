@@ -166,12 +166,14 @@ async function profile(on: boolean, file?: string, what: "cpu" | "heap" = "cpu")
       await post("Profiler.start");
     } else {
       // Objects the GC has collected since are kept in the profile: it shows allocation volume.
-      // BENCH_HEAP_LIVE=1 leaves them out: what the phase allocated and still holds at its end.
-      const volume = process.env.BENCH_HEAP_LIVE !== "1";
+      // BENCH_HEAP_LIVE=1 leaves them out (what the phase allocated and still holds at its end);
+      // BENCH_HEAP_LIVE=old leaves out only what young GCs collected (what outlived the young
+      // generation: the survivors that make young GCs slow).
+      const live = process.env.BENCH_HEAP_LIVE;
       await post("HeapProfiler.startSampling", {
         samplingInterval: 4096,
-        includeObjectsCollectedByMajorGC: volume,
-        includeObjectsCollectedByMinorGC: volume,
+        includeObjectsCollectedByMajorGC: live !== "1",
+        includeObjectsCollectedByMinorGC: live !== "1" && live !== "old",
       });
     }
     return;

@@ -46,7 +46,7 @@
  * latency series.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { renderChart } from "./chart";
@@ -646,12 +646,15 @@ async function emulatorCapacity(emu: EmulatorServer): Promise<Capacity> {
  * .run/bench/nodes-js/ with source maps for the profiles. The clients load that, not src/ through
  * tsx: tsx's transform adds a name-keeping wrapper around every function it creates and a getter
  * behind every import, which cost our hot path about half a microsecond per message that a user
- * of the package never pays.
+ * of the package never pays. A BENCH_SRC checkout is compiled the same way and resolves its
+ * dependencies from here (.run/bench/ is inside this checkout): same ws, undici and Node-RED.
  */
 function compileNodes(): string {
   const root = join(__dirname, "..");
   const dir = resolve(process.env.BENCH_SRC ?? root);
   const out = join(SCRATCH, "nodes-js");
+  // Fresh each run: a file left by an earlier checkout must not be loaded as one of this one's.
+  rmSync(out, { recursive: true, force: true });
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   execFileSync(process.execPath, [tsc, "-p", join(dir, "tsconfig.build.json"), "--outDir", out, "--declaration", "false", "--sourceMap"], {
     stdio: "inherit",
