@@ -18,8 +18,9 @@
  * ...), so drift on a shared machine hits all of them alike; a row shows the median and the range
  * over the rounds, and a ratio is the median of the per-round ratios of two contenders of the same
  * round (paired runs, next to each other in the order).
- * Per run: warm-up, throughput at saturation (closed loop), latency at 500/s (socket contenders),
- * CPU per message and latency at 5,000/s (REST: 1,000/s), heap around the saturation run.
+ * Per run: warm-up, latency at 500/s (socket contenders), CPU per message and latency at 5,000/s
+ * (REST: 1,000/s), then throughput at saturation (closed loop) with the heap around it; the paced
+ * phases first, see runContender.
  *
  * Then: the burst drain (10,000 messages queued while a running client is kept out, at default
  * settings; heap before and after), the idle state (100,000 conversations that each send one
@@ -432,20 +433,26 @@ async function runContender(
   try {
     await saturate(server, client, kind, Math.min(CONFIG.warmup, rest ? CONFIG.restMessages : CONFIG.messages), senders);
     await settle();
-    const before = await client.memory(true);
-    const total = rest ? CONFIG.restMessages : CONFIG.messages;
-    if (profile) await client.profile(true, undefined, profile);
-    const throughput = await saturate(server, client, kind, total, senders);
-    if (profile) profiles.push((await client.profile(false, `${kind}-saturation`, profile))!);
-    await settle();
-    const after = await client.memory(false);
-    const afterGc = await client.memory(true);
+    // The paced phases (latency, CPU at a steady rate) come before the long saturation run: after
+    // 100,000 messages at full speed V8 sometimes decides to allocate Node-RED's and our per-message
+    // objects straight in the old generation, and from then on every young GC is ~3x as long, for
+    // the floor too (1 run in 3) as for ours (1 in 2): the p99 then measured that coin toss, not
+    // the nodes (docs/performance.md).
     const latency = rest ? undefined : await paced(server, client, kind, CONFIG.latencyRate, CONFIG.latencyMessages);
     if (profile) await client.profile(true, undefined, profile);
     const cost = rest
       ? await paced(server, client, kind, CONFIG.restRate, CONFIG.restRateMessages)
       : await paced(server, client, kind, CONFIG.costRate, CONFIG.costMessages);
-    if (profile) profiles.push((await client.profile(false, `${kind}-at-${cost.rate}`, profile))!);
+    const steadyProfile = profile ? await client.profile(false, `${kind}-at-${cost.rate}`, profile) : undefined;
+    await settle();
+    const before = await client.memory(true);
+    const total = rest ? CONFIG.restMessages : CONFIG.messages;
+    if (profile) await client.profile(true, undefined, profile);
+    const throughput = await saturate(server, client, kind, total, senders);
+    if (profile) profiles.push((await client.profile(false, `${kind}-saturation`, profile))!, steadyProfile!);
+    await settle();
+    const after = await client.memory(false);
+    const afterGc = await client.memory(true);
     log(
       `round ${roundNo + 1} ${SPECS[kind].label}: ${fmt(throughput.perSecond, 0)} msg/s, ${fmt(throughput.clientCpuUsPerMessage, 1)} µs/msg; at ${cost.rate}/s p99 ${fmt(cost.p99, 2)} ms, ${fmt(cost.clientCpuUsPerMessage, 1)} µs/msg; others ${fmt(throughput.otherCpuPct, 0)}% core`,
     );
