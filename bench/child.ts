@@ -28,9 +28,9 @@ import { COUNTED, flowFor, type FlowKind } from "./flows";
 import { WEBHOOK_PATHS, WEBHOOK_SECRET } from "./results";
 import { wallNow, type ChildReport, type Counter, type GcTally, type MemorySample, type ParentCommand } from "./ipc";
 
-// A profiling client (BENCH_CHILD_PROFILE, set by the driver for its profile runs only) names
-// TypeScript lines in the stack traces of its errors. Its profiles name our compiled .js files
-// (.run/bench/nodes-js/) and their function names.
+// A profiling client (BENCH_CHILD_PROFILE, set by the driver for its profile runs only) maps the
+// positions in its profiles (and its stack traces) back to the TypeScript lines: the bench's own
+// files through tsx's source maps, our compiled nodes through tsc's (toSourceLine).
 if (process.env.BENCH_CHILD_PROFILE === "1") process.setSourceMapsEnabled(true);
 
 const ROOT = resolve(__dirname, "..");
@@ -201,12 +201,17 @@ interface HeapNode {
   children?: HeapNode[];
 }
 
-/** A position in a TypeScript file (compiled by tsx to one long line) becomes its source line. */
+/**
+ * A position in code with a source map becomes its source position: a TypeScript file of the bench
+ * (compiled by tsx to one long line), or one of our compiled nodes (.run/bench/nodes-js/, whose map
+ * names the src/ file).
+ */
 function toSourceLine(callFrame: CallFrame): void {
-  if (!callFrame.url.endsWith(".ts") || callFrame.lineNumber < 0) return;
+  if (callFrame.lineNumber < 0 || !/\.(ts|js)$/.test(callFrame.url)) return;
   const map = findSourceMap(callFrame.url.replace(/^file:\/\//, "")) ?? findSourceMap(callFrame.url);
   const entry = map?.findEntry(callFrame.lineNumber, callFrame.columnNumber);
   if (entry && "originalLine" in entry) {
+    if (entry.originalSource) callFrame.url = entry.originalSource;
     callFrame.lineNumber = entry.originalLine;
     callFrame.columnNumber = entry.originalColumn;
   }

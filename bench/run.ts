@@ -650,15 +650,15 @@ async function emulatorCapacity(emu: EmulatorServer): Promise<Capacity> {
 
 /**
  * Our nodes as they ship: compiled by tsc (tsconfig.build.json) like `npm run build`, into
- * .run/bench/nodes-js/ with source maps for the profiles. The clients load that, not src/ through
- * tsx: tsx's transform adds a name-keeping wrapper around every function it creates and a getter
- * behind every import, which cost our hot path about half a microsecond per message that a user
- * of the package never pays. A BENCH_SRC checkout is compiled the same way and resolves its
+ * .run/bench/nodes-js/, with source maps so that profiles name src/ lines (bench/child.ts,
+ * toSourceLine). The clients load that, not src/ through tsx: tsx's transform adds a name-keeping
+ * wrapper around every function it creates and a getter behind every import, which cost our hot
+ * path about half a microsecond per message that a user of the package never pays. A BENCH_SRC
+ * checkout is compiled the same way and resolves its
  * dependencies from here (.run/bench/ is inside this checkout): same ws, undici and Node-RED.
  */
-function compileNodes(): string {
+function compileNodes(dir: string): string {
   const root = join(__dirname, "..");
-  const dir = resolve(process.env.BENCH_SRC ?? root);
   const out = join(SCRATCH, "nodes-js");
   // Fresh each run: a file left by an earlier checkout must not be loaded as one of this one's.
   rmSync(out, { recursive: true, force: true });
@@ -692,7 +692,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const source = sourceState();
   // The clients (forked, same environment) load our compiled nodes from here.
-  process.env.BENCH_NODES_JS = compileNodes();
+  process.env.BENCH_NODES_JS = compileNodes(source.dir);
   const machine0 = machineBusyMs();
   const load = { before: loadavg(), after: [] as number[] };
   log(`${QUICK ? "quick mode; " : ""}config ${JSON.stringify(CONFIG)}`);
