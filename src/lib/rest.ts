@@ -158,7 +158,9 @@ export class PipesRestClient {
       const messages = (answer as { messages?: unknown }).messages;
       const first: unknown = Array.isArray(messages) ? messages[0] : undefined;
       const id = typeof first === "object" && first !== null ? (first as { id?: unknown }).id : undefined;
-      return { ...answer, success: true, messageId: typeof id === "string" ? id : answer.messageId, conversationId };
+      const result = sentAs(answer, typeof id === "string" ? id : answer.messageId);
+      result.conversationId = conversationId;
+      return result;
     });
   }
 
@@ -166,7 +168,7 @@ export class PipesRestClient {
   async appSend(body: AppSendRequest, timeoutMs?: number): Promise<SendMessageResponse> {
     const answer = await this.post(REST_PATHS.appSend, body, undefined, timeoutMs);
     const first = (answer as MetaSendResponse).messages?.[0];
-    return { ...answer, success: true, messageId: typeof first?.id === "string" ? first.id : answer.messageId };
+    return sentAs(answer, typeof first?.id === "string" ? first.id : answer.messageId);
   }
 
   /** The templates of an App's number (GET /v1/pool-numbers/:id/templates, every page up to a bound). */
@@ -504,6 +506,18 @@ export function parseRetryAfter(value: string | string[] | undefined): number | 
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/**
+ * Meta's answer read as a send's: its own fields, plus success and the message id. Object.assign,
+ * not an object spread: spreading an object that JSON.parse made measured ~1.5 µs per send (V8's
+ * fast clone does not take such objects), Object.assign ~0.1 µs (docs/performance.md).
+ */
+function sentAs(answer: SendMessageResponse, messageId: string | undefined): SendMessageResponse {
+  const result: SendMessageResponse = Object.assign({}, answer);
+  result.success = true;
+  result.messageId = messageId;
+  return result;
 }
 
 async function readJson(result: Dispatcher.ResponseData): Promise<unknown> {

@@ -136,7 +136,6 @@ const nodeInit = (RED: NodeAPI): void => {
     }
     const bodyNames = Object.keys(bodySlots);
     const buttonNames = Object.keys(buttonSlots);
-    const frame = (v: Values) => ({ body: v.body, header: v.header, footer: v.footer });
 
     /**
      * What each kind of the form reads and the message it makes: one place for both, so a msg is
@@ -146,19 +145,26 @@ const nodeInit = (RED: NodeAPI): void => {
     const forms: Record<Kind, { fields: string[]; build(v: Values): unknown }> = {
       msg: { fields: ["message"], build: (v) => v.message },
       raw: { fields: ["message"], build: (v) => ({ type: "raw", message: v.message }) },
-      buttons: { fields: ["body", "header", "footer"], build: (v) => ({ type: "buttons", ...frame(v), buttons: def.buttons ?? [] }) },
+      // The interactive kinds name body, header and footer one by one: a spread of a shared part
+      // would copy it through V8's slower clone path on every message.
+      buttons: {
+        fields: ["body", "header", "footer"],
+        build: (v) => ({ type: "buttons", body: v.body, header: v.header, footer: v.footer, buttons: def.buttons ?? [] }),
+      },
       list: {
         fields: ["body", "header", "footer", "button"],
         build: (v) => ({
           type: "list",
-          ...frame(v),
+          body: v.body,
+          header: v.header,
+          footer: v.footer,
           button: v.button,
           sections: [{ title: def.sectionTitle || undefined, rows: def.rows ?? [] }],
         }),
       },
       cta_url: {
         fields: ["body", "header", "footer", "text", "url"],
-        build: (v) => ({ type: "cta_url", ...frame(v), text: v.text, url: v.url }),
+        build: (v) => ({ type: "cta_url", body: v.body, header: v.header, footer: v.footer, text: v.text, url: v.url }),
       },
       location: {
         fields: ["latitude", "longitude", "name", "address"],

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { PipesError } from "../../src/lib/errors";
-import { prepareMessage } from "../../src/lib/messages";
+import { codePoints, prepareMessage } from "../../src/lib/messages";
 import { MESSAGE_LIMITS } from "../../src/lib/protocol";
 
 /** The INVALID_MESSAGE text prepareMessage throws for `input`; fails when it does not throw that. */
@@ -65,6 +65,8 @@ describe("lib/messages: every message kind, checked before sending", function ()
     // Characters as a person counts them: 20 emoji are 40 UTF-16 units, and allowed.
     long[2].title = text(20, "👍");
     assert.ok(prepareMessage({ type: "buttons", body: "b", buttons: long }));
+    long[2].title = text(21, "👍");
+    assert.equal(refusal({ type: "buttons", body: "b", buttons: long }), "buttons[2].title is 21 characters; WhatsApp allows 20");
     assert.match(
       refusal({
         type: "buttons",
@@ -240,5 +242,13 @@ describe("lib/messages: every message kind, checked before sending", function ()
       assert.ok(message.length > 10, message);
     }
     assert.match(refusal({ type: "carousel" }), /one of buttons, list, cta_url, location, contacts, reaction, raw/);
+  });
+});
+
+describe("codePoints", () => {
+  it("counts as [...text].length does, surrogate pairs as one and a lone surrogate as one", () => {
+    for (const sample of ["", "abc", "👍", "a👍b", "\ud83d", "\udc4d", "x\ud83d", "\ud83d\ud83d\udc4d", "é", "👨‍👩‍👧"]) {
+      assert.equal(codePoints(sample), [...sample].length, JSON.stringify(sample));
+    }
   });
 });

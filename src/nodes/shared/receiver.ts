@@ -56,7 +56,8 @@ export function messageReceiver(
     msg._msgid = RED.util.generateId();
     msg.payload = content.payload;
     msg.topic = message.conversationId;
-    msg.pipes = answer ? { ...message, answer } : message;
+    // Object.assign, not a spread: spreading what JSON.parse made is ~10x slower (docs/performance.md).
+    msg.pipes = answer ? Object.assign({}, message, { answer }) : message;
     if (content.mimetype) msg.mimetype = content.mimetype;
     if (content.filename) msg.filename = content.filename;
     if (content.mediaError) {
