@@ -41,3 +41,31 @@ describe("ReplayFilter.forget", function () {
     assert.equal(filter.isReplay("b"), true);
   });
 });
+
+describe("ReplayFilter window", function () {
+  it("catches a replay within the last `window` ids, forgets the oldest first, and a window of 0 catches none", function () {
+    const filter = new ReplayFilter(3);
+    for (const id of ["a", "b", "c"]) assert.equal(filter.isReplay(id), false);
+    assert.equal(filter.isReplay("a"), true, "a replay is caught and not remembered twice");
+    assert.equal(filter.isReplay("d"), false, "a new id evicts the oldest, a");
+    assert.equal(filter.size, 3);
+    assert.deepEqual(
+      ["b", "c", "d"].map((id) => filter.isReplay(id)),
+      [true, true, true],
+    );
+    assert.equal(filter.isReplay("a"), false, "a was evicted: new again (and its arrival evicts b)");
+
+    const next = new ReplayFilter(2);
+    next.adopt(filter); // c, d, a, oldest first: c is evicted by a
+    assert.deepEqual(
+      ["d", "a", "c"].map((id) => next.isReplay(id)),
+      [true, true, false],
+    );
+    assert.equal(filter.isReplay("b"), false, "b was evicted by a");
+
+    const off = new ReplayFilter(0);
+    assert.equal(off.isReplay("x"), false);
+    assert.equal(off.isReplay("x"), false);
+    assert.equal(off.size, 0);
+  });
+});
