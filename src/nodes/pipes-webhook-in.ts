@@ -34,8 +34,11 @@ interface Request {
   [RAW_BODY]?: Buffer;
   headers: Record<string, string | string[] | undefined>;
 }
+/** What the node uses of a response: Node's own methods (see answerJson). */
 interface Response {
-  status(code: number): { json(body: unknown): void };
+  statusCode: number;
+  setHeader(name: string, value: string | number): unknown;
+  end(body: string): unknown;
 }
 type Outcome = HandlingOutcome;
 
@@ -104,7 +107,7 @@ const nodeInit = (RED: NodeAPI): void => {
     const refuse = (res: Response, code: number, message: string) => {
       counts.refused++;
       show(code);
-      res.status(code).json({ error: message });
+      answerJson(res, code, { error: message });
     };
 
     const handler = (req: Request, res: Response) => {
@@ -132,12 +135,12 @@ const nodeInit = (RED: NodeAPI): void => {
       show();
       const message = parsed.message;
       // A delivery without a message: the dashboard's test call.
-      if (!message) return res.status(200).json({ ok: true });
+      if (!message) return answerOk(res);
       if (answerWhenHandled) return handleThenAnswer(message, res);
       withClaim(node, client.claimInbound(message), (claim) => {
         if (answeredWithoutRunning(claim, message.messageId, res)) return;
         receive(message);
-        res.status(200).json({ ok: true });
+        answerOk(res);
       });
     };
 
@@ -150,12 +153,12 @@ const nodeInit = (RED: NodeAPI): void => {
     const answeredWithoutRunning = (claim: ClaimResult, messageId: string, res: Response): boolean => {
       if (closing) {
         if (claim === "mine") void client.settleClaim(messageId, false);
-        res.status(503).json({ error: "this flow is being redeployed: deliver it again" });
+        answerJson(res, 503, { error: "this flow is being redeployed: deliver it again" });
       } else if (claim === "elsewhere") {
-        res.status(503).json({ error: "another instance is handling this message: deliver it again later" });
+        answerJson(res, 503, { error: "another instance is handling this message: deliver it again later" });
       } else if (claim === "handled") {
         node.debug(`dropped a repeated delivery of ${shortText(messageId)}`);
-        res.status(200).json({ ok: true });
+        answerOk(res);
       } else {
         return false;
       }
@@ -174,12 +177,12 @@ const nodeInit = (RED: NodeAPI): void => {
         if (outcome === "retry" || outcome === "stopped") {
           // Pipes delivers it again; the flow (here or on another instance) must then see it as new.
           void client.settleClaim(messageId, false);
-          res.status(503).json({ error: "not handled: deliver it again" });
+          answerJson(res, 503, { error: "not handled: deliver it again" });
           return;
         }
         void client.settleClaim(messageId, true);
         if (outcome === "timeout") unhandled.add(messageId);
-        res.status(200).json({ ok: true });
+        answerOk(res);
       });
     };
 
@@ -278,5 +281,22 @@ function withClaim(node: Node, claim: ClaimResult | Promise<ClaimResult>, then: 
   if (typeof claim === "string") then(claim);
   else void claim.then(then).catch((err: unknown) => node.error(`webhook delivery not answered: ${String(err)}`));
 }
+
+/**
+ * Answers a delivery with a small JSON body through Node's response itself, not express's
+ * res.json: that parses and re-formats the content type, adds the charset and computes an ETag (a
+ * SHA-1 of the body) on every answer, ~15 µs of a delivery's ~200 in the bench's profile, for
+ * headers Pipes.bot never reads. Same status, body and content type.
+ */
+function answerJson(res: Response, status: number, body: object | string): void {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(text));
+  res.end(text);
+}
+
+const OK_BODY = JSON.stringify({ ok: true });
+const answerOk = (res: Response): void => answerJson(res, 200, OK_BODY);
 
 export = nodeInit;

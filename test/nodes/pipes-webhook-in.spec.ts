@@ -70,13 +70,13 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
     headers: Record<string, string> = {},
     path = "/pipes/webhook",
     method = "POST",
-  ): Promise<{ status: number; text: string }> {
+  ): Promise<{ status: number; text: string; type: string | null }> {
     const response = await fetch(base + path, {
       method,
       headers: { "content-type": "application/json", ...headers },
       body: method === "GET" ? undefined : body,
     });
-    return { status: response.status, text: await response.text() };
+    return { status: response.status, text: await response.text(), type: response.headers.get("content-type") };
   }
   const signed = (raw: string) => ({ "x-pipes-signature": signPayload(raw, SECRET) });
   const emitted: unknown[] = [];
@@ -92,7 +92,7 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
       "\r\n",
     );
     const received = nextInput("out");
-    assert.deepEqual(await post(raw, signed(raw)), { status: 200, text: '{"ok":true}' });
+    assert.deepEqual(await post(raw, signed(raw)), { status: 200, text: '{"ok":true}', type: "application/json; charset=utf-8" });
     const msg = await received;
     assert.equal(msg.payload, "Olá, ação! 日本語 🎉");
     assert.equal(msg.topic, "conv_a1");
@@ -124,7 +124,11 @@ describe("pipes-webhook-in: signed webhook deliveries", function () {
   it("answers 400 for a body that is not JSON or not a delivery, 405 for another method, 413 over 1 MB", async function () {
     await load();
     const warnings = collect<{ args: unknown[] }>(helper.getNode("hook"), "call:warn", 1);
-    assert.equal((await post("not json", signed("not json"))).status, 400);
+    assert.deepEqual(await post("not json", signed("not json")), {
+      status: 400,
+      text: JSON.stringify({ error: "the body is not JSON" }),
+      type: "application/json; charset=utf-8",
+    });
     const odd = JSON.stringify({ some: "thing" });
     assert.equal((await post(odd, signed(odd))).status, 400);
     assert.equal((await post(odd, signed(odd))).status, 400, "the same kind again: refused, not logged again");
