@@ -29,7 +29,7 @@
  * The server and this driver share this process; the echo comparison runs on LeanServer
  * (bench/servers.ts), the drain and media on the emulator. A full run prints a table and writes
  * bench/results.json, bench/results.md (the README's table) and bench/results.svg (the chart; also
- * docs/bench.svg when UPDATE_SCREENSHOTS=1). About 17 minutes on 2 cores.
+ * docs/bench.svg when UPDATE_SCREENSHOTS=1). About 20 minutes on 2 cores.
  *
  * Quick mode for the edit loop (`npm run bench:quick`, BENCH_QUICK=1): 2 rounds of shorter runs,
  * about 4 minutes; it writes into .run/bench/ and leaves bench/ and docs/ alone.
