@@ -248,6 +248,23 @@ describe("PipesRestClient against local HTTP servers", function () {
     }
   });
 
+  describe("the answer", function () {
+    it("reads Meta's answer to a passthrough as a send's, and a hostile '__proto__' key stays a plain field", async function () {
+      const answer = '{"messaging_product":"whatsapp","messages":[{"id":"wamid.X1"}],"__proto__":{"injected":"yes"}}';
+      const srv = await rawServer((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(answer);
+      });
+      const result = await restClient(srv.url).passthrough({ conversationId: "conv_p", messaging_product: "whatsapp", type: "text" });
+      assert.equal(result.messageId, "wamid.X1");
+      assert.equal(result.conversationId, "conv_p");
+      assert.equal(result.success, true);
+      assert.equal(Object.getPrototypeOf(result), Object.prototype, "the prototype is not taken from the answer");
+      assert.equal((result as Record<string, unknown>).injected, undefined);
+      assert.ok(Object.hasOwn(result, "__proto__"), "kept as the plain field it came as");
+    });
+  });
+
   describe("time-outs and retries", function () {
     it("a server that accepts the request and never answers gives TIMEOUT within timeoutMs, not retried", async function () {
       const srv = await rawServer(() => undefined);
