@@ -57,13 +57,7 @@ export function messageReceiver(
     msg._msgid = RED.util.generateId();
     msg.payload = content.payload;
     msg.topic = message.conversationId;
-    if (answer) {
-      const pipes = copyParsed(message) as InboundMessage & { answer: Answer };
-      pipes.answer = answer;
-      msg.pipes = pipes;
-    } else {
-      msg.pipes = message;
-    }
+    msg.pipes = answer ? Object.assign(copyParsed(message), { answer }) : message;
     if (content.mimetype) msg.mimetype = content.mimetype;
     if (content.filename) msg.filename = content.filename;
     if (content.mediaError) {
